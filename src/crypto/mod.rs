@@ -1,0 +1,29 @@
+//! Cryptographic primitives on aws-lc-rs. Knows nothing of PKCS#11: no CK_* types here.
+//!
+//! Rules (DESIGN §6): RSA private operations blinded and constant time, no padding oracles,
+//! parsed keys kept and reused by callers, secrets zeroized on drop.
+
+use serde::{Deserialize, Serialize};
+
+/// Hash algorithms of the SHA-1 and SHA-2 families.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum HashAlg {
+    Sha1,
+    Sha224,
+    Sha256,
+    Sha384,
+    Sha512,
+}
+
+impl HashAlg {
+    /// Output length in bytes.
+    pub fn len(self) -> usize {
+        match self {
+            HashAlg::Sha1 => 20,
+            HashAlg::Sha224 => 28,
+            HashAlg::Sha256 => 32,
+            HashAlg::Sha384 => 48,
+            HashAlg::Sha512 => 64,
+        }
+    }
+}
