@@ -291,12 +291,12 @@ pub enum Request {
     OpInit { conn: ConnId, sid: SessionId, kind: OpKind, mech: Mechanism, key: ObjectId },
     /// Feed data to a multi-part operation; returns output produced so far.
     OpUpdate { conn: ConnId, op: OpId, data: Vec<u8> },
-    /// Finish a multi-part operation; `data` is the signature for Verify.
+    /// Finish a multi-part operation; `data` is the signature for Verify. Ends the operation,
+    /// whatever the outcome.
     OpFinal { conn: ConnId, op: OpId, data: Vec<u8> },
-    /// Single-part operation; `extra` is the signature for Verify.
+    /// Single-part operation; `extra` is the signature for Verify. Ends the operation,
+    /// whatever the outcome.
     OpOneShot { conn: ConnId, op: OpId, data: Vec<u8>, extra: Vec<u8> },
-    /// The maximum output length `OpOneShot`/`OpFinal` would produce for `len` more bytes.
-    OpOutputLen { conn: ConnId, op: OpId, len: u64, last: bool },
     OpCancel { conn: ConnId, op: OpId },
     /// The mechanisms this token offers (C_GetMechanismList / C_GetMechanismInfo).
     Mechanisms,

@@ -1,0 +1,1017 @@
+//! The embedded HSM core: answers `Request`s for one cluster (one slot) on its store.
+//!
+//! Lock order (take left before right, never the reverse; release before crypto):
+//! `conns` → a connection's `Mutex` → `keys` → `cache` → `ops`. The store has its own
+//! internal lock and is called with at most `cache` held (refresh) or nothing held.
+//! No lock is held while a private-key operation runs: operations take an `Arc<Entry>` out
+//! of the cache and release it.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use cryptoki_sys::*;
+use parking_lot::{Mutex, RwLock};
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use super::api::*;
+use super::mechs::{self, OpState, ParsedKey};
+use super::objects::{self, Object, Origin};
+use super::users::{self, UserRecord};
+use crate::config::SlotConfig;
+use crate::error::{Error, Result};
+use crate::store::seal::SealKey;
+use crate::store::sqlite::SqliteStore;
+use crate::store::{Change, CommitOutcome, Kind, Record, Store, Write};
+
+/// The name of the slot's default crypto user (C_InitPIN, bare PINs).
+pub const DEFAULT_CRYPTO_USER: &str = "user";
+/// The name of the first admin.
+pub const DEFAULT_ADMIN: &str = "admin";
+const META_ID: &[u8] = b"cluster";
+const DK_CHECK_ID: &[u8] = b"dk-check";
+/// Record body prefix: object sealed under the public-object key or the domain key.
+const SEALED_PUBLIC: u8 = 0;
+const SEALED_PRIVATE: u8 = 1;
+
+/// Cluster-wide settings, stored in clear (nothing secret; the public-object key is
+/// authenticated by `dk_check` under the domain key at every login).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Meta {
+    activated: bool,
+    label: String,
+    serial: String,
+    generation: u64,
+    pk: Option<[u8; 32]>,
+    dk_check: Option<Vec<u8>>,
+}
+
+/// A cached, decrypted object with its lazily parsed key.
+pub struct Entry {
+    pub id: ObjectId,
+    pub obj: Object,
+    /// Store version (token objects); 0 for session objects.
+    pub version: u64,
+    /// The session that owns a session object.
+    pub session: Option<(ConnId, SessionId)>,
+    key: OnceLock<std::result::Result<ParsedKey, Error>>,
+}
+
+impl Entry {
+    fn new(id: ObjectId, obj: Object, version: u64, session: Option<(ConnId, SessionId)>) -> Arc<Self> {
+        Arc::new(Entry { id, obj, version, session, key: OnceLock::new() })
+    }
+    /// The parsed key, parsed on first use and kept (invalidated by replacing the entry).
+    pub fn key(&self) -> Result<&ParsedKey> {
+        self.key.get_or_init(|| mechs::parse(&self.obj)).as_ref().map_err(|e| *e)
+    }
+}
+
+#[derive(Default)]
+struct Cache {
+    objects: HashMap<ObjectId, Arc<Entry>>,
+    /// (attribute, value) → ids, for CKA_LABEL and CKA_ID.
+    index: HashMap<(AttrType, Vec<u8>), HashSet<ObjectId>>,
+    by_class: HashMap<u64, HashSet<ObjectId>>,
+    /// Private token records awaiting the domain key.
+    sealed: HashMap<ObjectId, Record>,
+    /// Records that failed authentication.
+    corrupt: HashSet<ObjectId>,
+    feed_pos: u64,
+    marker: Option<u64>,
+    meta: Option<(Meta, u64)>,
+}
+
+impl Cache {
+    fn insert(&mut self, e: Arc<Entry>) {
+        self.remove(e.id);
+        for ty in [CKA_LABEL, CKA_ID] {
+            if let Some(v) = e.obj.bytes(ty) {
+                self.index.entry((ty, v.to_vec())).or_default().insert(e.id);
+            }
+        }
+        self.by_class.entry(e.obj.class()).or_default().insert(e.id);
+        self.objects.insert(e.id, e);
+    }
+    fn remove(&mut self, id: ObjectId) -> Option<Arc<Entry>> {
+        let e = self.objects.remove(&id)?;
+        for ty in [CKA_LABEL, CKA_ID] {
+            if let Some(v) = e.obj.bytes(ty) {
+                let key = (ty, v.to_vec());
+                if let Some(set) = self.index.get_mut(&key) {
+                    set.remove(&id);
+                    if set.is_empty() {
+                        self.index.remove(&key);
+                    }
+                }
+            }
+        }
+        if let Some(set) = self.by_class.get_mut(&e.obj.class()) {
+            set.remove(&id);
+        }
+        Some(e)
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Login {
+    user: String,
+    role: Role,
+}
+
+#[derive(Default)]
+struct Conn {
+    login: Option<Login>,
+    /// Open sessions and whether each is read-write.
+    sessions: HashMap<SessionId, bool>,
+}
+
+struct Op {
+    conn: ConnId,
+    sid: SessionId,
+    kind: OpKind,
+    mech: Mechanism,
+    entry: Arc<Entry>,
+    state: OpState,
+    /// CKA_ALWAYS_AUTHENTICATE: a context-specific login is due before use.
+    needs_auth: bool,
+}
+
+/// Keys held while someone in this process is logged in.
+#[derive(Default)]
+struct Keys {
+    dk: Option<Arc<SealKey>>,
+    pk: Option<Arc<SealKey>>,
+}
+
+/// The HSM core of one cluster.
+pub struct Core {
+    cfg: SlotConfig,
+    store: Box<dyn Store>,
+    conns: RwLock<HashMap<ConnId, Arc<Mutex<Conn>>>>,
+    keys: RwLock<Keys>,
+    cache: RwLock<Cache>,
+    ops: Mutex<HashMap<OpId, Op>>,
+    next: AtomicU64,
+}
+
+fn enc<T: Serialize>(v: &T) -> Result<Vec<u8>> {
+    postcard::to_stdvec(v).map_err(|_| Error::GeneralError)
+}
+
+fn dec<'a, T: Deserialize<'a>>(b: &'a [u8]) -> Result<T> {
+    postcard::from_bytes(b).map_err(|_| Error::StoreCorrupt)
+}
+
+fn oid_bytes(id: ObjectId) -> Vec<u8> {
+    id.0.to_be_bytes().to_vec()
+}
+
+impl Core {
+    /// Open (creating if needed) the store of a slot. A fresh store is an unactivated
+    /// cluster: user `admin` with no password, CKF_TOKEN_INITIALIZED clear.
+    pub fn open(cfg: &SlotConfig) -> Result<Core> {
+        let store = SqliteStore::open(&cfg.store)?;
+        let core = Core {
+            cfg: cfg.clone(),
+            store: Box::new(store),
+            conns: RwLock::new(HashMap::new()),
+            keys: RwLock::new(Keys::default()),
+            cache: RwLock::new(Cache::default()),
+            ops: Mutex::new(HashMap::new()),
+            next: AtomicU64::new(1),
+        };
+        core.ensure_meta()?;
+        core.refresh()?;
+        Ok(core)
+    }
+
+    fn ensure_meta(&self) -> Result<()> {
+        if self.store.get(Kind::Meta, META_ID)?.is_some() {
+            return Ok(());
+        }
+        let mut serial = [0u8; 8];
+        crate::crypto::rng::fill(&mut serial)?;
+        let meta = Meta {
+            activated: false,
+            label: self.cfg.label.clone(),
+            serial: hex::encode(serial),
+            generation: 0,
+            pk: None,
+            dk_check: None,
+        };
+        let admin = UserRecord::unactivated(DEFAULT_ADMIN);
+        let writes = vec![
+            Write::Put { kind: Kind::Meta, id: META_ID.to_vec(), expected: 0, body: enc(&meta)? },
+            Write::Put { kind: Kind::User, id: DEFAULT_ADMIN.as_bytes().to_vec(), expected: 0, body: enc(&admin)? },
+        ];
+        // Another process may have created it first: a conflict is fine.
+        self.store.commit(writes)?;
+        Ok(())
+    }
+
+    fn next_id(&self) -> u64 {
+        self.next.fetch_add(1, Ordering::Relaxed)
+    }
+
+    // ---------------------------------------------------------------- cache and store
+
+    /// Bring the cache up to date with the store: O(1) when nothing changed.
+    fn refresh(&self) -> Result<()> {
+        let marker = self.store.change_marker()?;
+        if self.cache.read().marker == Some(marker) {
+            return Ok(());
+        }
+        let keys = self.keys.read();
+        let mut cache = self.cache.write();
+        if cache.marker == Some(marker) {
+            return Ok(());
+        }
+        let (pos, changes) = self.store.changes_since(cache.feed_pos)?;
+        for change in changes {
+            match change {
+                Change::Put(rec) => match rec.kind {
+                    Kind::Object => self.load_object(&mut cache, &keys, rec),
+                    Kind::Meta if rec.id == META_ID => {
+                        let meta: Meta = dec(&rec.body)?;
+                        cache.meta = Some((meta, rec.version));
+                    }
+                    _ => {}
+                },
+                Change::Delete { kind: Kind::Object, id } => {
+                    let oid = parse_oid(&id)?;
+                    cache.remove(oid);
+                    cache.sealed.remove(&oid);
+                    cache.corrupt.remove(&oid);
+                }
+                Change::Delete { .. } => {}
+            }
+        }
+        cache.feed_pos = pos;
+        cache.marker = Some(marker);
+        Ok(())
+    }
+
+    fn load_object(&self, cache: &mut Cache, keys: &Keys, rec: Record) {
+        let Ok(oid) = parse_oid(&rec.id) else { return };
+        if cache.objects.get(&oid).is_some_and(|e| e.version >= rec.version) {
+            return;
+        }
+        let private = rec.body.first() == Some(&SEALED_PRIVATE);
+        if private {
+            cache.sealed.insert(oid, rec.clone());
+        }
+        let key = if private { keys.dk.clone() } else { keys.pk.clone().or_else(|| self.public_key_unchecked(cache)) };
+        let Some(key) = key else {
+            cache.remove(oid);
+            return;
+        };
+        match open_object(&key, &rec) {
+            Ok(obj) => {
+                cache.corrupt.remove(&oid);
+                cache.insert(Entry::new(oid, obj, rec.version, None));
+            }
+            Err(_) => {
+                cache.remove(oid);
+                cache.corrupt.insert(oid);
+            }
+        }
+    }
+
+    /// The public-object key before anyone logged in (authenticated at login).
+    fn public_key_unchecked(&self, cache: &Cache) -> Option<Arc<SealKey>> {
+        let pk = cache.meta.as_ref()?.0.pk?;
+        Some(Arc::new(SealKey::new(&pk)))
+    }
+
+    fn meta(&self) -> Result<(Meta, u64)> {
+        self.refresh()?;
+        self.cache.read().meta.clone().ok_or(Error::StoreCorrupt)
+    }
+
+    fn user(&self, name: &str) -> Result<Option<(UserRecord, u64)>> {
+        match self.store.get(Kind::User, name.as_bytes())? {
+            Some(r) => Ok(Some((dec(&r.body)?, r.version))),
+            None => Ok(None),
+        }
+    }
+
+    fn commit(&self, writes: Vec<Write>) -> Result<()> {
+        match self.store.commit(writes)? {
+            CommitOutcome::Committed(_) => Ok(()),
+            // Someone else changed the record first: the caller's view was stale.
+            CommitOutcome::Conflict => Err(Error::FunctionFailed),
+        }
+    }
+
+    /// Seal an object for the store.
+    fn seal_object(&self, id: ObjectId, version: u64, obj: &Object) -> Result<Vec<u8>> {
+        let keys = self.keys.read();
+        let (tag, key) = if obj.is_private() {
+            (SEALED_PRIVATE, keys.dk.clone().ok_or(Error::UserNotLoggedIn)?)
+        } else {
+            let pk = match keys.pk.clone() {
+                Some(pk) => pk,
+                None => self.public_key_unchecked(&self.cache.read()).ok_or(Error::UserPinNotInitialized)?,
+            };
+            (SEALED_PUBLIC, pk)
+        };
+        let plain = Zeroizing::new(enc(obj)?);
+        let mut body = vec![tag];
+        body.extend(key.seal(Kind::Object, &oid_bytes(id), version, &plain)?);
+        Ok(body)
+    }
+
+    // ---------------------------------------------------------------- connections
+
+    fn conn(&self, conn: ConnId) -> Result<Arc<Mutex<Conn>>> {
+        self.conns.read().get(&conn).cloned().ok_or(Error::GeneralError)
+    }
+
+    fn login_of(&self, conn: ConnId) -> Result<Option<Login>> {
+        Ok(self.conn(conn)?.lock().login.clone())
+    }
+
+    /// The session's RW flag, checking it belongs to the connection.
+    fn session_rw(&self, conn: ConnId, sid: SessionId) -> Result<bool> {
+        self.conn(conn)?.lock().sessions.get(&sid).copied().ok_or(Error::SessionHandleInvalid)
+    }
+
+    fn any_logged_in(&self) -> bool {
+        self.conns.read().values().any(|c| c.lock().login.is_some())
+    }
+
+    /// Forget the domain key and private objects when nobody in this process is logged in.
+    fn drop_keys_if_idle(&self) {
+        if self.any_logged_in() {
+            return;
+        }
+        let mut keys = self.keys.write();
+        keys.dk = None;
+        let mut cache = self.cache.write();
+        let private: Vec<ObjectId> =
+            cache.objects.values().filter(|e| e.obj.is_private() && e.session.is_none()).map(|e| e.id).collect();
+        for id in private {
+            cache.remove(id);
+        }
+    }
+
+    /// Install the domain key after a login and decrypt waiting private records.
+    fn install_dk(&self, dk: SealKey, meta: &Meta) -> Result<()> {
+        let pk_bytes = meta.pk.ok_or(Error::StoreCorrupt)?;
+        let check = meta.dk_check.as_ref().ok_or(Error::StoreCorrupt)?;
+        let opened = dk.open(Kind::Meta, DK_CHECK_ID, 0, check)?;
+        if !bool::from(subtle::ConstantTimeEq::ct_eq(opened.as_slice(), &pk_bytes[..])) {
+            return Err(Error::StoreCorrupt);
+        }
+        let mut keys = self.keys.write();
+        let dk = Arc::new(dk);
+        keys.dk = Some(dk.clone());
+        keys.pk = Some(Arc::new(SealKey::new(&pk_bytes)));
+        let mut cache = self.cache.write();
+        let sealed: Vec<Record> = cache.sealed.values().cloned().collect();
+        for rec in sealed {
+            let Ok(oid) = parse_oid(&rec.id) else { continue };
+            if cache.objects.get(&oid).is_some_and(|e| e.version >= rec.version) {
+                continue;
+            }
+            match open_object(&dk, &rec) {
+                Ok(obj) => cache.insert(Entry::new(oid, obj, rec.version, None)),
+                Err(_) => {
+                    cache.corrupt.insert(oid);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    // ---------------------------------------------------------------- visibility
+
+    fn visible(login: Option<&Login>, conn: ConnId, e: &Entry) -> bool {
+        if let Some((c, _)) = e.session {
+            if c != conn {
+                return false;
+            }
+        }
+        if !e.obj.is_private() {
+            return true;
+        }
+        match login {
+            Some(l) if l.role == Role::CryptoUser => {
+                e.obj.owner.as_deref() == Some(l.user.as_str()) || e.obj.shared.iter().any(|s| *s == l.user)
+            }
+            _ => false,
+        }
+    }
+
+    /// Look up an object the connection may see.
+    fn entry(&self, conn: ConnId, login: Option<&Login>, id: ObjectId) -> Result<Arc<Entry>> {
+        let found = self.cache.read().objects.get(&id).cloned();
+        let e = match found {
+            Some(e) => e,
+            None => {
+                self.refresh()?;
+                let cache = self.cache.read();
+                if cache.corrupt.contains(&id) {
+                    return Err(Error::StoreCorrupt);
+                }
+                cache.objects.get(&id).cloned().ok_or(Error::ObjectHandleInvalid)?
+            }
+        };
+        if Self::visible(login, conn, &e) {
+            Ok(e)
+        } else {
+            Err(Error::ObjectHandleInvalid)
+        }
+    }
+
+    /// May this login change or destroy the object? Only its owner (or anyone, for objects
+    /// nobody owns); sharees and admins may not.
+    fn check_owner(login: Option<&Login>, e: &Entry) -> Result<()> {
+        match (&e.obj.owner, login) {
+            (None, _) => Ok(()),
+            (Some(o), Some(l)) if l.role == Role::CryptoUser && *o == l.user => Ok(()),
+            _ => Err(Error::ActionProhibited),
+        }
+    }
+
+    /// Who may create an object of this kind in this session.
+    fn check_create(&self, conn: ConnId, sid: SessionId, login: Option<&Login>, obj: &Object) -> Result<()> {
+        let rw = self.session_rw(conn, sid)?;
+        if obj.is_token() && !rw {
+            return Err(Error::SessionReadOnly);
+        }
+        let secret_class = matches!(obj.class(), CKO_PRIVATE_KEY | CKO_SECRET_KEY);
+        match login.map(|l| l.role) {
+            Some(Role::CryptoUser) => Ok(()),
+            // Admins and public sessions: public, non-secret objects only.
+            _ if obj.is_private() || secret_class => Err(Error::UserNotLoggedIn),
+            _ => Ok(()),
+        }
+    }
+
+    /// Store (token) or keep (session) a new object.
+    fn add_object(&self, conn: ConnId, sid: SessionId, login: Option<&Login>, mut obj: Object, id: ObjectId) -> Result<()> {
+        obj.owner = login.filter(|l| l.role == Role::CryptoUser).map(|l| l.user.clone());
+        if obj.is_token() {
+            let body = self.seal_object(id, 1, &obj)?;
+            self.commit(vec![Write::Put { kind: Kind::Object, id: oid_bytes(id), expected: 0, body }])?;
+            self.cache.write().insert(Entry::new(id, obj, 1, None));
+        } else {
+            self.cache.write().insert(Entry::new(id, obj, 0, Some((conn, sid))));
+        }
+        Ok(())
+    }
+
+    /// Replace an object with a changed version.
+    fn replace_object(&self, e: &Entry, obj: Object) -> Result<()> {
+        if e.session.is_some() {
+            self.cache.write().insert(Entry::new(e.id, obj, 0, e.session));
+            return Ok(());
+        }
+        let version = e.version + 1;
+        let body = self.seal_object(e.id, version, &obj)?;
+        self.commit(vec![Write::Put { kind: Kind::Object, id: oid_bytes(e.id), expected: e.version, body }])?;
+        self.cache.write().insert(Entry::new(e.id, obj, version, None));
+        Ok(())
+    }
+
+    fn new_object_id() -> Result<ObjectId> {
+        Ok(ObjectId(crate::crypto::rng::u128()?))
+    }
+
+    // ---------------------------------------------------------------- requests
+
+    fn token_info(&self) -> Result<TokenInfo> {
+        let (meta, _) = self.meta()?;
+        let user = self.user(DEFAULT_CRYPTO_USER)?;
+        let admin = self.user(DEFAULT_ADMIN)?;
+        let pin_state = |u: &Option<(UserRecord, u64)>| u.as_ref().map(|(r, _)| r.pin_state()).unwrap_or_default();
+        let count = self.cache.read().objects.len() as u64;
+        Ok(TokenInfo {
+            label: meta.label.clone(),
+            serial: meta.serial.clone(),
+            initialized: meta.activated,
+            user_pin_initialized: user.is_some(),
+            user_pin: pin_state(&user),
+            so_pin: pin_state(&admin),
+            min_pin_len: self.cfg.min_pin_len,
+            max_pin_len: self.cfg.max_pin_len,
+            generation: meta.generation,
+            total_public_memory: users::MAX_KEYS,
+            free_public_memory: users::MAX_KEYS.saturating_sub(count),
+        })
+    }
+
+    fn check_pin_len(&self, pin: &[u8]) -> Result<()> {
+        let len = pin.len() as u64;
+        if len < self.cfg.min_pin_len || len > self.cfg.max_pin_len {
+            return Err(Error::PinLenRange);
+        }
+        Ok(())
+    }
+
+    /// Verify a user's password, counting failures and locking after five.
+    fn authenticate(&self, name: &str, password: &[u8]) -> Result<(UserRecord, SealKey)> {
+        let (rec, version) = self.user(name)?.ok_or(Error::PinIncorrect)?;
+        if rec.locked() {
+            return Err(Error::PinLocked);
+        }
+        match rec.unlock(password) {
+            Ok(dk) => {
+                if rec.failed != 0 {
+                    let mut ok = rec.clone();
+                    ok.failed = 0;
+                    // Best effort: a concurrent change of the record wins.
+                    let _ = self.store.commit(vec![Write::Put {
+                        kind: Kind::User,
+                        id: name.as_bytes().to_vec(),
+                        expected: version,
+                        body: enc(&ok)?,
+                    }]);
+                }
+                Ok((rec, dk))
+            }
+            Err(_) => {
+                // Count the failure; retry on a concurrent update so no failure is lost.
+                for _ in 0..20 {
+                    let Some((mut cur, v)) = self.user(name)? else { break };
+                    cur.failed = cur.failed.saturating_add(1);
+                    let w = Write::Put { kind: Kind::User, id: name.as_bytes().to_vec(), expected: v, body: enc(&cur)? };
+                    if self.store.commit(vec![w])? != CommitOutcome::Conflict {
+                        break;
+                    }
+                }
+                Err(Error::PinIncorrect)
+            }
+        }
+    }
+
+    fn init_token(&self, conn: ConnId, so_pin: &[u8], label: &str) -> Result<()> {
+        let (name, password) = users::split_pin(so_pin, DEFAULT_ADMIN);
+        self.check_pin_len(password)?;
+        let _ = conn;
+        let (meta, meta_version) = self.meta()?;
+        if self.any_logged_in() {
+            return Err(Error::UserAlreadyLoggedIn);
+        }
+        let mut meta = meta;
+        let label = label.trim_end().to_string();
+        if !meta.activated {
+            // Activation: a new domain key, the admin's keyslot, the public-object key.
+            let dk = SealKey::generate()?;
+            let pk = SealKey::generate()?;
+            let admin = UserRecord::new(&name, Role::Admin, password, &dk)?;
+            let (_, admin_version) = self.user(&name)?.unwrap_or((UserRecord::unactivated(&name), 0));
+            meta.activated = true;
+            meta.label = label;
+            meta.generation += 1;
+            meta.pk = Some(*pk.bytes());
+            meta.dk_check = Some(dk.seal(Kind::Meta, DK_CHECK_ID, 0, pk.bytes())?);
+            return self.commit(vec![
+                Write::Put { kind: Kind::Meta, id: META_ID.to_vec(), expected: meta_version, body: enc(&meta)? },
+                Write::Put { kind: Kind::User, id: name.as_bytes().to_vec(), expected: admin_version, body: enc(&admin)? },
+            ]);
+        }
+        // Re-initialization: the admin's password, then every token object and crypto user goes.
+        let (rec, _dk) = self.authenticate(&name, password)?;
+        if rec.role != Role::Admin {
+            return Err(Error::PinIncorrect);
+        }
+        let mut writes = Vec::new();
+        for r in self.store.list(Kind::Object)? {
+            writes.push(Write::Delete { kind: Kind::Object, id: r.id, expected: r.version });
+        }
+        for r in self.store.list(Kind::User)? {
+            let u: UserRecord = dec(&r.body)?;
+            if u.role == Role::CryptoUser {
+                writes.push(Write::Delete { kind: Kind::User, id: r.id, expected: r.version });
+            }
+        }
+        meta.label = label;
+        meta.generation += 1;
+        writes.push(Write::Put { kind: Kind::Meta, id: META_ID.to_vec(), expected: meta_version, body: enc(&meta)? });
+        self.commit(writes)?;
+        self.refresh()
+    }
+
+    fn login(&self, conn: ConnId, user_type: UserType, username: Option<String>, pin: &[u8]) -> Result<Response> {
+        let c = self.conn(conn)?;
+        if let Some(l) = &c.lock().login {
+            let same = matches!((user_type, l.role), (UserType::User, Role::CryptoUser) | (UserType::So, Role::Admin));
+            return Err(if same { Error::UserAlreadyLoggedIn } else { Error::UserAnotherAlreadyLoggedIn });
+        }
+        let default = match user_type {
+            UserType::So => DEFAULT_ADMIN,
+            UserType::User => DEFAULT_CRYPTO_USER,
+        };
+        let (name, password) = match username {
+            Some(n) => (users::check_name(&n)?, pin),
+            None => users::split_pin(pin, default),
+        };
+        let (meta, _) = self.meta()?;
+        if !meta.activated {
+            return Err(if user_type == UserType::So { Error::PinIncorrect } else { Error::UserPinNotInitialized });
+        }
+        if user_type == UserType::User && name == DEFAULT_CRYPTO_USER && self.user(&name)?.is_none() {
+            return Err(Error::UserPinNotInitialized);
+        }
+        let (rec, dk) = self.authenticate(&name, password)?;
+        let role_ok = match user_type {
+            UserType::So => rec.role == Role::Admin,
+            UserType::User => rec.role == Role::CryptoUser,
+        };
+        if !role_ok {
+            return Err(Error::PinIncorrect);
+        }
+        self.install_dk(dk, &meta)?;
+        let mut guard = c.lock();
+        if guard.login.is_some() {
+            return Err(Error::UserAlreadyLoggedIn);
+        }
+        guard.login = Some(Login { user: name.clone(), role: rec.role });
+        Ok(Response::LoggedIn { user: name, role: rec.role })
+    }
+
+    fn logout(&self, conn: ConnId) -> Result<()> {
+        let c = self.conn(conn)?;
+        if c.lock().login.take().is_none() {
+            return Err(Error::UserNotLoggedIn);
+        }
+        // Operations of this connection end with the login.
+        self.ops.lock().retain(|_, op| op.conn != conn);
+        self.drop_keys_if_idle();
+        Ok(())
+    }
+
+    fn init_pin(&self, conn: ConnId, pin: &[u8]) -> Result<()> {
+        let login = self.login_of(conn)?.ok_or(Error::UserNotLoggedIn)?;
+        if login.role != Role::Admin {
+            return Err(Error::UserNotLoggedIn);
+        }
+        let (name, password) = users::split_pin(pin, DEFAULT_CRYPTO_USER);
+        self.check_pin_len(password)?;
+        let dk = self.keys.read().dk.clone().ok_or(Error::UserNotLoggedIn)?;
+        let existing = self.user(&name)?;
+        if let Some((r, _)) = &existing {
+            if r.role != Role::CryptoUser {
+                return Err(Error::ActionProhibited);
+            }
+        } else {
+            let n = self.store.list(Kind::User)?.len() as u64;
+            if n >= users::MAX_USERS {
+                return Err(Error::DeviceMemory);
+            }
+        }
+        let rec = UserRecord::new(&name, Role::CryptoUser, password, &dk)?;
+        let expected = existing.map_or(0, |(_, v)| v);
+        self.commit(vec![Write::Put { kind: Kind::User, id: name.as_bytes().to_vec(), expected, body: enc(&rec)? }])
+    }
+
+    fn set_pin(&self, conn: ConnId, old: &[u8], new: &[u8]) -> Result<()> {
+        let login = self.login_of(conn)?;
+        let (name, old_pw) = match &login {
+            Some(l) => (l.user.clone(), users::split_pin(old, &l.user).1),
+            None => users::split_pin(old, DEFAULT_CRYPTO_USER),
+        };
+        let new_pw = users::split_pin(new, &name).1;
+        self.check_pin_len(new_pw)?;
+        let (rec, dk) = self.authenticate(&name, old_pw)?;
+        let updated = UserRecord::new(&name, rec.role, new_pw, &dk)?;
+        let (_, version) = self.user(&name)?.ok_or(Error::PinIncorrect)?;
+        self.commit(vec![Write::Put { kind: Kind::User, id: name.as_bytes().to_vec(), expected: version, body: enc(&updated)? }])
+    }
+
+    fn find(&self, conn: ConnId, template: &[Attribute]) -> Result<Vec<ObjectId>> {
+        self.refresh()?;
+        let login = self.login_of(conn)?;
+        let cache = self.cache.read();
+        if !cache.corrupt.is_empty() {
+            return Err(Error::StoreCorrupt);
+        }
+        // The smallest candidate set an index gives, else everything.
+        let mut candidates: Option<&HashSet<ObjectId>> = None;
+        static EMPTY: OnceLock<HashSet<ObjectId>> = OnceLock::new();
+        let empty = EMPTY.get_or_init(HashSet::new);
+        for a in template {
+            let set = match (&a.value, a.ty) {
+                (AttrValue::Bytes(v), CKA_LABEL | CKA_ID) => cache.index.get(&(a.ty, v.clone())).unwrap_or(empty),
+                (AttrValue::Ulong(c), CKA_CLASS) => cache.by_class.get(c).unwrap_or(empty),
+                _ => continue,
+            };
+            if candidates.is_none_or(|c| set.len() < c.len()) {
+                candidates = Some(set);
+            }
+        }
+        let ok = |e: &Arc<Entry>| Self::visible(login.as_ref(), conn, e) && e.obj.matches(template);
+        let mut out: Vec<ObjectId> = match candidates {
+            Some(set) => set.iter().filter_map(|id| cache.objects.get(id)).filter(|e| ok(e)).map(|e| e.id).collect(),
+            None => cache.objects.values().filter(|e| ok(e)).map(|e| e.id).collect(),
+        };
+        out.sort_unstable();
+        Ok(out)
+    }
+
+    fn create_object(&self, conn: ConnId, sid: SessionId, template: &[Attribute]) -> Result<ObjectId> {
+        let login = self.login_of(conn)?;
+        let (class, key_type) = objects::class_and_type(template)?;
+        let class = class.ok_or(Error::TemplateIncomplete)?;
+        let material = mechs::import_material(class, key_type, template)?;
+        let id = Self::new_object_id()?;
+        let obj = objects::build(class, key_type, template, material, Origin::Create, id)?;
+        self.check_create(conn, sid, login.as_ref(), &obj)?;
+        self.add_object(conn, sid, login.as_ref(), obj, id)?;
+        Ok(id)
+    }
+
+    fn copy_object(&self, conn: ConnId, sid: SessionId, id: ObjectId, template: &[Attribute]) -> Result<ObjectId> {
+        let login = self.login_of(conn)?;
+        let e = self.entry(conn, login.as_ref(), id)?;
+        if !e.obj.bool(CKA_COPYABLE) {
+            return Err(Error::ActionProhibited);
+        }
+        Self::check_owner(login.as_ref(), &e)?;
+        let is_so = login.as_ref().is_some_and(|l| l.role == Role::Admin);
+        let mut obj = objects::apply_changes(&e.obj, template, true, is_so)?;
+        let new_id = Self::new_object_id()?;
+        obj.attrs.insert(CKA_UNIQUE_ID, AttrValue::Bytes(format!("{:032x}", new_id.0).into_bytes()));
+        self.check_create(conn, sid, login.as_ref(), &obj)?;
+        self.add_object(conn, sid, login.as_ref(), obj, new_id)?;
+        Ok(new_id)
+    }
+
+    fn destroy_object(&self, conn: ConnId, sid: SessionId, id: ObjectId) -> Result<()> {
+        let login = self.login_of(conn)?;
+        let rw = self.session_rw(conn, sid)?;
+        let e = self.entry(conn, login.as_ref(), id)?;
+        if e.session.is_none() && !rw {
+            return Err(Error::SessionReadOnly);
+        }
+        if !e.obj.bool(CKA_DESTROYABLE) {
+            return Err(Error::ActionProhibited);
+        }
+        Self::check_owner(login.as_ref(), &e)?;
+        if e.session.is_none() {
+            self.commit(vec![Write::Delete { kind: Kind::Object, id: oid_bytes(id), expected: e.version }])?;
+        }
+        let mut cache = self.cache.write();
+        cache.remove(id);
+        cache.sealed.remove(&id);
+        Ok(())
+    }
+
+    fn get_attributes(&self, conn: ConnId, id: ObjectId, types: &[AttrType]) -> Result<Vec<AttrRead>> {
+        let login = self.login_of(conn)?;
+        let e = self.entry(conn, login.as_ref(), id)?;
+        Ok(types.iter().map(|t| e.obj.read(*t)).collect())
+    }
+
+    fn set_attributes(&self, conn: ConnId, sid: SessionId, id: ObjectId, template: &[Attribute]) -> Result<()> {
+        let login = self.login_of(conn)?;
+        let rw = self.session_rw(conn, sid)?;
+        let e = self.entry(conn, login.as_ref(), id)?;
+        if e.session.is_none() && !rw {
+            return Err(Error::SessionReadOnly);
+        }
+        Self::check_owner(login.as_ref(), &e)?;
+        let is_so = login.as_ref().is_some_and(|l| l.role == Role::Admin);
+        let obj = objects::apply_changes(&e.obj, template, false, is_so)?;
+        self.replace_object(&e, obj)
+    }
+
+    fn generate_key(&self, conn: ConnId, sid: SessionId, mech: &Mechanism, template: &[Attribute]) -> Result<ObjectId> {
+        let login = self.login_of(conn)?;
+        let (class, _) = objects::class_and_type(template)?;
+        if class.is_some_and(|c| c != CKO_SECRET_KEY) {
+            return Err(Error::TemplateInconsistent);
+        }
+        let (kt, material) = mechs::generate_secret(mech, template)?;
+        let id = Self::new_object_id()?;
+        let obj = objects::build(CKO_SECRET_KEY, Some(kt), template, material, Origin::Generate(mechs::ck_type(mech)), id)?;
+        self.check_create(conn, sid, login.as_ref(), &obj)?;
+        self.add_object(conn, sid, login.as_ref(), obj, id)?;
+        Ok(id)
+    }
+
+    fn generate_key_pair(
+        &self,
+        conn: ConnId,
+        sid: SessionId,
+        mech: &Mechanism,
+        public: &[Attribute],
+        private: &[Attribute],
+    ) -> Result<Response> {
+        let login = self.login_of(conn)?;
+        for (t, want) in [(public, CKO_PUBLIC_KEY), (private, CKO_PRIVATE_KEY)] {
+            if objects::class_and_type(t)?.0.is_some_and(|c| c != want) {
+                return Err(Error::TemplateInconsistent);
+            }
+        }
+        // Check both templates before the (slow) generation.
+        objects::check_template(public)?;
+        objects::check_template(private)?;
+        let (kt, pubm, privm) = mechs::generate_pair(mech, public, private)?;
+        let origin = Origin::Generate(mechs::ck_type(mech));
+        let (pub_id, priv_id) = (Self::new_object_id()?, Self::new_object_id()?);
+        let pub_obj = objects::build(CKO_PUBLIC_KEY, Some(kt), public, pubm, origin, pub_id)?;
+        let priv_obj = objects::build(CKO_PRIVATE_KEY, Some(kt), private, privm, origin, priv_id)?;
+        self.check_create(conn, sid, login.as_ref(), &pub_obj)?;
+        self.check_create(conn, sid, login.as_ref(), &priv_obj)?;
+        self.add_object(conn, sid, login.as_ref(), priv_obj, priv_id)?;
+        if let Err(e) = self.add_object(conn, sid, login.as_ref(), pub_obj, pub_id) {
+            let _ = self.destroy_object(conn, sid, priv_id);
+            return Err(e);
+        }
+        Ok(Response::KeyPair { public: pub_id, private: priv_id })
+    }
+
+    fn op_init(&self, conn: ConnId, sid: SessionId, kind: OpKind, mech: Mechanism, key: ObjectId) -> Result<OpId> {
+        self.session_rw(conn, sid)?;
+        let login = self.login_of(conn)?;
+        if login.as_ref().is_some_and(|l| l.role != Role::CryptoUser) {
+            // Admins never use keys.
+            return Err(Error::UserNotLoggedIn);
+        }
+        let e = self.entry(conn, login.as_ref(), key).map_err(|err| match err {
+            Error::ObjectHandleInvalid => Error::KeyHandleInvalid,
+            other => other,
+        })?;
+        mechs::check_key(kind, &mech, &e.obj)?;
+        e.key()?;
+        let needs_auth = e.obj.bool(CKA_ALWAYS_AUTHENTICATE) && matches!(kind, OpKind::Sign | OpKind::Decrypt);
+        let id = OpId(self.next_id());
+        self.ops.lock().insert(id, Op { conn, sid, kind, mech, entry: e, state: OpState::Fresh, needs_auth });
+        Ok(id)
+    }
+
+    fn take_op(&self, conn: ConnId, op: OpId) -> Result<Op> {
+        let mut ops = self.ops.lock();
+        match ops.get(&op) {
+            Some(o) if o.conn == conn => {}
+            _ => return Err(Error::OperationNotInitialized),
+        }
+        let o = ops.remove(&op).ok_or(Error::OperationNotInitialized)?;
+        if o.needs_auth {
+            return Err(Error::UserNotLoggedIn);
+        }
+        Ok(o)
+    }
+
+    fn op_one_shot(&self, conn: ConnId, op: OpId, data: &[u8], extra: &[u8]) -> Result<Vec<u8>> {
+        let o = self.take_op(conn, op)?;
+        if !matches!(o.state, OpState::Fresh) {
+            return Err(Error::OperationActive);
+        }
+        mechs::one_shot(o.kind, &o.mech, o.entry.key()?, data, extra)
+    }
+
+    fn op_update(&self, conn: ConnId, op: OpId, data: &[u8]) -> Result<Vec<u8>> {
+        let mut o = self.take_op(conn, op)?;
+        let out = mechs::update(o.kind, &o.mech, o.entry.key()?, &mut o.state, data)?;
+        self.ops.lock().insert(op, o);
+        Ok(out)
+    }
+
+    fn op_final(&self, conn: ConnId, op: OpId, data: &[u8]) -> Result<Vec<u8>> {
+        let o = self.take_op(conn, op)?;
+        mechs::finish(o.kind, &o.mech, o.entry.key()?, o.state, data)
+    }
+
+    fn context_login(&self, conn: ConnId, op: OpId, pin: &[u8]) -> Result<()> {
+        let login = self.login_of(conn)?.ok_or(Error::UserNotLoggedIn)?;
+        let password = users::split_pin(pin, &login.user).1;
+        self.authenticate(&login.user, password)?;
+        let mut ops = self.ops.lock();
+        let o = ops.get_mut(&op).filter(|o| o.conn == conn).ok_or(Error::OperationNotInitialized)?;
+        o.needs_auth = false;
+        Ok(())
+    }
+
+    fn close_session(&self, conn: ConnId, sid: SessionId) -> Result<()> {
+        let c = self.conn(conn)?;
+        c.lock().sessions.remove(&sid).ok_or(Error::SessionHandleInvalid)?;
+        self.ops.lock().retain(|_, o| !(o.conn == conn && o.sid == sid));
+        let mut cache = self.cache.write();
+        let dead: Vec<ObjectId> =
+            cache.objects.values().filter(|e| e.session == Some((conn, sid))).map(|e| e.id).collect();
+        for id in dead {
+            cache.remove(id);
+        }
+        Ok(())
+    }
+
+    fn disconnect(&self, conn: ConnId) -> Result<()> {
+        let c = self.conns.write().remove(&conn).ok_or(Error::GeneralError)?;
+        self.ops.lock().retain(|_, o| o.conn != conn);
+        {
+            let mut cache = self.cache.write();
+            let dead: Vec<ObjectId> =
+                cache.objects.values().filter(|e| e.session.is_some_and(|(c, _)| c == conn)).map(|e| e.id).collect();
+            for id in dead {
+                cache.remove(id);
+            }
+        }
+        drop(c);
+        self.drop_keys_if_idle();
+        Ok(())
+    }
+}
+
+fn parse_oid(id: &[u8]) -> Result<ObjectId> {
+    let b: [u8; 16] = id.try_into().map_err(|_| Error::StoreCorrupt)?;
+    Ok(ObjectId(u128::from_be_bytes(b)))
+}
+
+fn open_object(key: &SealKey, rec: &Record) -> Result<Object> {
+    let body = rec.body.get(1..).ok_or(Error::StoreCorrupt)?;
+    let plain = key.open(Kind::Object, &rec.id, rec.version, body)?;
+    dec(&plain)
+}
+
+impl Hsm for Core {
+    fn call(&self, req: Request) -> Result<Response> {
+        use Request as R;
+        Ok(match req {
+            R::Connect => {
+                let id = ConnId(self.next_id());
+                self.conns.write().insert(id, Arc::new(Mutex::new(Conn::default())));
+                Response::Connected(id)
+            }
+            R::Disconnect { conn } => {
+                self.disconnect(conn)?;
+                Response::Ok
+            }
+            R::TokenInfo { conn: _ } => Response::TokenInfo(self.token_info()?),
+            R::InitToken { conn, so_pin, label } => {
+                self.init_token(conn, so_pin.as_bytes(), &label)?;
+                Response::Ok
+            }
+            R::Login { conn, user_type, username, pin } => self.login(conn, user_type, username, pin.as_bytes())?,
+            R::ContextLogin { conn, op, pin } => {
+                self.context_login(conn, op, pin.as_bytes())?;
+                Response::Ok
+            }
+            R::Logout { conn } => {
+                self.logout(conn)?;
+                Response::Ok
+            }
+            R::InitPin { conn, pin } => {
+                self.init_pin(conn, pin.as_bytes())?;
+                Response::Ok
+            }
+            R::SetPin { conn, old, new } => {
+                self.set_pin(conn, old.as_bytes(), new.as_bytes())?;
+                Response::Ok
+            }
+            R::OpenSession { conn, sid, rw } => {
+                self.conn(conn)?.lock().sessions.insert(sid, rw);
+                Response::Ok
+            }
+            R::CloseSession { conn, sid } => {
+                self.close_session(conn, sid)?;
+                Response::Ok
+            }
+            R::CreateObject { conn, sid, template } => Response::Object(self.create_object(conn, sid, &template)?),
+            R::CopyObject { conn, sid, id, template } => Response::Object(self.copy_object(conn, sid, id, &template)?),
+            R::DestroyObject { conn, sid, id } => {
+                self.destroy_object(conn, sid, id)?;
+                Response::Ok
+            }
+            R::GetAttributes { conn, id, types } => Response::Attributes(self.get_attributes(conn, id, &types)?),
+            R::SetAttributes { conn, sid, id, template } => {
+                self.set_attributes(conn, sid, id, &template)?;
+                Response::Ok
+            }
+            R::ObjectSize { conn, id } => {
+                let login = self.login_of(conn)?;
+                Response::Size(self.entry(conn, login.as_ref(), id)?.obj.size())
+            }
+            R::FindObjects { conn, template } => Response::Objects(self.find(conn, &template)?),
+            R::GenerateKey { conn, sid, mech, template } => Response::Object(self.generate_key(conn, sid, &mech, &template)?),
+            R::GenerateKeyPair { conn, sid, mech, public, private } => {
+                self.generate_key_pair(conn, sid, &mech, &public, &private)?
+            }
+            R::WrapKey { .. } | R::UnwrapKey { .. } | R::DeriveKey { .. } => return Err(Error::MechanismInvalid),
+            R::OpInit { conn, sid, kind, mech, key } => Response::Op(self.op_init(conn, sid, kind, mech, key)?),
+            R::OpUpdate { conn, op, data } => Response::Data(self.op_update(conn, op, &data)?),
+            R::OpFinal { conn, op, data } => Response::Data(self.op_final(conn, op, &data)?),
+            R::OpOneShot { conn, op, data, extra } => Response::Data(self.op_one_shot(conn, op, &data, &extra)?),
+            R::OpCancel { conn, op } => {
+                self.ops.lock().retain(|id, o| !(*id == op && o.conn == conn));
+                Response::Ok
+            }
+            R::Mechanisms => Response::Mechanisms(mechs::table()),
+            R::GenerateRandom { len } => {
+                let len = usize::try_from(len).map_err(|_| Error::ArgumentsBad)?;
+                if len > 1 << 24 {
+                    return Err(Error::ArgumentsBad);
+                }
+                let mut out = vec![0u8; len];
+                crate::crypto::rng::fill(&mut out)?;
+                Response::Data(out)
+            }
+            R::SeedRandom { .. } => return Err(Error::RandomSeedNotSupported),
+        })
+    }
+}

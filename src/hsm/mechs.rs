@@ -1,0 +1,635 @@
+//! Mechanisms: the table the token offers, which keys each accepts, key generation and import
+//! material, and running operations on parsed (cached) keys.
+
+use std::sync::Arc;
+
+use cryptoki_sys::*;
+use zeroize::Zeroizing;
+
+use super::api::{AttrValue, Attribute, MechanismInfo, Mechanism, OpKind};
+use super::objects::Object;
+use crate::crypto::aes::{AesKey, AesStream, StreamMode};
+use crate::crypto::ec::{self, Curve, EcPrivateKey, EcPublicKey};
+use crate::crypto::hmac::{HmacKey, HmacStream};
+use crate::crypto::rsa::{self, RsaComponents, RsaPrivateKey, RsaPublicKey};
+use crate::crypto::HashAlg;
+use crate::error::{Error, Result};
+
+/// RSA modulus sizes we generate and accept.
+pub const RSA_MIN_BITS: u64 = 2048;
+pub const RSA_MAX_BITS: u64 = 8192;
+/// Generic secret sizes (bytes), as CloudHSM.
+pub const GENERIC_MIN: u64 = 1;
+pub const GENERIC_MAX: u64 = 800;
+
+/// The mechanism table (C_GetMechanismList / C_GetMechanismInfo).
+pub fn table() -> Vec<MechanismInfo> {
+    let m = |mech, min_key, max_key, flags| MechanismInfo { mech, min_key, max_key, flags };
+    let sv = CKF_SIGN | CKF_VERIFY;
+    let ed = CKF_ENCRYPT | CKF_DECRYPT;
+    let ec_flags = CKF_EC_F_P | CKF_EC_OID | CKF_EC_UNCOMPRESS;
+    let mut t = vec![
+        m(CKM_RSA_PKCS_KEY_PAIR_GEN, RSA_MIN_BITS, RSA_MAX_BITS, CKF_GENERATE_KEY_PAIR),
+        m(CKM_EC_KEY_PAIR_GEN, 256, 521, CKF_GENERATE_KEY_PAIR | ec_flags),
+        m(CKM_AES_KEY_GEN, 16, 32, CKF_GENERATE),
+        m(CKM_GENERIC_SECRET_KEY_GEN, GENERIC_MIN * 8, GENERIC_MAX * 8, CKF_GENERATE),
+        m(CKM_RSA_PKCS, RSA_MIN_BITS, RSA_MAX_BITS, sv | ed),
+        m(CKM_RSA_X_509, RSA_MIN_BITS, RSA_MAX_BITS, sv | ed),
+        m(CKM_RSA_PKCS_PSS, RSA_MIN_BITS, RSA_MAX_BITS, sv),
+        m(CKM_RSA_PKCS_OAEP, RSA_MIN_BITS, RSA_MAX_BITS, ed),
+        m(CKM_ECDSA, 256, 521, sv | ec_flags),
+        m(CKM_AES_ECB, 16, 32, ed),
+        m(CKM_AES_CBC, 16, 32, ed),
+        m(CKM_AES_CBC_PAD, 16, 32, ed),
+        m(CKM_AES_CTR, 16, 32, ed),
+        m(CKM_AES_GCM, 16, 32, ed),
+    ];
+    for h in [HashAlg::Sha1, HashAlg::Sha224, HashAlg::Sha256, HashAlg::Sha384, HashAlg::Sha512] {
+        t.push(m(digest_mech(h), 0, 0, CKF_DIGEST));
+        t.push(m(rsa_pkcs_mech(h), RSA_MIN_BITS, RSA_MAX_BITS, sv));
+        t.push(m(rsa_pss_mech(h), RSA_MIN_BITS, RSA_MAX_BITS, sv));
+        t.push(m(ecdsa_mech(h), 256, 521, sv | ec_flags));
+        let (hmac, general) = hmac_mechs(h);
+        t.push(m(hmac, GENERIC_MIN * 8, GENERIC_MAX * 8, sv));
+        t.push(m(general, GENERIC_MIN * 8, GENERIC_MAX * 8, sv));
+    }
+    t.sort_by_key(|i| i.mech);
+    t
+}
+
+fn digest_mech(h: HashAlg) -> u64 {
+    match h {
+        HashAlg::Sha1 => CKM_SHA_1,
+        HashAlg::Sha224 => CKM_SHA224,
+        HashAlg::Sha256 => CKM_SHA256,
+        HashAlg::Sha384 => CKM_SHA384,
+        HashAlg::Sha512 => CKM_SHA512,
+    }
+}
+fn rsa_pkcs_mech(h: HashAlg) -> u64 {
+    match h {
+        HashAlg::Sha1 => CKM_SHA1_RSA_PKCS,
+        HashAlg::Sha224 => CKM_SHA224_RSA_PKCS,
+        HashAlg::Sha256 => CKM_SHA256_RSA_PKCS,
+        HashAlg::Sha384 => CKM_SHA384_RSA_PKCS,
+        HashAlg::Sha512 => CKM_SHA512_RSA_PKCS,
+    }
+}
+fn rsa_pss_mech(h: HashAlg) -> u64 {
+    match h {
+        HashAlg::Sha1 => CKM_SHA1_RSA_PKCS_PSS,
+        HashAlg::Sha224 => CKM_SHA224_RSA_PKCS_PSS,
+        HashAlg::Sha256 => CKM_SHA256_RSA_PKCS_PSS,
+        HashAlg::Sha384 => CKM_SHA384_RSA_PKCS_PSS,
+        HashAlg::Sha512 => CKM_SHA512_RSA_PKCS_PSS,
+    }
+}
+fn ecdsa_mech(h: HashAlg) -> u64 {
+    match h {
+        HashAlg::Sha1 => CKM_ECDSA_SHA1,
+        HashAlg::Sha224 => CKM_ECDSA_SHA224,
+        HashAlg::Sha256 => CKM_ECDSA_SHA256,
+        HashAlg::Sha384 => CKM_ECDSA_SHA384,
+        HashAlg::Sha512 => CKM_ECDSA_SHA512,
+    }
+}
+fn hmac_mechs(h: HashAlg) -> (u64, u64) {
+    match h {
+        HashAlg::Sha1 => (CKM_SHA_1_HMAC, CKM_SHA_1_HMAC_GENERAL),
+        HashAlg::Sha224 => (CKM_SHA224_HMAC, CKM_SHA224_HMAC_GENERAL),
+        HashAlg::Sha256 => (CKM_SHA256_HMAC, CKM_SHA256_HMAC_GENERAL),
+        HashAlg::Sha384 => (CKM_SHA384_HMAC, CKM_SHA384_HMAC_GENERAL),
+        HashAlg::Sha512 => (CKM_SHA512_HMAC, CKM_SHA512_HMAC_GENERAL),
+    }
+}
+
+/// The CKM_* number of a mechanism (CKA_ALLOWED_MECHANISMS, CKA_KEY_GEN_MECHANISM).
+pub fn ck_type(m: &Mechanism) -> u64 {
+    match m {
+        Mechanism::AesKeyGen => CKM_AES_KEY_GEN,
+        Mechanism::GenericSecretKeyGen => CKM_GENERIC_SECRET_KEY_GEN,
+        Mechanism::RsaPkcsKeyPairGen => CKM_RSA_PKCS_KEY_PAIR_GEN,
+        Mechanism::EcKeyPairGen => CKM_EC_KEY_PAIR_GEN,
+        Mechanism::Digest(h) => digest_mech(*h),
+        Mechanism::RsaPkcs => CKM_RSA_PKCS,
+        Mechanism::RsaX509 => CKM_RSA_X_509,
+        Mechanism::RsaPkcsPss(_) => CKM_RSA_PKCS_PSS,
+        Mechanism::HashRsaPkcs(h) => rsa_pkcs_mech(*h),
+        Mechanism::HashRsaPkcsPss(h, _) => rsa_pss_mech(*h),
+        Mechanism::RsaPkcsOaep(_) => CKM_RSA_PKCS_OAEP,
+        Mechanism::Ecdsa => CKM_ECDSA,
+        Mechanism::HashEcdsa(h) => ecdsa_mech(*h),
+        Mechanism::AesEcb => CKM_AES_ECB,
+        Mechanism::AesCbc(_) => CKM_AES_CBC,
+        Mechanism::AesCbcPad(_) => CKM_AES_CBC_PAD,
+        Mechanism::AesCtr { .. } => CKM_AES_CTR,
+        Mechanism::AesGcm(_) => CKM_AES_GCM,
+        Mechanism::Hmac { hash, out_len: None } => hmac_mechs(*hash).0,
+        Mechanism::Hmac { hash, out_len: Some(_) } => hmac_mechs(*hash).1,
+    }
+}
+
+/// A key parsed once and kept with its cache entry.
+pub enum ParsedKey {
+    RsaPrivate(RsaPrivateKey),
+    RsaPublic(RsaPublicKey),
+    EcPrivate(EcPrivateKey),
+    EcPublic(EcPublicKey),
+    Aes(Arc<AesKey>),
+    Hmac(HmacKey, Zeroizing<Vec<u8>>),
+}
+
+fn attr_bytes(obj: &Object, ty: u64) -> Result<&[u8]> {
+    obj.bytes(ty).ok_or(Error::GeneralError)
+}
+
+fn rsa_components(obj: &Object) -> Result<RsaComponents> {
+    let z = |ty| attr_bytes(obj, ty).map(|b| Zeroizing::new(b.to_vec()));
+    Ok(RsaComponents {
+        n: attr_bytes(obj, CKA_MODULUS)?.to_vec(),
+        e: attr_bytes(obj, CKA_PUBLIC_EXPONENT)?.to_vec(),
+        d: z(CKA_PRIVATE_EXPONENT)?,
+        p: z(CKA_PRIME_1)?,
+        q: z(CKA_PRIME_2)?,
+        dp: z(CKA_EXPONENT_1)?,
+        dq: z(CKA_EXPONENT_2)?,
+        qinv: z(CKA_COEFFICIENT)?,
+    })
+}
+
+/// Parse an object's key material.
+pub fn parse(obj: &Object) -> Result<ParsedKey> {
+    match (obj.class(), obj.key_type()) {
+        (CKO_PRIVATE_KEY, Some(CKK_RSA)) => {
+            Ok(ParsedKey::RsaPrivate(RsaPrivateKey::from_components(&rsa_components(obj)?)?))
+        }
+        (CKO_PUBLIC_KEY, Some(CKK_RSA)) => Ok(ParsedKey::RsaPublic(RsaPublicKey::from_components(
+            attr_bytes(obj, CKA_MODULUS)?,
+            attr_bytes(obj, CKA_PUBLIC_EXPONENT)?,
+        )?)),
+        (CKO_PRIVATE_KEY, Some(CKK_EC)) => {
+            let curve = Curve::from_params(attr_bytes(obj, CKA_EC_PARAMS)?)?;
+            Ok(ParsedKey::EcPrivate(EcPrivateKey::from_scalar(curve, attr_bytes(obj, CKA_VALUE)?)?))
+        }
+        (CKO_PUBLIC_KEY, Some(CKK_EC)) => {
+            let curve = Curve::from_params(attr_bytes(obj, CKA_EC_PARAMS)?)?;
+            let point = ec::ec_point_from_der(attr_bytes(obj, CKA_EC_POINT)?)?;
+            Ok(ParsedKey::EcPublic(EcPublicKey::from_point(curve, &point)?))
+        }
+        (CKO_SECRET_KEY, Some(CKK_AES)) => {
+            Ok(ParsedKey::Aes(Arc::new(AesKey::new(attr_bytes(obj, CKA_VALUE)?)?)))
+        }
+        (CKO_SECRET_KEY, Some(_)) => {
+            // Generic secrets (and HMAC key types) key HMAC; the hash is chosen per operation.
+            let v = Zeroizing::new(attr_bytes(obj, CKA_VALUE)?.to_vec());
+            Ok(ParsedKey::Hmac(HmacKey::new(HashAlg::Sha256, &v), v))
+        }
+        _ => Err(Error::KeyTypeInconsistent),
+    }
+}
+
+/// Which key type and class a mechanism needs for an operation, and which usage attribute.
+fn requirements(kind: OpKind, mech: &Mechanism) -> Result<(u64, u64, u64)> {
+    use Mechanism as M;
+    let usage = match kind {
+        OpKind::Encrypt => CKA_ENCRYPT,
+        OpKind::Decrypt => CKA_DECRYPT,
+        OpKind::Sign => CKA_SIGN,
+        OpKind::Verify => CKA_VERIFY,
+    };
+    let asym_class = match kind {
+        OpKind::Encrypt | OpKind::Verify => CKO_PUBLIC_KEY,
+        OpKind::Decrypt | OpKind::Sign => CKO_PRIVATE_KEY,
+    };
+    let signing = matches!(kind, OpKind::Sign | OpKind::Verify);
+    let (key_type, class) = match mech {
+        M::RsaPkcs | M::RsaX509 => (CKK_RSA, asym_class),
+        M::RsaPkcsPss(_) | M::HashRsaPkcs(_) | M::HashRsaPkcsPss(..) if signing => (CKK_RSA, asym_class),
+        M::RsaPkcsOaep(_) if !signing => (CKK_RSA, asym_class),
+        M::Ecdsa | M::HashEcdsa(_) if signing => (CKK_EC, asym_class),
+        M::AesEcb | M::AesCbc(_) | M::AesCbcPad(_) | M::AesCtr { .. } | M::AesGcm(_) if !signing => {
+            (CKK_AES, CKO_SECRET_KEY)
+        }
+        M::Hmac { .. } if signing => (CKK_GENERIC_SECRET, CKO_SECRET_KEY),
+        _ => return Err(Error::MechanismInvalid),
+    };
+    Ok((key_type, class, usage))
+}
+
+/// Check a key may be used for this operation and mechanism (C_*Init).
+pub fn check_key(kind: OpKind, mech: &Mechanism, obj: &Object) -> Result<()> {
+    let (key_type, class, usage) = requirements(kind, mech)?;
+    let kt = obj.key_type().ok_or(Error::KeyTypeInconsistent)?;
+    let type_ok = kt == key_type
+        || (key_type == CKK_GENERIC_SECRET
+            && matches!(
+                kt,
+                CKK_SHA_1_HMAC | CKK_SHA224_HMAC | CKK_SHA256_HMAC | CKK_SHA384_HMAC | CKK_SHA512_HMAC
+            ));
+    if !type_ok || obj.class() != class {
+        return Err(Error::KeyTypeInconsistent);
+    }
+    if !obj.bool(usage) {
+        return Err(Error::KeyFunctionNotPermitted);
+    }
+    if let Some(AttrValue::Mechanisms(allowed)) = obj.attrs.get(&CKA_ALLOWED_MECHANISMS) {
+        if !allowed.is_empty() && !allowed.contains(&ck_type(mech)) {
+            return Err(Error::MechanismInvalid);
+        }
+    }
+    check_params(mech)
+}
+
+fn check_params(mech: &Mechanism) -> Result<()> {
+    match mech {
+        Mechanism::AesGcm(p) => {
+            if p.iv.is_empty() || p.iv.len() > 256 || !matches!(p.tag_bits, 32..=128) || p.tag_bits % 8 != 0 {
+                return Err(Error::MechanismParamInvalid);
+            }
+        }
+        Mechanism::AesCtr { counter_bits, .. } if !(1..=128).contains(counter_bits) => {
+            return Err(Error::MechanismParamInvalid)
+        }
+        Mechanism::Hmac { hash, out_len: Some(l) } if *l == 0 || *l > hash.len() as u64 => {
+            return Err(Error::MechanismParamInvalid)
+        }
+        Mechanism::RsaPkcsPss(p) | Mechanism::HashRsaPkcsPss(_, p) => {
+            if let Mechanism::HashRsaPkcsPss(h, _) = mech {
+                if *h != p.hash {
+                    return Err(Error::MechanismParamInvalid);
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// State of a multi-part operation in the core.
+pub enum OpState {
+    /// Nothing fed yet: single-part, or multi-part that has not started.
+    Fresh,
+    /// Buffered input (GCM, where nothing may be released before the tag is checked).
+    Buffer(Zeroizing<Vec<u8>>),
+    Aes(AesStream),
+    Hmac(HmacStream),
+}
+
+fn hmac_for(key: &Zeroizing<Vec<u8>>, hash: HashAlg) -> HmacKey {
+    HmacKey::new(hash, key)
+}
+
+fn digest_len_ok(mech: &Mechanism, data: &[u8]) -> Result<()> {
+    match mech.prehashed() {
+        Some(h) if data.len() != h.len() => Err(Error::DataLenRange),
+        _ => Ok(()),
+    }
+}
+
+/// A single-part operation. For Verify, `extra` is the signature and the output is empty.
+pub fn one_shot(kind: OpKind, mech: &Mechanism, key: &ParsedKey, data: &[u8], extra: &[u8]) -> Result<Vec<u8>> {
+    use Mechanism as M;
+    use ParsedKey as K;
+    digest_len_ok(mech, data)?;
+    match (kind, mech, key) {
+        (OpKind::Sign, M::HashRsaPkcs(h), K::RsaPrivate(k)) => k.sign_pkcs1(*h, data),
+        (OpKind::Sign, M::RsaPkcs, K::RsaPrivate(k)) => k.sign_pkcs1_raw(data),
+        (OpKind::Sign, M::RsaX509, K::RsaPrivate(k)) => k.raw_private(data),
+        (OpKind::Sign, M::RsaPkcsPss(p), K::RsaPrivate(k)) => {
+            if data.len() != p.hash.len() {
+                return Err(Error::DataLenRange);
+            }
+            k.sign_pss(p.hash, p.mgf, usize_of(p.salt_len)?, data)
+        }
+        (OpKind::Sign, M::HashRsaPkcsPss(_, p), K::RsaPrivate(k)) => k.sign_pss(p.hash, p.mgf, usize_of(p.salt_len)?, data),
+        (OpKind::Verify, M::HashRsaPkcs(h), K::RsaPublic(k)) => k.verify_pkcs1(*h, data, extra).map(|()| Vec::new()),
+        (OpKind::Verify, M::RsaPkcs, K::RsaPublic(k)) => k.verify_pkcs1_raw(data, extra).map(|()| Vec::new()),
+        (OpKind::Verify, M::RsaX509, K::RsaPublic(k)) => {
+            if extra.len() != k.modulus_len() {
+                return Err(Error::SignatureLenRange);
+            }
+            let recovered = k.raw_public(extra)?;
+            let mut padded = vec![0u8; k.modulus_len().saturating_sub(data.len())];
+            padded.extend_from_slice(data);
+            if subtle::ConstantTimeEq::ct_eq(recovered.as_slice(), padded.as_slice()).into() {
+                Ok(Vec::new())
+            } else {
+                Err(Error::SignatureInvalid)
+            }
+        }
+        (OpKind::Verify, M::RsaPkcsPss(p), K::RsaPublic(k)) => {
+            if data.len() != p.hash.len() {
+                return Err(Error::DataLenRange);
+            }
+            k.verify_pss(p.hash, p.mgf, usize_of(p.salt_len)?, data, extra).map(|()| Vec::new())
+        }
+        (OpKind::Verify, M::HashRsaPkcsPss(_, p), K::RsaPublic(k)) => {
+            k.verify_pss(p.hash, p.mgf, usize_of(p.salt_len)?, data, extra).map(|()| Vec::new())
+        }
+        (OpKind::Encrypt, M::RsaPkcsOaep(p), K::RsaPublic(k)) => k.encrypt_oaep(p.hash, p.mgf, &p.label, data),
+        (OpKind::Decrypt, M::RsaPkcsOaep(p), K::RsaPrivate(k)) => {
+            k.decrypt_oaep(p.hash, p.mgf, &p.label, data).map(|z| z.to_vec())
+        }
+        (OpKind::Encrypt, M::RsaPkcs, K::RsaPublic(k)) => k.encrypt_pkcs1(data),
+        (OpKind::Decrypt, M::RsaPkcs, K::RsaPrivate(k)) => k.decrypt_pkcs1(data).map(|z| z.to_vec()),
+        (OpKind::Encrypt, M::RsaX509, K::RsaPublic(k)) => k.raw_public(data),
+        (OpKind::Decrypt, M::RsaX509, K::RsaPrivate(k)) => k.raw_private(data),
+        (OpKind::Sign, M::Ecdsa | M::HashEcdsa(_), K::EcPrivate(k)) => k.sign_digest(data),
+        (OpKind::Verify, M::Ecdsa | M::HashEcdsa(_), K::EcPublic(k)) => k.verify_digest(data, extra).map(|()| Vec::new()),
+        (OpKind::Encrypt, M::AesGcm(p), K::Aes(k)) => k.gcm_seal(&p.iv, &p.aad, data, tag_len(p.tag_bits)),
+        (OpKind::Decrypt, M::AesGcm(p), K::Aes(k)) => {
+            k.gcm_open(&p.iv, &p.aad, data, tag_len(p.tag_bits)).map(|z| z.to_vec())
+        }
+        (OpKind::Encrypt, M::AesEcb, K::Aes(k)) => k.ecb_encrypt(data),
+        (OpKind::Decrypt, M::AesEcb, K::Aes(k)) => k.ecb_decrypt(data).map(|z| z.to_vec()),
+        (OpKind::Encrypt, M::AesCbc(iv), K::Aes(k)) => k.cbc_encrypt(iv, data, false),
+        (OpKind::Decrypt, M::AesCbc(iv), K::Aes(k)) => k.cbc_decrypt(iv, data, false).map(|z| z.to_vec()),
+        (OpKind::Encrypt, M::AesCbcPad(iv), K::Aes(k)) => k.cbc_encrypt(iv, data, true),
+        (OpKind::Decrypt, M::AesCbcPad(iv), K::Aes(k)) => k.cbc_decrypt(iv, data, true).map(|z| z.to_vec()),
+        (OpKind::Encrypt | OpKind::Decrypt, M::AesCtr { counter_bits, cb }, K::Aes(k)) => {
+            k.ctr_xor(cb, usize_of(*counter_bits)?, data)
+        }
+        (OpKind::Sign, M::Hmac { hash, out_len }, K::Hmac(_, v)) => {
+            let mut mac = hmac_for(v, *hash).sign(data);
+            mac.truncate(out_len.map_or(hash.len(), |l| l as usize));
+            Ok(mac)
+        }
+        (OpKind::Verify, M::Hmac { hash, out_len }, K::Hmac(_, v)) => {
+            let want = out_len.map_or(hash.len(), |l| l as usize);
+            if extra.len() != want {
+                return Err(Error::SignatureLenRange);
+            }
+            hmac_for(v, *hash).verify(data, extra).map(|()| Vec::new())
+        }
+        _ => Err(Error::KeyTypeInconsistent),
+    }
+}
+
+fn tag_len(bits: u64) -> usize {
+    (bits / 8) as usize
+}
+
+fn usize_of(v: u64) -> Result<usize> {
+    usize::try_from(v).map_err(|_| Error::MechanismParamInvalid)
+}
+
+/// Whether a mechanism may run multi-part in the core.
+pub fn multipart(mech: &Mechanism) -> bool {
+    matches!(
+        mech,
+        Mechanism::AesEcb
+            | Mechanism::AesCbc(_)
+            | Mechanism::AesCbcPad(_)
+            | Mechanism::AesCtr { .. }
+            | Mechanism::AesGcm(_)
+            | Mechanism::Hmac { .. }
+    )
+}
+
+/// Feed a multi-part operation.
+pub fn update(kind: OpKind, mech: &Mechanism, key: &ParsedKey, state: &mut OpState, data: &[u8]) -> Result<Vec<u8>> {
+    if !multipart(mech) {
+        return Err(Error::FunctionNotSupported);
+    }
+    if matches!(state, OpState::Fresh) {
+        *state = match (mech, key) {
+            (Mechanism::AesGcm(_), _) => OpState::Buffer(Zeroizing::new(Vec::new())),
+            (Mechanism::Hmac { hash, .. }, ParsedKey::Hmac(_, v)) => OpState::Hmac(hmac_for(v, *hash).stream()),
+            (m, ParsedKey::Aes(k)) => {
+                let mode = match m {
+                    Mechanism::AesEcb => StreamMode::Ecb,
+                    Mechanism::AesCbc(iv) => StreamMode::Cbc { iv: *iv, pad: false },
+                    Mechanism::AesCbcPad(iv) => StreamMode::Cbc { iv: *iv, pad: true },
+                    Mechanism::AesCtr { counter_bits, cb } => {
+                        StreamMode::Ctr { counter_block: *cb, counter_bits: usize_of(*counter_bits)? }
+                    }
+                    _ => return Err(Error::MechanismInvalid),
+                };
+                OpState::Aes(AesStream::new(k.clone(), mode, kind == OpKind::Encrypt))
+            }
+            _ => return Err(Error::KeyTypeInconsistent),
+        };
+    }
+    match state {
+        OpState::Buffer(b) => {
+            b.extend_from_slice(data);
+            Ok(Vec::new())
+        }
+        OpState::Aes(s) => s.update(data),
+        OpState::Hmac(h) => {
+            h.update(data);
+            Ok(Vec::new())
+        }
+        OpState::Fresh => Err(Error::GeneralError),
+    }
+}
+
+/// Finish a multi-part operation. For Verify, `extra` is the signature.
+pub fn finish(kind: OpKind, mech: &Mechanism, key: &ParsedKey, state: OpState, extra: &[u8]) -> Result<Vec<u8>> {
+    match state {
+        OpState::Fresh => {
+            if !multipart(mech) {
+                return Err(Error::FunctionNotSupported);
+            }
+            one_shot(kind, mech, key, &[], extra)
+        }
+        OpState::Buffer(b) => one_shot(kind, mech, key, &b, extra),
+        OpState::Aes(s) => s.finish(),
+        OpState::Hmac(h) => {
+            let Mechanism::Hmac { hash, out_len } = mech else { return Err(Error::GeneralError) };
+            let mut mac = h.finish();
+            let want = out_len.map_or(hash.len(), |l| l as usize);
+            mac.truncate(want);
+            match kind {
+                OpKind::Sign => Ok(mac),
+                _ => {
+                    if extra.len() != want {
+                        return Err(Error::SignatureLenRange);
+                    }
+                    if subtle::ConstantTimeEq::ct_eq(mac.as_slice(), extra).into() {
+                        Ok(Vec::new())
+                    } else {
+                        Err(Error::SignatureInvalid)
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn bytes(ty: u64, v: &[u8]) -> Attribute {
+    Attribute::new(ty, AttrValue::Bytes(v.to_vec()))
+}
+
+fn find_ulong(t: &[Attribute], ty: u64) -> Result<Option<u64>> {
+    match t.iter().rev().find(|a| a.ty == ty) {
+        None => Ok(None),
+        Some(Attribute { value: AttrValue::Ulong(v), .. }) => Ok(Some(*v)),
+        Some(_) => Err(Error::AttributeValueInvalid),
+    }
+}
+
+fn find_bytes(t: &[Attribute], ty: u64) -> Result<Option<&[u8]>> {
+    match t.iter().rev().find(|a| a.ty == ty) {
+        None => Ok(None),
+        Some(Attribute { value: AttrValue::Bytes(v), .. }) => Ok(Some(v)),
+        Some(_) => Err(Error::AttributeValueInvalid),
+    }
+}
+
+/// Generated material for a secret key: (key type, attributes).
+pub fn generate_secret(mech: &Mechanism, template: &[Attribute]) -> Result<(u64, Vec<Attribute>)> {
+    let len = find_ulong(template, CKA_VALUE_LEN)?.ok_or(Error::TemplateIncomplete)?;
+    let (kt, ok) = match mech {
+        Mechanism::AesKeyGen => (CKK_AES, matches!(len, 16 | 24 | 32)),
+        Mechanism::GenericSecretKeyGen => (CKK_GENERIC_SECRET, (GENERIC_MIN..=GENERIC_MAX).contains(&len)),
+        _ => return Err(Error::MechanismInvalid),
+    };
+    if !ok {
+        return Err(Error::KeySizeRange);
+    }
+    if let Some(given) = find_ulong(template, CKA_KEY_TYPE)? {
+        if given != kt {
+            return Err(Error::TemplateInconsistent);
+        }
+    }
+    let mut value = Zeroizing::new(vec![0u8; len as usize]);
+    crate::crypto::rng::fill(&mut value)?;
+    let material = secret_material(kt, &value)?;
+    Ok((kt, material))
+}
+
+/// Computed attributes of a secret key from its value (generation and import).
+pub fn secret_material(kt: u64, value: &[u8]) -> Result<Vec<Attribute>> {
+    let mut m = vec![
+        bytes(CKA_VALUE, value),
+        Attribute::new(CKA_VALUE_LEN, AttrValue::Ulong(value.len() as u64)),
+    ];
+    if kt == CKK_AES {
+        let key = AesKey::new(value)?;
+        m.push(bytes(CKA_CHECK_VALUE, &key.check_value()));
+    } else if value.is_empty() {
+        return Err(Error::AttributeValueInvalid);
+    }
+    Ok(m)
+}
+
+/// Generated material for a key pair: (key type, public attributes, private attributes).
+pub fn generate_pair(
+    mech: &Mechanism,
+    public: &[Attribute],
+    private: &[Attribute],
+) -> Result<(u64, Vec<Attribute>, Vec<Attribute>)> {
+    for t in [public, private] {
+        if let Some(kt) = find_ulong(t, CKA_KEY_TYPE)? {
+            let want = if *mech == Mechanism::RsaPkcsKeyPairGen { CKK_RSA } else { CKK_EC };
+            if kt != want {
+                return Err(Error::TemplateInconsistent);
+            }
+        }
+    }
+    match mech {
+        Mechanism::RsaPkcsKeyPairGen => {
+            let bits = find_ulong(public, CKA_MODULUS_BITS)?.ok_or(Error::TemplateIncomplete)?;
+            if !(RSA_MIN_BITS..=RSA_MAX_BITS).contains(&bits) || bits % 8 != 0 {
+                return Err(Error::KeySizeRange);
+            }
+            let e = find_bytes(public, CKA_PUBLIC_EXPONENT)?.map_or(vec![1, 0, 1], <[u8]>::to_vec);
+            let c = rsa::generate(bits as usize, &e)?;
+            let key = RsaPrivateKey::from_components(&c)?;
+            let (pubm, privm) = rsa_material(&key, &c)?;
+            Ok((CKK_RSA, pubm, privm))
+        }
+        Mechanism::EcKeyPairGen => {
+            let params = find_bytes(public, CKA_EC_PARAMS)?.ok_or(Error::TemplateIncomplete)?.to_vec();
+            let curve = Curve::from_params(&params)?;
+            let (d, point) = ec::generate(curve)?;
+            let pubkey = EcPublicKey::from_point(curve, &point)?;
+            let spki = pubkey.to_spki_der()?;
+            let pubm = vec![
+                bytes(CKA_EC_PARAMS, &params),
+                bytes(CKA_EC_POINT, &ec::ec_point_to_der(&point)),
+                bytes(CKA_PUBLIC_KEY_INFO, &spki),
+            ];
+            let privm = vec![
+                bytes(CKA_EC_PARAMS, &params),
+                bytes(CKA_VALUE, &d),
+                bytes(CKA_PUBLIC_KEY_INFO, &spki),
+            ];
+            Ok((CKK_EC, pubm, privm))
+        }
+        _ => Err(Error::MechanismInvalid),
+    }
+}
+
+fn rsa_material(key: &RsaPrivateKey, c: &RsaComponents) -> Result<(Vec<Attribute>, Vec<Attribute>)> {
+    let spki = key.public_key()?.to_spki_der()?;
+    let pubm = vec![
+        bytes(CKA_MODULUS, &c.n),
+        bytes(CKA_PUBLIC_EXPONENT, &c.e),
+        Attribute::new(CKA_MODULUS_BITS, AttrValue::Ulong(key.modulus_bits() as u64)),
+        bytes(CKA_PUBLIC_KEY_INFO, &spki),
+    ];
+    let privm = vec![
+        bytes(CKA_MODULUS, &c.n),
+        bytes(CKA_PUBLIC_EXPONENT, &c.e),
+        bytes(CKA_PRIVATE_EXPONENT, &c.d),
+        bytes(CKA_PRIME_1, &c.p),
+        bytes(CKA_PRIME_2, &c.q),
+        bytes(CKA_EXPONENT_1, &c.dp),
+        bytes(CKA_EXPONENT_2, &c.dq),
+        bytes(CKA_COEFFICIENT, &c.qinv),
+        bytes(CKA_PUBLIC_KEY_INFO, &spki),
+    ];
+    Ok((pubm, privm))
+}
+
+/// Computed attributes for an imported key (C_CreateObject), after validating its material.
+pub fn import_material(class: u64, key_type: Option<u64>, template: &[Attribute]) -> Result<Vec<Attribute>> {
+    let get = |ty| find_bytes(template, ty).and_then(|v| v.ok_or(Error::TemplateIncomplete));
+    let invalid = |_| Error::AttributeValueInvalid;
+    match (class, key_type) {
+        (CKO_SECRET_KEY, Some(kt)) => {
+            let v = get(CKA_VALUE)?;
+            let mut m = secret_material(kt, v).map_err(invalid)?;
+            m.retain(|a| a.ty != CKA_VALUE);
+            Ok(m)
+        }
+        (CKO_PUBLIC_KEY, Some(CKK_RSA)) => {
+            let k = RsaPublicKey::from_components(get(CKA_MODULUS)?, get(CKA_PUBLIC_EXPONENT)?).map_err(invalid)?;
+            Ok(vec![
+                Attribute::new(CKA_MODULUS_BITS, AttrValue::Ulong(k.modulus_bits() as u64)),
+                bytes(CKA_PUBLIC_KEY_INFO, &k.to_spki_der()?),
+            ])
+        }
+        (CKO_PRIVATE_KEY, Some(CKK_RSA)) => {
+            let z = |ty| get(ty).map(|b| Zeroizing::new(b.to_vec()));
+            let c = RsaComponents {
+                n: get(CKA_MODULUS)?.to_vec(),
+                e: get(CKA_PUBLIC_EXPONENT)?.to_vec(),
+                d: z(CKA_PRIVATE_EXPONENT)?,
+                p: z(CKA_PRIME_1)?,
+                q: z(CKA_PRIME_2)?,
+                dp: z(CKA_EXPONENT_1)?,
+                dq: z(CKA_EXPONENT_2)?,
+                qinv: z(CKA_COEFFICIENT)?,
+            };
+            let k = RsaPrivateKey::from_components(&c).map_err(invalid)?;
+            Ok(vec![bytes(CKA_PUBLIC_KEY_INFO, &k.public_key()?.to_spki_der()?)])
+        }
+        (CKO_PUBLIC_KEY, Some(CKK_EC)) => {
+            let curve = Curve::from_params(get(CKA_EC_PARAMS)?)?;
+            let point = ec::ec_point_from_der(get(CKA_EC_POINT)?).map_err(invalid)?;
+            let k = EcPublicKey::from_point(curve, &point).map_err(invalid)?;
+            Ok(vec![bytes(CKA_PUBLIC_KEY_INFO, &k.to_spki_der()?)])
+        }
+        (CKO_PRIVATE_KEY, Some(CKK_EC)) => {
+            let curve = Curve::from_params(get(CKA_EC_PARAMS)?)?;
+            let k = EcPrivateKey::from_scalar(curve, get(CKA_VALUE)?).map_err(invalid)?;
+            let public = EcPublicKey::from_point(curve, &k.public_point())?;
+            Ok(vec![bytes(CKA_PUBLIC_KEY_INFO, &public.to_spki_der()?)])
+        }
+        (CKO_PUBLIC_KEY | CKO_PRIVATE_KEY, Some(_)) => Err(Error::TemplateInconsistent),
+        _ => Ok(Vec::new()),
+    }
+}

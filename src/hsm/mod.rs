@@ -1,0 +1,24 @@
+//! The HSM core: users and authentication, objects and attribute policy, mechanisms,
+//! ownership, audit. Everything here is below the seam (`api::Hsm`).
+
+pub mod api;
+pub mod attrs;
+pub mod core;
+pub mod mechs;
+pub mod objects;
+pub mod users;
+pub mod wire;
+
+use std::sync::Arc;
+
+use crate::config::{SlotConfig, Transport};
+use crate::error::Result;
+
+/// Open the HSM core for a slot, reached as the slot's config says.
+pub fn open(cfg: &SlotConfig) -> Result<Arc<dyn api::Hsm>> {
+    let core = Arc::new(core::Core::open(cfg)?);
+    Ok(match cfg.transport {
+        Transport::Direct => core,
+        Transport::Wire => Arc::new(wire::WireHsm::new(core)),
+    })
+}
