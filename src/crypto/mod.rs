@@ -15,6 +15,7 @@ pub enum HashAlg {
     Sha512,
 }
 
+#[allow(clippy::len_without_is_empty)]
 impl HashAlg {
     /// Output length in bytes.
     pub fn len(self) -> usize {
@@ -27,3 +28,14 @@ impl HashAlg {
         }
     }
 }
+
+pub mod aes;
+pub mod der;
+pub mod digest;
+pub mod ec;
+pub mod hmac;
+pub mod kdf;
+#[allow(unsafe_code)]
+mod raw;
+pub mod rng;
+pub mod rsa;

@@ -246,6 +246,16 @@ impl Core {
                     cache.corrupt.remove(&oid);
                 }
                 Change::Delete { .. } => {}
+                Change::Reset => {
+                    // Session objects stay; every token object is reloaded from the puts that follow.
+                    let token: Vec<ObjectId> =
+                        cache.objects.values().filter(|e| e.session.is_none()).map(|e| e.id).collect();
+                    for id in token {
+                        cache.remove(id);
+                    }
+                    cache.sealed.clear();
+                    cache.corrupt.clear();
+                }
             }
         }
         cache.feed_pos = pos;
@@ -282,7 +292,7 @@ impl Core {
     /// The public-object key before anyone logged in (authenticated at login).
     fn public_key_unchecked(&self, cache: &Cache) -> Option<Arc<SealKey>> {
         let pk = cache.meta.as_ref()?.0.pk?;
-        Some(Arc::new(SealKey::new(&pk)))
+        SealKey::new(&pk).ok().map(Arc::new)
     }
 
     fn meta(&self) -> Result<(Meta, u64)> {
@@ -368,7 +378,7 @@ impl Core {
         let mut keys = self.keys.write();
         let dk = Arc::new(dk);
         keys.dk = Some(dk.clone());
-        keys.pk = Some(Arc::new(SealKey::new(&pk_bytes)));
+        keys.pk = Some(Arc::new(SealKey::new(&pk_bytes)?));
         let mut cache = self.cache.write();
         let sealed: Vec<Record> = cache.sealed.values().cloned().collect();
         for rec in sealed {

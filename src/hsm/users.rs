@@ -56,7 +56,7 @@ impl UserRecord {
         let mut salt = vec![0u8; 16];
         crate::crypto::rng::fill(&mut salt)?;
         let kek = kdf::argon2id(password, &salt, params)?;
-        let sealed_dk = SealKey::new(&kek).seal(Kind::User, &slot_aad_id(name, role), 0, dk.bytes())?;
+        let sealed_dk = SealKey::new(&kek)?.seal(Kind::User, &slot_aad_id(name, role), 0, dk.bytes())?;
         Ok(UserRecord {
             name: name.to_string(),
             role,
@@ -69,12 +69,11 @@ impl UserRecord {
     pub fn unlock(&self, password: &[u8]) -> Result<SealKey> {
         let slot = self.keyslot.as_ref().ok_or(Error::PinIncorrect)?;
         let kek = kdf::argon2id(password, &slot.salt, slot.params)?;
-        let dk = SealKey::new(&kek)
+        let dk = SealKey::new(&kek)?
             .open(Kind::User, &slot_aad_id(&self.name, self.role), 0, &slot.sealed_dk)
             .map_err(|_| Error::PinIncorrect)?;
         let bytes: [u8; 32] = dk.as_slice().try_into().map_err(|_| Error::StoreCorrupt)?;
-        let key = SealKey::new(&bytes);
-        Ok(key)
+        SealKey::new(&bytes)
     }
 
     pub fn locked(&self) -> bool {

@@ -31,11 +31,7 @@ pub fn decode_response(bytes: &[u8]) -> Result<Result<Response>> {
 }
 
 fn encode<T: serde::Serialize>(v: &T) -> Result<Vec<u8>> {
-    let mut out = vec![WIRE_VERSION];
-    postcard::to_extend(v, out).map_err(|_| Error::GeneralError).map(|v| {
-        out = v;
-        out
-    })
+    postcard::to_extend(v, vec![WIRE_VERSION]).map_err(|_| Error::GeneralError)
 }
 
 fn decode<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8]) -> Result<T> {

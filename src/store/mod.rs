@@ -30,6 +30,10 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Every kind, in `as_u8` order.
+    pub const ALL: [Kind; 4] = [Kind::Meta, Kind::User, Kind::Object, Kind::Audit];
+
+    /// The kind's stored number (stable: part of the on-disk format and of the sealing AAD).
     pub fn as_u8(self) -> u8 {
         match self {
             Kind::Meta => 1,
@@ -37,6 +41,11 @@ impl Kind {
             Kind::Object => 3,
             Kind::Audit => 4,
         }
+    }
+
+    /// The kind stored as `n`, or None for a number this version does not know.
+    pub fn from_u8(n: u8) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.as_u8() == n)
     }
 }
 
@@ -49,20 +58,38 @@ pub struct Record {
     pub body: Vec<u8>,
 }
 
-/// One write of an atomic batch.
+/// One write of an atomic batch. `expected` is the version the caller last saw; 0 means
+/// "the record does not exist".
 #[derive(Debug, Clone)]
 pub enum Write {
     /// Store `body` as version `expected + 1` (expected 0: the record must not exist yet).
-    Put { kind: Kind, id: Vec<u8>, expected: u64, body: Vec<u8> },
-    /// Delete the record if it is at version `expected`.
-    Delete { kind: Kind, id: Vec<u8>, expected: u64 },
+    Put {
+        kind: Kind,
+        id: Vec<u8>,
+        expected: u64,
+        body: Vec<u8>,
+    },
+    /// Delete the record if it is at version `expected` (expected 0: succeeds, writing
+    /// nothing, if the record does not exist).
+    Delete {
+        kind: Kind,
+        id: Vec<u8>,
+        expected: u64,
+    },
 }
 
 /// A change seen in the feed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
+    /// The record now has this version and body (created or updated).
     Put(Record),
+    /// The record was deleted.
     Delete { kind: Kind, id: Vec<u8> },
+    /// The feed cannot say what changed since the given position (it is older than the
+    /// oldest deletion the backend still remembers, or not a position of this store): drop
+    /// every cached record. Only ever the first change of a batch, followed by one `Put` for
+    /// every live record, i.e. a full reload.
+    Reset,
 }
 
 /// A versioned record store shared by every process (and node) of a cluster.
@@ -75,10 +102,14 @@ pub trait Store: Send + Sync {
     /// version makes the whole batch `CommitOutcome::Conflict` and writes nothing.
     fn commit(&self, writes: Vec<Write>) -> Result<CommitOutcome>;
     /// A number that changes whenever anyone (any process) committed since the last call.
-    /// O(1): the hot path may call it on every lookup.
+    /// O(1): the hot path may call it on every lookup. Only equality is meaningful: compare
+    /// with the value you saw last; the number is per store handle, not a feed position.
     fn change_marker(&self) -> Result<u64>;
-    /// The changes after feed position `since` and the new position. Position 0 means
-    /// "from the beginning".
+    /// The changes after feed position `since` and the new position to pass next time.
+    /// Position 0 means "from the beginning". Changes come in commit order; each record
+    /// appears at most once, in its latest state (intermediate versions are not replayed).
+    /// If `since` is too old for the backend to know every deletion after it (or is not a
+    /// position of this store), the answer is `Change::Reset` followed by every live record.
     fn changes_since(&self, since: u64) -> Result<(u64, Vec<Change>)>;
 }
 

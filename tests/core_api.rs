@@ -1,0 +1,208 @@
+//! The HSM core through the seam (`trait Hsm`), directly and through the wire encoding.
+
+use cloudhsm_pkcs11::config::{Compat, SlotConfig, Transport};
+use cloudhsm_pkcs11::error::Error;
+use cloudhsm_pkcs11::hsm::api::*;
+use cloudhsm_pkcs11::hsm::{self};
+use cryptoki_sys::*;
+
+fn cfg(dir: &std::path::Path, transport: Transport) -> SlotConfig {
+    SlotConfig {
+        slot_id: 1,
+        name: "t".into(),
+        label: "t".into(),
+        store: dir.to_path_buf(),
+        min_pin_len: 4,
+        max_pin_len: 32,
+        compat: Compat::Default,
+        transport,
+    }
+}
+
+fn secret(s: &str) -> Secret {
+    Secret::new(s.as_bytes().to_vec())
+}
+
+fn a(ty: u64, v: AttrValue) -> Attribute {
+    Attribute::new(ty, v)
+}
+
+struct T {
+    hsm: std::sync::Arc<dyn Hsm>,
+    conn: ConnId,
+}
+
+impl T {
+    fn new(dir: &std::path::Path, transport: Transport) -> T {
+        let hsm = hsm::open(&cfg(dir, transport)).unwrap();
+        let Response::Connected(conn) = hsm.call(Request::Connect).unwrap() else { panic!() };
+        T { hsm, conn }
+    }
+    fn call(&self, r: Request) -> Result<Response, Error> {
+        self.hsm.call(r)
+    }
+    fn ok(&self, r: Request) {
+        self.call(r).unwrap();
+    }
+    fn session(&self, sid: u64, rw: bool) -> SessionId {
+        self.ok(Request::OpenSession { conn: self.conn, sid: SessionId(sid), rw });
+        SessionId(sid)
+    }
+    fn login(&self, ut: UserType, pin: &str) -> Result<Response, Error> {
+        self.call(Request::Login { conn: self.conn, user_type: ut, username: None, pin: secret(pin) })
+    }
+    fn object(&self, r: Request) -> ObjectId {
+        match self.call(r).unwrap() {
+            Response::Object(id) => id,
+            other => panic!("{other:?}"),
+        }
+    }
+    fn find(&self, t: Template) -> Vec<ObjectId> {
+        match self.call(Request::FindObjects { conn: self.conn, template: t }).unwrap() {
+            Response::Objects(v) => v,
+            other => panic!("{other:?}"),
+        }
+    }
+    fn op(&self, sid: SessionId, kind: OpKind, mech: Mechanism, key: ObjectId, data: &[u8], extra: &[u8]) -> Result<Vec<u8>, Error> {
+        let Response::Op(op) = self.call(Request::OpInit { conn: self.conn, sid, kind, mech, key })? else { panic!() };
+        match self.call(Request::OpOneShot { conn: self.conn, op, data: data.to_vec(), extra: extra.to_vec() })? {
+            Response::Data(d) => Ok(d),
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+fn activate(t: &T) {
+    t.ok(Request::InitToken { conn: t.conn, so_pin: secret("so-password"), label: "tok".into() });
+    t.login(UserType::So, "so-password").unwrap();
+    t.ok(Request::InitPin { conn: t.conn, pin: secret("cu1:cu1-password") });
+    t.ok(Request::InitPin { conn: t.conn, pin: secret("user-password") });
+    t.ok(Request::Logout { conn: t.conn });
+}
+
+fn lifecycle(transport: Transport) {
+    let dir = tempfile::tempdir().unwrap();
+    let t = T::new(dir.path(), transport);
+    let Response::TokenInfo(info) = t.call(Request::TokenInfo { conn: t.conn }).unwrap() else { panic!() };
+    assert!(!info.initialized && !info.user_pin_initialized);
+    assert_eq!(t.login(UserType::User, "whatever").err(), Some(Error::UserPinNotInitialized));
+    activate(&t);
+    let Response::TokenInfo(info) = t.call(Request::TokenInfo { conn: t.conn }).unwrap() else { panic!() };
+    assert!(info.initialized && info.user_pin_initialized && info.label == "tok");
+
+    let sid = t.session(1, true);
+    // Nothing private before login.
+    assert_eq!(
+        t.call(Request::GenerateKey {
+            conn: t.conn,
+            sid,
+            mech: Mechanism::AesKeyGen,
+            template: vec![a(CKA_VALUE_LEN, AttrValue::Ulong(32)), a(CKA_TOKEN, AttrValue::Bool(true))],
+        })
+        .err(),
+        Some(Error::UserNotLoggedIn)
+    );
+    let Response::LoggedIn { user, role } = t.login(UserType::User, "cu1:cu1-password").unwrap() else { panic!() };
+    assert_eq!((user.as_str(), role), ("cu1", Role::CryptoUser));
+    let aes = t.object(Request::GenerateKey {
+        conn: t.conn,
+        sid,
+        mech: Mechanism::AesKeyGen,
+        template: vec![
+            a(CKA_VALUE_LEN, AttrValue::Ulong(32)),
+            a(CKA_TOKEN, AttrValue::Bool(true)),
+            a(CKA_LABEL, AttrValue::Bytes(b"aes".to_vec())),
+        ],
+    });
+    let gcm = Mechanism::AesGcm(GcmParams { iv: vec![1; 12], aad: b"aad".to_vec(), tag_bits: 128 });
+    let ct = t.op(sid, OpKind::Encrypt, gcm.clone(), aes, b"secret message", &[]).unwrap();
+    assert_eq!(ct.len(), 14 + 16);
+    assert_eq!(t.op(sid, OpKind::Decrypt, gcm.clone(), aes, &ct, &[]).unwrap(), b"secret message");
+    let mut bad = ct.clone();
+    bad[0] ^= 1;
+    assert_eq!(t.op(sid, OpKind::Decrypt, gcm, aes, &bad, &[]).err(), Some(Error::EncryptedDataInvalid));
+
+    let Response::KeyPair { public, private } = t
+        .call(Request::GenerateKeyPair {
+            conn: t.conn,
+            sid,
+            mech: Mechanism::EcKeyPairGen,
+            public: vec![
+                a(CKA_EC_PARAMS, AttrValue::Bytes(vec![0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07])),
+                a(CKA_TOKEN, AttrValue::Bool(true)),
+            ],
+            private: vec![a(CKA_TOKEN, AttrValue::Bool(true)), a(CKA_LABEL, AttrValue::Bytes(b"ec".to_vec()))],
+        })
+        .unwrap()
+    else {
+        panic!()
+    };
+    let digest = [7u8; 32];
+    let sig = t.op(sid, OpKind::Sign, Mechanism::Ecdsa, private, &digest, &[]).unwrap();
+    assert_eq!(sig.len(), 64);
+    t.op(sid, OpKind::Verify, Mechanism::Ecdsa, public, &digest, &sig).unwrap();
+    assert_eq!(
+        t.op(sid, OpKind::Verify, Mechanism::Ecdsa, public, &[8u8; 32], &sig).err(),
+        Some(Error::SignatureInvalid)
+    );
+    // The AES value is sensitive.
+    let Response::Attributes(r) = t.call(Request::GetAttributes { conn: t.conn, id: aes, types: vec![CKA_VALUE, CKA_LABEL, CKA_MODULUS] }).unwrap() else { panic!() };
+    assert_eq!(r, vec![AttrRead::Sensitive, AttrRead::Value(AttrValue::Bytes(b"aes".to_vec())), AttrRead::Invalid]);
+    assert_eq!(t.find(vec![a(CKA_LABEL, AttrValue::Bytes(b"aes".to_vec()))]), vec![aes]);
+
+    // Another process (another core on the same store) sees the token objects after login,
+    // not before.
+    let t2 = T::new(dir.path(), transport);
+    assert!(t2.find(vec![a(CKA_LABEL, AttrValue::Bytes(b"aes".to_vec()))]).is_empty());
+    t2.login(UserType::User, "cu1:cu1-password").unwrap();
+    assert_eq!(t2.find(vec![a(CKA_LABEL, AttrValue::Bytes(b"aes".to_vec()))]), vec![aes]);
+    // The default user cannot see cu1's keys.
+    t2.ok(Request::Logout { conn: t2.conn });
+    t2.login(UserType::User, "user-password").unwrap();
+    assert!(t2.find(vec![a(CKA_LABEL, AttrValue::Bytes(b"aes".to_vec()))]).is_empty());
+    t2.ok(Request::Logout { conn: t2.conn });
+
+    // Lockout: five failures lock, even the right password then fails.
+    for _ in 0..5 {
+        assert_eq!(t2.login(UserType::User, "cu1:wrong-password").err(), Some(Error::PinIncorrect));
+    }
+    assert_eq!(t2.login(UserType::User, "cu1:cu1-password").err(), Some(Error::PinLocked));
+
+    // Destroy, then it is gone for both.
+    t.ok(Request::DestroyObject { conn: t.conn, sid, id: aes });
+    assert!(t.find(vec![a(CKA_LABEL, AttrValue::Bytes(b"aes".to_vec()))]).is_empty());
+}
+
+#[test]
+fn lifecycle_direct() {
+    lifecycle(Transport::Direct);
+}
+
+#[test]
+fn lifecycle_wire() {
+    lifecycle(Transport::Wire);
+}
+
+#[test]
+fn reinit_wipes_objects_and_crypto_users() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = T::new(dir.path(), Transport::Direct);
+    activate(&t);
+    let sid = t.session(1, true);
+    t.login(UserType::User, "cu1:cu1-password").unwrap();
+    t.object(Request::CreateObject {
+        conn: t.conn,
+        sid,
+        template: vec![a(CKA_CLASS, AttrValue::Ulong(CKO_DATA)), a(CKA_TOKEN, AttrValue::Bool(true))],
+    });
+    assert_eq!(t.find(vec![]).len(), 1);
+    t.ok(Request::Logout { conn: t.conn });
+    assert_eq!(
+        t.call(Request::InitToken { conn: t.conn, so_pin: secret("wrong-password"), label: "x".into() }).err(),
+        Some(Error::PinIncorrect)
+    );
+    t.ok(Request::InitToken { conn: t.conn, so_pin: secret("so-password"), label: "again".into() });
+    assert_eq!(t.login(UserType::User, "cu1:cu1-password").err(), Some(Error::PinIncorrect));
+    t.login(UserType::So, "so-password").unwrap();
+    assert!(t.find(vec![]).is_empty());
+}
