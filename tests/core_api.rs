@@ -206,3 +206,93 @@ fn reinit_wipes_objects_and_crypto_users() {
     t.login(UserType::So, "so-password").unwrap();
     assert!(t.find(vec![]).is_empty());
 }
+
+#[test]
+fn wrap_unwrap_and_derive() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = T::new(dir.path(), Transport::Wire);
+    activate(&t);
+    let sid = t.session(1, true);
+    t.login(UserType::User, "cu1:cu1-password").unwrap();
+    let aes = |label: &str, extra: Vec<Attribute>| {
+        let mut tpl = vec![a(CKA_VALUE_LEN, AttrValue::Ulong(32)), a(CKA_LABEL, AttrValue::Bytes(label.into()))];
+        tpl.extend(extra);
+        t.object(Request::GenerateKey { conn: t.conn, sid, mech: Mechanism::AesKeyGen, template: tpl })
+    };
+    let kek = aes("kek", vec![]);
+    let data = aes("data", vec![]);
+    let fixed = aes("fixed", vec![a(CKA_EXTRACTABLE, AttrValue::Bool(false))]);
+    let Response::Data(wrapped) =
+        t.call(Request::WrapKey { conn: t.conn, mech: Mechanism::AesKeyWrap { iv: None }, wrapping: kek, key: data }).unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(wrapped.len(), 40);
+    assert_eq!(
+        t.call(Request::WrapKey { conn: t.conn, mech: Mechanism::AesKeyWrap { iv: None }, wrapping: kek, key: fixed }).err(),
+        Some(Error::KeyUnextractable)
+    );
+    let template = vec![a(CKA_CLASS, AttrValue::Ulong(CKO_SECRET_KEY)), a(CKA_KEY_TYPE, AttrValue::Ulong(CKK_AES))];
+    let back = t.object(Request::UnwrapKey {
+        conn: t.conn,
+        sid,
+        mech: Mechanism::AesKeyWrap { iv: None },
+        unwrapping: kek,
+        wrapped: wrapped.clone(),
+        template: template.clone(),
+    });
+    // Same key: same check value; not local.
+    let kcv = |id| match t.call(Request::GetAttributes { conn: t.conn, id, types: vec![CKA_CHECK_VALUE, CKA_LOCAL] }).unwrap() {
+        Response::Attributes(v) => v,
+        _ => panic!(),
+    };
+    assert_eq!(kcv(back)[0], kcv(data)[0]);
+    assert_eq!(kcv(back)[1], AttrRead::Value(AttrValue::Bool(false)));
+    let mut bad = wrapped;
+    bad[5] ^= 1;
+    assert_eq!(
+        t.call(Request::UnwrapKey { conn: t.conn, sid, mech: Mechanism::AesKeyWrap { iv: None }, unwrapping: kek, wrapped: bad, template }).err(),
+        Some(Error::WrappedKeyInvalid)
+    );
+
+    // ECDH: both sides derive the same AES key.
+    let p256 = vec![0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+    let pair = || match t
+        .call(Request::GenerateKeyPair {
+            conn: t.conn,
+            sid,
+            mech: Mechanism::EcKeyPairGen,
+            public: vec![a(CKA_EC_PARAMS, AttrValue::Bytes(p256.clone()))],
+            private: vec![a(CKA_DERIVE, AttrValue::Bool(true))],
+        })
+        .unwrap()
+    {
+        Response::KeyPair { public, private } => (public, private),
+        _ => panic!(),
+    };
+    let point = |id| match t.call(Request::GetAttributes { conn: t.conn, id, types: vec![CKA_EC_POINT] }).unwrap() {
+        Response::Attributes(v) => match &v[0] {
+            AttrRead::Value(AttrValue::Bytes(b)) => b.clone(),
+            _ => panic!(),
+        },
+        _ => panic!(),
+    };
+    let (apub, apriv) = pair();
+    let (bpub, bpriv) = pair();
+    let derive = |base, peer| {
+        t.object(Request::DeriveKey {
+            conn: t.conn,
+            sid,
+            mech: Mechanism::Ecdh1Derive { kdf: CKD_SHA256_KDF, shared_data: b"info".to_vec(), public_data: peer },
+            base,
+            template: vec![
+                a(CKA_CLASS, AttrValue::Ulong(CKO_SECRET_KEY)),
+                a(CKA_KEY_TYPE, AttrValue::Ulong(CKK_AES)),
+                a(CKA_VALUE_LEN, AttrValue::Ulong(16)),
+            ],
+        })
+    };
+    let k1 = derive(apriv, point(bpub));
+    let k2 = derive(bpriv, point(apub));
+    assert_eq!(kcv(k1)[0], kcv(k2)[0]);
+}

@@ -195,6 +195,14 @@ pub enum Mechanism {
     AesGcm(GcmParams),
     // HMAC: `out_len` is Some for the _GENERAL variants.
     Hmac { hash: HashAlg, out_len: Option<u64> },
+    /// CKM_AES_CMAC (`out_len` None) and CKM_AES_CMAC_GENERAL.
+    AesCmac { out_len: Option<u64> },
+    /// CKM_AES_KEY_WRAP (RFC 3394); `iv` must be absent or the default A6 x 8.
+    AesKeyWrap { iv: Option<Vec<u8>> },
+    /// CKM_AES_KEY_WRAP_KWP (RFC 5649); `iv` must be absent or the default A65959A6.
+    AesKeyWrapKwp { iv: Option<Vec<u8>> },
+    /// CKM_ECDH1_DERIVE (CK_ECDH1_DERIVE_PARAMS): `kdf` is the CKD_* number.
+    Ecdh1Derive { kdf: u64, shared_data: Vec<u8>, public_data: Vec<u8> },
 }
 
 impl Mechanism {

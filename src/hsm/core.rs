@@ -855,6 +855,113 @@ impl Core {
         Ok(id)
     }
 
+    /// A key for use by the logged-in crypto user (admins never use keys).
+    fn usable_key(&self, conn: ConnId, login: Option<&Login>, id: ObjectId, invalid: Error) -> Result<Arc<Entry>> {
+        if login.is_some_and(|l| l.role != Role::CryptoUser) {
+            return Err(Error::UserNotLoggedIn);
+        }
+        self.entry(conn, login, id).map_err(|e| if e == Error::ObjectHandleInvalid { invalid } else { e })
+    }
+
+    fn check_allowed(mech: &Mechanism, obj: &Object) -> Result<()> {
+        if let Some(AttrValue::Mechanisms(allowed)) = obj.attrs.get(&CKA_ALLOWED_MECHANISMS) {
+            if !allowed.is_empty() && !allowed.contains(&mechs::ck_type(mech)) {
+                return Err(Error::MechanismInvalid);
+            }
+        }
+        Ok(())
+    }
+
+    fn wrap_key(&self, conn: ConnId, mech: &Mechanism, wrapping: ObjectId, key: ObjectId) -> Result<Vec<u8>> {
+        let login = self.login_of(conn)?;
+        let w = self.usable_key(conn, login.as_ref(), wrapping, Error::WrappingKeyHandleInvalid)?;
+        let k = self.usable_key(conn, login.as_ref(), key, Error::KeyHandleInvalid)?;
+        if !w.obj.bool(CKA_WRAP) {
+            return Err(Error::KeyFunctionNotPermitted);
+        }
+        Self::check_allowed(mech, &w.obj)?;
+        // Sharees use keys; only the owner may export one, and only wrapped.
+        Self::check_owner(login.as_ref(), &k).map_err(|_| Error::KeyNotWrappable)?;
+        if !k.obj.bool(CKA_EXTRACTABLE) {
+            return Err(Error::KeyUnextractable);
+        }
+        if k.obj.bool(CKA_WRAP_WITH_TRUSTED) && !w.obj.bool(CKA_TRUSTED) {
+            return Err(Error::KeyNotWrappable);
+        }
+        if let Some(AttrValue::Template(t)) = w.obj.attrs.get(&CKA_WRAP_TEMPLATE) {
+            if !k.obj.matches(t) {
+                return Err(Error::KeyNotWrappable);
+            }
+        }
+        let payload = mechs::wrap_payload(&k.obj, k.key()?)?;
+        mechs::wrap(mech, w.key()?, &payload)
+    }
+
+    fn unwrap_key(
+        &self,
+        conn: ConnId,
+        sid: SessionId,
+        mech: &Mechanism,
+        unwrapping: ObjectId,
+        wrapped: &[u8],
+        template: &[Attribute],
+    ) -> Result<ObjectId> {
+        let login = self.login_of(conn)?;
+        let u = self.usable_key(conn, login.as_ref(), unwrapping, Error::UnwrappingKeyHandleInvalid)?;
+        if !u.obj.bool(CKA_UNWRAP) {
+            return Err(Error::KeyFunctionNotPermitted);
+        }
+        Self::check_allowed(mech, &u.obj)?;
+        // The unwrapping key's template constrains (and completes) the new key's.
+        let mut full: Vec<Attribute> = template.to_vec();
+        if let Some(AttrValue::Template(t)) = u.obj.attrs.get(&CKA_UNWRAP_TEMPLATE) {
+            for a in t {
+                match template.iter().find(|b| b.ty == a.ty) {
+                    Some(b) if b.value != a.value => return Err(Error::TemplateInconsistent),
+                    Some(_) => {}
+                    None => full.push(a.clone()),
+                }
+            }
+        }
+        let (class, key_type) = objects::class_and_type(&full)?;
+        let class = class.ok_or(Error::TemplateIncomplete)?;
+        objects::check_template(&full)?;
+        let payload = mechs::unwrap(mech, u.key()?, wrapped)?;
+        let (kt, material) = mechs::unwrapped_material(class, key_type, &full, &payload)?;
+        let id = Self::new_object_id()?;
+        let obj = objects::build(class, Some(kt), &full, material, Origin::Unwrap, id)?;
+        self.check_create(conn, sid, login.as_ref(), &obj)?;
+        self.add_object(conn, sid, login.as_ref(), obj, id)?;
+        Ok(id)
+    }
+
+    fn derive_key(&self, conn: ConnId, sid: SessionId, mech: &Mechanism, base: ObjectId, template: &[Attribute]) -> Result<ObjectId> {
+        let login = self.login_of(conn)?;
+        let b = self.usable_key(conn, login.as_ref(), base, Error::KeyHandleInvalid)?;
+        if !b.obj.bool(CKA_DERIVE) {
+            return Err(Error::KeyFunctionNotPermitted);
+        }
+        Self::check_allowed(mech, &b.obj)?;
+        // Sharees may not derive from a key (CloudHSM).
+        Self::check_owner(login.as_ref(), &b).map_err(|_| Error::KeyFunctionNotPermitted)?;
+        let (class, key_type) = objects::class_and_type(template)?;
+        if class.is_some_and(|c| c != CKO_SECRET_KEY) {
+            return Err(Error::TemplateInconsistent);
+        }
+        objects::check_template(template)?;
+        let (kt, material) = mechs::derive(mech, b.key()?, key_type.unwrap_or(CKK_GENERIC_SECRET), template)?;
+        let id = Self::new_object_id()?;
+        let mut obj = objects::build(CKO_SECRET_KEY, Some(kt), template, material, Origin::Unwrap, id)?;
+        // Derived keys inherit "always sensitive / never extractable" from the base (spec).
+        let always = b.obj.bool(CKA_ALWAYS_SENSITIVE) && obj.bool(CKA_SENSITIVE);
+        let never = b.obj.bool(CKA_NEVER_EXTRACTABLE) && !obj.bool(CKA_EXTRACTABLE);
+        obj.attrs.insert(CKA_ALWAYS_SENSITIVE, AttrValue::Bool(always));
+        obj.attrs.insert(CKA_NEVER_EXTRACTABLE, AttrValue::Bool(never));
+        self.check_create(conn, sid, login.as_ref(), &obj)?;
+        self.add_object(conn, sid, login.as_ref(), obj, id)?;
+        Ok(id)
+    }
+
     fn take_op(&self, conn: ConnId, op: OpId) -> Result<Op> {
         let mut ops = self.ops.lock();
         match ops.get(&op) {
@@ -1002,7 +1109,11 @@ impl Hsm for Core {
             R::GenerateKeyPair { conn, sid, mech, public, private } => {
                 self.generate_key_pair(conn, sid, &mech, &public, &private)?
             }
-            R::WrapKey { .. } | R::UnwrapKey { .. } | R::DeriveKey { .. } => return Err(Error::MechanismInvalid),
+            R::WrapKey { conn, mech, wrapping, key } => Response::Data(self.wrap_key(conn, &mech, wrapping, key)?),
+            R::UnwrapKey { conn, sid, mech, unwrapping, wrapped, template } => {
+                Response::Object(self.unwrap_key(conn, sid, &mech, unwrapping, &wrapped, &template)?)
+            }
+            R::DeriveKey { conn, sid, mech, base, template } => Response::Object(self.derive_key(conn, sid, &mech, base, &template)?),
             R::OpInit { conn, sid, kind, mech, key } => Response::Op(self.op_init(conn, sid, kind, mech, key)?),
             R::OpUpdate { conn, op, data } => Response::Data(self.op_update(conn, op, &data)?),
             R::OpFinal { conn, op, data } => Response::Data(self.op_final(conn, op, &data)?),

@@ -43,7 +43,16 @@ pub fn table() -> Vec<MechanismInfo> {
         m(CKM_AES_CBC_PAD, 16, 32, ed),
         m(CKM_AES_CTR, 16, 32, ed),
         m(CKM_AES_GCM, 16, 32, ed),
+        m(CKM_AES_CMAC, 16, 32, sv),
+        m(CKM_AES_CMAC_GENERAL, 16, 32, sv),
+        m(CKM_AES_KEY_WRAP, 16, 32, CKF_WRAP | CKF_UNWRAP),
+        m(CKM_AES_KEY_WRAP_KWP, 16, 32, CKF_WRAP | CKF_UNWRAP),
+        m(CKM_ECDH1_DERIVE, 256, 521, CKF_DERIVE | ec_flags),
     ];
+    // OAEP also wraps and unwraps secret keys.
+    for info in t.iter_mut().filter(|i| i.mech == CKM_RSA_PKCS_OAEP) {
+        info.flags |= CKF_WRAP | CKF_UNWRAP;
+    }
     for h in [HashAlg::Sha1, HashAlg::Sha224, HashAlg::Sha256, HashAlg::Sha384, HashAlg::Sha512] {
         t.push(m(digest_mech(h), 0, 0, CKF_DIGEST));
         t.push(m(rsa_pkcs_mech(h), RSA_MIN_BITS, RSA_MAX_BITS, sv));
@@ -126,6 +135,11 @@ pub fn ck_type(m: &Mechanism) -> u64 {
         Mechanism::AesGcm(_) => CKM_AES_GCM,
         Mechanism::Hmac { hash, out_len: None } => hmac_mechs(*hash).0,
         Mechanism::Hmac { hash, out_len: Some(_) } => hmac_mechs(*hash).1,
+        Mechanism::AesCmac { out_len: None } => CKM_AES_CMAC,
+        Mechanism::AesCmac { out_len: Some(_) } => CKM_AES_CMAC_GENERAL,
+        Mechanism::AesKeyWrap { .. } => CKM_AES_KEY_WRAP,
+        Mechanism::AesKeyWrapKwp { .. } => CKM_AES_KEY_WRAP_KWP,
+        Mechanism::Ecdh1Derive { .. } => CKM_ECDH1_DERIVE,
     }
 }
 
@@ -211,6 +225,7 @@ fn requirements(kind: OpKind, mech: &Mechanism) -> Result<(u64, u64, u64)> {
             (CKK_AES, CKO_SECRET_KEY)
         }
         M::Hmac { .. } if signing => (CKK_GENERIC_SECRET, CKO_SECRET_KEY),
+        M::AesCmac { .. } if signing => (CKK_AES, CKO_SECRET_KEY),
         _ => return Err(Error::MechanismInvalid),
     };
     Ok((key_type, class, usage))
@@ -253,6 +268,7 @@ fn check_params(mech: &Mechanism) -> Result<()> {
         Mechanism::Hmac { hash, out_len: Some(l) } if *l == 0 || *l > hash.len() as u64 => {
             return Err(Error::MechanismParamInvalid)
         }
+        Mechanism::AesCmac { out_len: Some(l) } if *l == 0 || *l > 16 => return Err(Error::MechanismParamInvalid),
         Mechanism::RsaPkcsPss(p) | Mechanism::HashRsaPkcsPss(_, p) => {
             if let Mechanism::HashRsaPkcsPss(h, _) = mech {
                 if *h != p.hash {
@@ -361,6 +377,22 @@ pub fn one_shot(kind: OpKind, mech: &Mechanism, key: &ParsedKey, data: &[u8], ex
             }
             hmac_for(v, *hash).verify(data, extra).map(|()| Vec::new())
         }
+        (OpKind::Sign, M::AesCmac { out_len }, K::Aes(k)) => {
+            let mac = k.cmac(data)?;
+            Ok(mac[..out_len.map_or(16, |l| l as usize)].to_vec())
+        }
+        (OpKind::Verify, M::AesCmac { out_len }, K::Aes(k)) => {
+            let want = out_len.map_or(16, |l| l as usize);
+            if extra.len() != want {
+                return Err(Error::SignatureLenRange);
+            }
+            let mac = k.cmac(data)?;
+            if subtle::ConstantTimeEq::ct_eq(&mac[..want], extra).into() {
+                Ok(Vec::new())
+            } else {
+                Err(Error::SignatureInvalid)
+            }
+        }
         _ => Err(Error::KeyTypeInconsistent),
     }
 }
@@ -378,6 +410,7 @@ pub fn multipart(mech: &Mechanism) -> bool {
     matches!(
         mech,
         Mechanism::AesEcb
+            | Mechanism::AesCmac { .. }
             | Mechanism::AesCbc(_)
             | Mechanism::AesCbcPad(_)
             | Mechanism::AesCtr { .. }
@@ -393,7 +426,7 @@ pub fn update(kind: OpKind, mech: &Mechanism, key: &ParsedKey, state: &mut OpSta
     }
     if matches!(state, OpState::Fresh) {
         *state = match (mech, key) {
-            (Mechanism::AesGcm(_), _) => OpState::Buffer(Zeroizing::new(Vec::new())),
+            (Mechanism::AesGcm(_) | Mechanism::AesCmac { .. }, _) => OpState::Buffer(Zeroizing::new(Vec::new())),
             (Mechanism::Hmac { hash, .. }, ParsedKey::Hmac(_, v)) => OpState::Hmac(hmac_for(v, *hash).stream()),
             (m, ParsedKey::Aes(k)) => {
                 let mode = match m {
@@ -632,4 +665,155 @@ pub fn import_material(class: u64, key_type: Option<u64>, template: &[Attribute]
         (CKO_PUBLIC_KEY | CKO_PRIVATE_KEY, Some(_)) => Err(Error::TemplateInconsistent),
         _ => Ok(Vec::new()),
     }
+}
+
+/// The bytes a key contributes when wrapped: a secret key's value, a private key's PKCS#8.
+pub fn wrap_payload(obj: &Object, key: &ParsedKey) -> Result<Zeroizing<Vec<u8>>> {
+    match (obj.class(), key) {
+        (CKO_SECRET_KEY, _) => Ok(Zeroizing::new(attr_bytes(obj, CKA_VALUE)?.to_vec())),
+        (CKO_PRIVATE_KEY, ParsedKey::RsaPrivate(k)) => k.to_pkcs8_der(),
+        (CKO_PRIVATE_KEY, ParsedKey::EcPrivate(k)) => k.to_pkcs8_der(),
+        _ => Err(Error::KeyNotWrappable),
+    }
+}
+
+const KW_DEFAULT_IV: [u8; 8] = [0xa6; 8];
+const KWP_DEFAULT_IV: [u8; 4] = [0xa6, 0x59, 0x59, 0xa6];
+
+/// Wrap `payload` under `wrapping` with `mech`.
+pub fn wrap(mech: &Mechanism, wrapping: &ParsedKey, payload: &[u8]) -> Result<Vec<u8>> {
+    match (mech, wrapping) {
+        (Mechanism::AesKeyWrap { iv }, ParsedKey::Aes(k)) => {
+            if iv.as_ref().is_some_and(|v| v[..] != KW_DEFAULT_IV) {
+                return Err(Error::MechanismParamInvalid);
+            }
+            k.key_wrap(payload).map_err(|_| Error::KeySizeRange)
+        }
+        (Mechanism::AesKeyWrapKwp { iv }, ParsedKey::Aes(k)) => {
+            if iv.as_ref().is_some_and(|v| v[..] != KWP_DEFAULT_IV) {
+                return Err(Error::MechanismParamInvalid);
+            }
+            k.key_wrap_pad(payload)
+        }
+        (Mechanism::AesGcm(p), ParsedKey::Aes(k)) => k.gcm_seal(&p.iv, &p.aad, payload, tag_len(p.tag_bits)),
+        (Mechanism::AesCbcPad(iv), ParsedKey::Aes(k)) => k.cbc_encrypt(iv, payload, true),
+        (Mechanism::RsaPkcsOaep(p), ParsedKey::RsaPublic(k)) => k.encrypt_oaep(p.hash, p.mgf, &p.label, payload),
+        (Mechanism::AesKeyWrap { .. } | Mechanism::AesKeyWrapKwp { .. } | Mechanism::AesGcm(_)
+            | Mechanism::AesCbcPad(_) | Mechanism::RsaPkcsOaep(_), _) => Err(Error::WrappingKeyTypeInconsistent),
+        _ => Err(Error::MechanismInvalid),
+    }
+}
+
+/// Unwrap `wrapped` under `unwrapping` with `mech`. Every failure of the decryption itself is
+/// one code, whatever the cause.
+pub fn unwrap(mech: &Mechanism, unwrapping: &ParsedKey, wrapped: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+    let opaque = |_| Error::WrappedKeyInvalid;
+    match (mech, unwrapping) {
+        (Mechanism::AesKeyWrap { iv }, ParsedKey::Aes(k)) => {
+            if iv.as_ref().is_some_and(|v| v[..] != KW_DEFAULT_IV) {
+                return Err(Error::MechanismParamInvalid);
+            }
+            if wrapped.len() < 24 || wrapped.len() % 8 != 0 {
+                return Err(Error::WrappedKeyLenRange);
+            }
+            k.key_unwrap(wrapped).map_err(opaque)
+        }
+        (Mechanism::AesKeyWrapKwp { iv }, ParsedKey::Aes(k)) => {
+            if iv.as_ref().is_some_and(|v| v[..] != KWP_DEFAULT_IV) {
+                return Err(Error::MechanismParamInvalid);
+            }
+            if wrapped.len() < 16 || wrapped.len() % 8 != 0 {
+                return Err(Error::WrappedKeyLenRange);
+            }
+            k.key_unwrap_pad(wrapped).map_err(opaque)
+        }
+        (Mechanism::AesGcm(p), ParsedKey::Aes(k)) => k.gcm_open(&p.iv, &p.aad, wrapped, tag_len(p.tag_bits)).map_err(opaque),
+        (Mechanism::AesCbcPad(iv), ParsedKey::Aes(k)) => k.cbc_decrypt(iv, wrapped, true).map_err(opaque),
+        (Mechanism::RsaPkcsOaep(p), ParsedKey::RsaPrivate(k)) => k.decrypt_oaep(p.hash, p.mgf, &p.label, wrapped).map_err(opaque),
+        (Mechanism::AesKeyWrap { .. } | Mechanism::AesKeyWrapKwp { .. } | Mechanism::AesGcm(_)
+            | Mechanism::AesCbcPad(_) | Mechanism::RsaPkcsOaep(_), _) => Err(Error::UnwrappingKeyTypeInconsistent),
+        _ => Err(Error::MechanismInvalid),
+    }
+}
+
+/// Material of an unwrapped key: (key type, attributes) for the template's class.
+pub fn unwrapped_material(class: u64, key_type: Option<u64>, template: &[Attribute], payload: &[u8]) -> Result<(u64, Vec<Attribute>)> {
+    match class {
+        CKO_SECRET_KEY => {
+            let kt = key_type.ok_or(Error::TemplateIncomplete)?;
+            let mut value = payload;
+            if let Some(len) = find_ulong(template, CKA_VALUE_LEN)? {
+                let len = usize::try_from(len).map_err(|_| Error::AttributeValueInvalid)?;
+                value = payload.get(..len).ok_or(Error::TemplateInconsistent)?;
+            }
+            if kt == CKK_AES && !matches!(value.len(), 16 | 24 | 32) {
+                return Err(Error::WrappedKeyInvalid);
+            }
+            Ok((kt, secret_material(kt, value)?))
+        }
+        CKO_PRIVATE_KEY => match key_type {
+            Some(CKK_RSA) => {
+                let (k, c) = RsaPrivateKey::from_pkcs8_der(payload).map_err(|_| Error::WrappedKeyInvalid)?;
+                Ok((CKK_RSA, rsa_material(&k, &c)?.1))
+            }
+            Some(CKK_EC) => {
+                let (k, curve, d) = EcPrivateKey::from_pkcs8_der(payload).map_err(|_| Error::WrappedKeyInvalid)?;
+                let public = EcPublicKey::from_point(curve, &k.public_point())?;
+                let params = find_bytes(template, CKA_EC_PARAMS)?.map_or_else(|| curve.params(), <[u8]>::to_vec);
+                Ok((CKK_EC, vec![bytes(CKA_EC_PARAMS, &params), bytes(CKA_VALUE, &d), bytes(CKA_PUBLIC_KEY_INFO, &public.to_spki_der()?)]))
+            }
+            Some(_) => Err(Error::TemplateInconsistent),
+            None => Err(Error::TemplateIncomplete),
+        },
+        _ => Err(Error::TemplateInconsistent),
+    }
+}
+
+/// Derive secret-key material from a base key: (key type, attributes).
+pub fn derive(mech: &Mechanism, base: &ParsedKey, key_type: u64, template: &[Attribute]) -> Result<(u64, Vec<Attribute>)> {
+    let Mechanism::Ecdh1Derive { kdf, shared_data, public_data } = mech else { return Err(Error::MechanismInvalid) };
+    let ParsedKey::EcPrivate(k) = base else { return Err(Error::KeyTypeInconsistent) };
+    let peer = ec::ec_point_from_der(public_data).map_err(|_| Error::MechanismParamInvalid)?;
+    let z = k.ecdh(&peer)?;
+    let want = match find_ulong(template, CKA_VALUE_LEN)? {
+        Some(l) => usize::try_from(l).map_err(|_| Error::AttributeValueInvalid)?,
+        None if key_type == CKK_AES => return Err(Error::TemplateIncomplete),
+        None => z.len(),
+    };
+    let hash = match *kdf {
+        CKD_NULL => None,
+        CKD_SHA1_KDF => Some(HashAlg::Sha1),
+        CKD_SHA224_KDF => Some(HashAlg::Sha224),
+        CKD_SHA256_KDF => Some(HashAlg::Sha256),
+        CKD_SHA384_KDF => Some(HashAlg::Sha384),
+        CKD_SHA512_KDF => Some(HashAlg::Sha512),
+        _ => return Err(Error::MechanismParamInvalid),
+    };
+    let value: Zeroizing<Vec<u8>> = match hash {
+        None => {
+            if !shared_data.is_empty() {
+                return Err(Error::MechanismParamInvalid);
+            }
+            Zeroizing::new(z.get(..want).ok_or(Error::TemplateInconsistent)?.to_vec())
+        }
+        // ANSI X9.63 KDF: Hash(Z || counter32 || SharedInfo) for counter = 1, 2, ...
+        Some(h) => {
+            let mut out = Zeroizing::new(Vec::with_capacity(want + h.len()));
+            let mut counter: u32 = 1;
+            while out.len() < want {
+                let mut hasher = crate::crypto::digest::Hasher::new(h);
+                hasher.update(&z);
+                hasher.update(&counter.to_be_bytes());
+                hasher.update(shared_data);
+                out.extend_from_slice(&hasher.finish());
+                counter += 1;
+            }
+            out.truncate(want);
+            out
+        }
+    };
+    if key_type == CKK_AES && !matches!(value.len(), 16 | 24 | 32) {
+        return Err(Error::KeySizeRange);
+    }
+    Ok((key_type, secret_material(key_type, &value)?))
 }
