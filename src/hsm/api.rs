@@ -308,6 +308,24 @@ pub enum Request {
     OpCancel { conn: ConnId, op: OpId },
     /// The mechanisms this token offers (C_GetMechanismList / C_GetMechanismInfo).
     Mechanisms,
+    // ---- management (cloudhsm-cli); every rule is enforced in the core
+    /// Create a user (admins only).
+    UserCreate { conn: ConnId, name: String, role: Role, password: Secret },
+    /// Delete a user (admins only; not while logged in, not while owning keys, not the last admin).
+    UserDelete { conn: ConnId, name: String },
+    /// Every user (anyone, logged in or not).
+    UserList { conn: ConnId },
+    /// Change a password: your own (give `old`), or anyone's as an admin (clears a lockout).
+    UserChangePassword { conn: ConnId, name: String, old: Option<Secret>, new: Secret },
+    /// Share / unshare a key with another crypto user (the owner only).
+    KeyShare { conn: ConnId, id: ObjectId, user: String, share: bool },
+    /// Token keys with their metadata: a crypto user sees what it owns or is shared, and
+    /// public keys; an admin sees every key's metadata, never key material.
+    KeyList { conn: ConnId, template: Template },
+    /// Cluster facts and operation counters (anyone).
+    ClusterInfo { conn: ConnId },
+    /// Check the audit chain (a logged-in user, for the MAC key).
+    AuditVerify { conn: ConnId },
     GenerateRandom { len: u64 },
     SeedRandom { data: Vec<u8> },
 }
@@ -327,6 +345,43 @@ pub enum Response {
     Op(OpId),
     Data(Vec<u8>),
     Mechanisms(Vec<MechanismInfo>),
+    Users(Vec<UserInfo>),
+    Keys(Vec<KeyInfo>),
+    ClusterInfo(ClusterInfo),
+    /// The audit verdict as JSON text.
+    Audit(String),
+}
+
+/// A user as `user list` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserInfo {
+    pub name: String,
+    pub role: Role,
+    pub locked: bool,
+    pub failed_logins: u32,
+}
+
+/// A key as `key list` shows it: metadata only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyInfo {
+    pub id: ObjectId,
+    pub owner: Option<String>,
+    pub shared: Vec<String>,
+    /// Every non-secret attribute.
+    pub attrs: Vec<Attribute>,
+}
+
+/// `cluster info`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterInfo {
+    pub label: String,
+    pub serial: String,
+    pub activated: bool,
+    pub users: u64,
+    pub token_objects: u64,
+    /// Crypto operations started by this process: total and per CKM_* number.
+    pub operations: u64,
+    pub operations_by_mechanism: Vec<(u64, u64)>,
 }
 
 /// One row of the mechanism table: CK_MECHANISM_INFO with the mechanism number.

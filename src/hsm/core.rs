@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use super::api::*;
+use super::audit::{self, AuditLog, Counters};
 use super::mechs::{self, OpState, ParsedKey};
 use super::objects::{self, Object, Origin};
 use super::users::{self, UserRecord};
@@ -154,6 +155,8 @@ pub struct Core {
     cache: RwLock<Cache>,
     ops: Mutex<HashMap<OpId, Op>>,
     next: AtomicU64,
+    audit: AuditLog,
+    counters: Counters,
 }
 
 fn enc<T: Serialize>(v: &T) -> Result<Vec<u8>> {
@@ -173,7 +176,10 @@ impl Core {
     /// cluster: user `admin` with no password, CKF_TOKEN_INITIALIZED clear.
     pub fn open(cfg: &SlotConfig) -> Result<Core> {
         let store = SqliteStore::open(&cfg.store)?;
+        let audit = AuditLog::open(&cfg.store)?;
         let core = Core {
+            audit,
+            counters: Counters::default(),
             cfg: cfg.clone(),
             store: Box::new(store),
             conns: RwLock::new(HashMap::new()),
@@ -359,6 +365,7 @@ impl Core {
         }
         let mut keys = self.keys.write();
         keys.dk = None;
+        self.audit.set_key(None);
         let mut cache = self.cache.write();
         let private: Vec<ObjectId> =
             cache.objects.values().filter(|e| e.obj.is_private() && e.session.is_none()).map(|e| e.id).collect();
@@ -375,6 +382,7 @@ impl Core {
         if !bool::from(subtle::ConstantTimeEq::ct_eq(opened.as_slice(), &pk_bytes[..])) {
             return Err(Error::StoreCorrupt);
         }
+        self.audit.set_key(Some(audit::audit_key(dk.bytes())?));
         let mut keys = self.keys.write();
         let dk = Arc::new(dk);
         keys.dk = Some(dk.clone());
@@ -851,6 +859,7 @@ impl Core {
         e.key()?;
         let needs_auth = e.obj.bool(CKA_ALWAYS_AUTHENTICATE) && matches!(kind, OpKind::Sign | OpKind::Decrypt);
         let id = OpId(self.next_id());
+        self.counters.count(mechs::ck_type(&mech));
         self.ops.lock().insert(id, Op { conn, sid, kind, mech, entry: e, state: OpState::Fresh, needs_auth });
         Ok(id)
     }
@@ -1046,8 +1055,8 @@ fn open_object(key: &SealKey, rec: &Record) -> Result<Object> {
     dec(&plain)
 }
 
-impl Hsm for Core {
-    fn call(&self, req: Request) -> Result<Response> {
+impl Core {
+    fn dispatch(&self, req: Request) -> Result<Response> {
         use Request as R;
         Ok(match req {
             R::Connect => {
@@ -1133,6 +1142,281 @@ impl Hsm for Core {
                 Response::Data(out)
             }
             R::SeedRandom { .. } => return Err(Error::RandomSeedNotSupported),
+            R::UserCreate { conn, name, role, password } => {
+                self.user_create(conn, &name, role, password.as_bytes())?;
+                Response::Ok
+            }
+            R::UserDelete { conn, name } => {
+                self.user_delete(conn, &name)?;
+                Response::Ok
+            }
+            R::UserList { conn: _ } => Response::Users(self.user_list()?),
+            R::UserChangePassword { conn, name, old, new } => {
+                self.user_change_password(conn, &name, old.as_ref().map(Secret::as_bytes), new.as_bytes())?;
+                Response::Ok
+            }
+            R::KeyShare { conn, id, user, share } => {
+                self.key_share(conn, id, &user, share)?;
+                Response::Ok
+            }
+            R::KeyList { conn, template } => Response::Keys(self.key_list(conn, &template)?),
+            R::ClusterInfo { conn: _ } => Response::ClusterInfo(self.cluster_info()?),
+            R::AuditVerify { conn } => {
+                let login = self.login_of(conn)?.ok_or(Error::UserNotLoggedIn)?;
+                let _ = login;
+                let dk = self.keys.read().dk.clone().ok_or(Error::UserNotLoggedIn)?;
+                let verdict = self.audit.verify(&audit::audit_key(dk.bytes())?)?;
+                Response::Audit(serde_json::to_string(&verdict).map_err(|_| Error::GeneralError)?)
+            }
         })
+    }
+
+    fn admin(&self, conn: ConnId) -> Result<Login> {
+        match self.login_of(conn)? {
+            Some(l) if l.role == Role::Admin => Ok(l),
+            Some(_) => Err(Error::UserTypeInvalid),
+            None => Err(Error::UserNotLoggedIn),
+        }
+    }
+
+    fn check_password_len(&self, password: &[u8]) -> Result<()> {
+        self.check_pin_len(password)
+    }
+
+    fn user_create(&self, conn: ConnId, name: &str, role: Role, password: &[u8]) -> Result<()> {
+        self.admin(conn)?;
+        let name = users::check_name(name).map_err(|_| Error::ArgumentsBad)?;
+        if role == Role::UnactivatedAdmin {
+            return Err(Error::ArgumentsBad);
+        }
+        self.check_password_len(password)?;
+        if self.user(&name)?.is_some() {
+            return Err(Error::ActionProhibited);
+        }
+        if self.store.list(Kind::User)?.len() as u64 >= users::MAX_USERS {
+            return Err(Error::DeviceMemory);
+        }
+        let dk = self.keys.read().dk.clone().ok_or(Error::UserNotLoggedIn)?;
+        let rec = UserRecord::new(&name, role, password, &dk)?;
+        self.commit(vec![Write::Put { kind: Kind::User, id: name.as_bytes().to_vec(), expected: 0, body: enc(&rec)? }])
+    }
+
+    fn user_delete(&self, conn: ConnId, name: &str) -> Result<()> {
+        self.admin(conn)?;
+        let name = users::check_name(name).map_err(|_| Error::ArgumentsBad)?;
+        let (rec, version) = self.user(&name)?.ok_or(Error::ArgumentsBad)?;
+        let logged_in = self.conns.read().values().any(|c| c.lock().login.as_ref().is_some_and(|l| l.user == name));
+        if logged_in {
+            return Err(Error::ActionProhibited);
+        }
+        match rec.role {
+            Role::CryptoUser => {
+                // A crypto user who still owns token keys cannot go. Private keys are only
+                // readable here with the domain key, which an admin's login installed.
+                self.refresh()?;
+                let cache = self.cache.read();
+                if !cache.sealed.is_empty() && self.keys.read().dk.is_none() {
+                    return Err(Error::UserNotLoggedIn);
+                }
+                if cache.objects.values().any(|e| e.session.is_none() && e.obj.owner.as_deref() == Some(name.as_str())) {
+                    return Err(Error::ActionProhibited);
+                }
+            }
+            Role::Admin | Role::UnactivatedAdmin => {
+                let admins = self
+                    .store
+                    .list(Kind::User)?
+                    .iter()
+                    .filter_map(|r| dec::<UserRecord>(&r.body).ok())
+                    .filter(|u| u.role == Role::Admin)
+                    .count();
+                if admins <= 1 {
+                    return Err(Error::ActionProhibited);
+                }
+            }
+        }
+        self.commit(vec![Write::Delete { kind: Kind::User, id: name.as_bytes().to_vec(), expected: version }])
+    }
+
+    fn user_list(&self) -> Result<Vec<UserInfo>> {
+        let mut out: Vec<UserInfo> = self
+            .store
+            .list(Kind::User)?
+            .iter()
+            .map(|r| dec::<UserRecord>(&r.body))
+            .map(|u| u.map(|u| UserInfo { locked: u.locked(), failed_logins: u.failed, name: u.name, role: u.role }))
+            .collect::<Result<_>>()?;
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    fn user_change_password(&self, conn: ConnId, name: &str, old: Option<&[u8]>, new: &[u8]) -> Result<()> {
+        let login = self.login_of(conn)?.ok_or(Error::UserNotLoggedIn)?;
+        let name = users::check_name(name).map_err(|_| Error::ArgumentsBad)?;
+        self.check_password_len(new)?;
+        let (rec, version) = self.user(&name)?.ok_or(Error::ArgumentsBad)?;
+        let dk = if login.user == name {
+            self.authenticate(&name, old.ok_or(Error::ArgumentsBad)?)?.1
+        } else if login.role == Role::Admin {
+            self.keys.read().dk.clone().ok_or(Error::UserNotLoggedIn).and_then(|k| SealKey::new(k.bytes()))?
+        } else {
+            return Err(Error::UserTypeInvalid);
+        };
+        // A new keyslot; the failed-login counter starts again (an admin reset unlocks).
+        let updated = UserRecord::new(&name, rec.role, new, &dk)?;
+        let version = self.user(&name)?.map_or(version, |(_, v)| v);
+        self.commit(vec![Write::Put { kind: Kind::User, id: name.as_bytes().to_vec(), expected: version, body: enc(&updated)? }])
+    }
+
+    fn key_share(&self, conn: ConnId, id: ObjectId, user: &str, share: bool) -> Result<()> {
+        let login = self.login_of(conn)?.ok_or(Error::UserNotLoggedIn)?;
+        if login.role != Role::CryptoUser {
+            return Err(Error::UserTypeInvalid);
+        }
+        let e = self.entry(conn, Some(&login), id)?;
+        if !e.obj.is_key() || e.session.is_some() {
+            return Err(Error::KeyTypeInconsistent);
+        }
+        // Only the owner shares or unshares; a sharee may not re-share.
+        Self::check_owner(Some(&login), &e)?;
+        let user = users::check_name(user).map_err(|_| Error::ArgumentsBad)?;
+        match self.user(&user)? {
+            Some((u, _)) if u.role == Role::CryptoUser && u.name != login.user => {}
+            _ => return Err(Error::ArgumentsBad),
+        }
+        let mut obj = e.obj.clone();
+        obj.shared.retain(|s| *s != user);
+        if share {
+            obj.shared.push(user);
+        }
+        self.replace_object(&e, obj)
+    }
+
+    fn key_list(&self, conn: ConnId, template: &[Attribute]) -> Result<Vec<KeyInfo>> {
+        self.refresh()?;
+        let login = self.login_of(conn)?;
+        let is_admin = login.as_ref().is_some_and(|l| l.role == Role::Admin);
+        let cache = self.cache.read();
+        let mut out: Vec<KeyInfo> = cache
+            .objects
+            .values()
+            .filter(|e| e.obj.is_key() && e.obj.matches(template))
+            .filter(|e| (is_admin && e.session.is_none()) || Self::visible(login.as_ref(), conn, e))
+            .map(|e| KeyInfo {
+                id: e.id,
+                owner: e.obj.owner.clone(),
+                shared: e.obj.shared.clone(),
+                attrs: e
+                    .obj
+                    .attrs
+                    .iter()
+                    .filter(|(ty, _)| !super::attrs::meta(**ty).is_some_and(|m| m.flags & super::attrs::flag::SECRET != 0))
+                    .map(|(ty, v)| Attribute::new(*ty, v.clone()))
+                    .collect(),
+            })
+            .collect();
+        out.sort_by_key(|k| k.id);
+        Ok(out)
+    }
+
+    fn cluster_info(&self) -> Result<ClusterInfo> {
+        let (meta, _) = self.meta()?;
+        let (operations, by_mech) = self.counters.snapshot();
+        Ok(ClusterInfo {
+            label: meta.label,
+            serial: meta.serial,
+            activated: meta.activated,
+            users: self.store.list(Kind::User)?.len() as u64,
+            token_objects: self.store.list(Kind::Object)?.len() as u64,
+            operations,
+            operations_by_mechanism: by_mech.into_iter().collect(),
+        })
+    }
+}
+
+/// What an audited request is: its opcode and the key references it names.
+fn audit_event(req: &Request) -> Option<(&'static str, Vec<ObjectId>)> {
+    use Request as R;
+    Some(match req {
+        R::InitToken { .. } => ("CN_INIT_TOKEN", vec![]),
+        R::Login { .. } | R::ContextLogin { .. } => ("CN_LOGIN", vec![]),
+        R::Logout { .. } => ("CN_LOGOUT", vec![]),
+        R::InitPin { .. } => ("CN_INIT_PIN", vec![]),
+        R::SetPin { .. } | R::UserChangePassword { .. } => ("CN_CHANGE_PSWD", vec![]),
+        R::UserCreate { .. } => ("CN_CREATE_USER", vec![]),
+        R::UserDelete { .. } => ("CN_DELETE_USER", vec![]),
+        R::CreateObject { .. } => ("CN_CREATE_OBJECT", vec![]),
+        R::CopyObject { id, .. } => ("CN_COPY_OBJECT", vec![*id]),
+        R::DestroyObject { id, .. } => ("CN_DESTROY_OBJECT", vec![*id]),
+        R::SetAttributes { id, .. } => ("CN_SET_ATTRIBUTE_VALUE", vec![*id]),
+        R::GenerateKey { .. } => ("CN_GENERATE_KEY", vec![]),
+        R::GenerateKeyPair { .. } => ("CN_GENERATE_KEY_PAIR", vec![]),
+        R::WrapKey { wrapping, key, .. } => ("CN_WRAP_KEY", vec![*wrapping, *key]),
+        R::UnwrapKey { unwrapping, .. } => ("CN_UNWRAP_KEY", vec![*unwrapping]),
+        R::DeriveKey { base, .. } => ("CN_DERIVE_KEY", vec![*base]),
+        R::KeyShare { id, share: true, .. } => ("CN_SHARE_OBJECT", vec![*id]),
+        R::KeyShare { id, share: false, .. } => ("CN_UNSHARE_OBJECT", vec![*id]),
+        _ => return None,
+    })
+}
+
+fn request_conn(req: &Request) -> Option<ConnId> {
+    use Request as R;
+    match req {
+        R::InitToken { conn, .. }
+        | R::Login { conn, .. }
+        | R::ContextLogin { conn, .. }
+        | R::Logout { conn }
+        | R::InitPin { conn, .. }
+        | R::SetPin { conn, .. }
+        | R::UserChangePassword { conn, .. }
+        | R::UserCreate { conn, .. }
+        | R::UserDelete { conn, .. }
+        | R::CreateObject { conn, .. }
+        | R::CopyObject { conn, .. }
+        | R::DestroyObject { conn, .. }
+        | R::SetAttributes { conn, .. }
+        | R::GenerateKey { conn, .. }
+        | R::GenerateKeyPair { conn, .. }
+        | R::WrapKey { conn, .. }
+        | R::UnwrapKey { conn, .. }
+        | R::DeriveKey { conn, .. }
+        | R::KeyShare { conn, .. } => Some(*conn),
+        _ => None,
+    }
+}
+
+impl Hsm for Core {
+    fn call(&self, req: Request) -> Result<Response> {
+        let Some((opcode, mut keys)) = audit_event(&req) else { return self.dispatch(req) };
+        let who = request_conn(&req).and_then(|c| self.login_of(c).ok().flatten());
+        // A login names its user in the PIN; audit the name, never the password.
+        let attempted = match &req {
+            Request::Login { username: Some(n), .. } => Some(n.to_ascii_lowercase()),
+            Request::Login { user_type, pin, .. } => {
+                let default = if *user_type == UserType::So { DEFAULT_ADMIN } else { DEFAULT_CRYPTO_USER };
+                Some(users::split_pin(pin.as_bytes(), default).0)
+            }
+            _ => None,
+        };
+        let result = self.dispatch(req);
+        match &result {
+            Ok(Response::Object(id)) => keys.push(*id),
+            Ok(Response::KeyPair { public, private }) => keys.extend([*public, *private]),
+            _ => {}
+        }
+        let (user, role) = match (&result, who, attempted) {
+            (Ok(Response::LoggedIn { user, role }), _, _) => (Some(user.clone()), Some(role.as_str())),
+            (_, Some(l), _) => (Some(l.user), Some(l.role.as_str())),
+            (_, None, a) => (a, None),
+        };
+        let response = match &result {
+            Ok(_) => "OK".to_string(),
+            Err(e) => format!("{e:?}"),
+        };
+        let refs = keys.iter().map(|k| format!("0x{:032x}", k.0)).collect();
+        // The audit trail must not be lost silently: a failed append fails the call.
+        self.audit.append(opcode, user.as_deref(), role, refs, &response)?;
+        result
     }
 }

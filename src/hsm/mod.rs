@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod attrs;
+pub mod audit;
 pub mod core;
 pub mod mechs;
 pub mod objects;
