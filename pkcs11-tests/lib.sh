@@ -316,11 +316,16 @@ free_port() {
     return 1
 }
 
-# wait_port PORT SECONDS: wait (bounded) until something accepts on 127.0.0.1:PORT.
+# wait_port PORT SECONDS [PID]: wait (bounded) until something accepts on 127.0.0.1:PORT;
+# give up early if process PID has exited.
 wait_port() {
-    local port=$1 deadline=$((SECONDS + $2)) i
+    local port=$1 deadline=$((SECONDS + $2)) pid=${3:-} i
     for ((i = 0; i < 10 * $2 + 10; i++)); do
         if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
+        if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+            echo "process $pid exited before listening on 127.0.0.1:$port"
+            return 1
+        fi
         [ $SECONDS -lt $deadline ] || break
         sleep 0.1
     done

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! The HSM core through the seam (`trait Hsm`), directly and through the wire encoding.
 
 use cloudhsm_pkcs11::config::{Compat, SlotConfig, Transport};

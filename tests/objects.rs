@@ -485,7 +485,6 @@ fn computed(ctx: &Ctx) {
     let parsed = rsa::RsaPublicKey::from_public_key_der(&spki).expect("CKA_PUBLIC_KEY_INFO must be an RSA SPKI");
     assert_eq!(rsa::traits::PublicKeyParts::n(&parsed).to_bytes_be(), n);
     assert_eq!(bytes_attr(&s, rsa_priv, AttributeType::Modulus), n, "the private key carries its modulus");
-    let _ = MechanismType::AES_KEY_GEN;
 }
 
 // ---------------------------------------------------------------------------- find

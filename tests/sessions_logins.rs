@@ -9,7 +9,7 @@ mod common;
 use common::*;
 use cryptoki::error::RvError;
 use cryptoki::mechanism::Mechanism;
-use cryptoki::object::{Attribute, KeyType, ObjectClass, ObjectHandle};
+use cryptoki::object::{Attribute, ObjectHandle};
 use cryptoki::session::{Session, SessionState, UserType};
 use cryptoki::types::AuthPin;
 use cryptoki_sys::*;
@@ -224,7 +224,7 @@ fn pin_forms(ctx: &Ctx) {
     assert_rv(hsm.raw.login_user(s.handle(), CKU_USER, "CU1", pw1), CKR_OK, "C_LoginUser CU1");
     assert_eq!(find_label(&s, "cu1-data").len(), 1);
     s.logout().unwrap();
-    assert_eq!(s.logout().err().map(|e| rv::<()>(Err(e)).unwrap_err()), Some(RvError::UserNotLoggedIn), "C_Logout when nobody is logged in");
+    assert_eq!(rv(s.logout()), Err(RvError::UserNotLoggedIn), "C_Logout when nobody is logged in");
 
     // Wrong passwords, unknown users, the wrong role.
     assert_eq!(login(&s, UserType::User, "cu1:not-the-password"), Err(RvError::PinIncorrect));
@@ -473,7 +473,7 @@ fn after_reinit(ctx: &Ctx) {
     let hsm = ctx.init();
     let s = hsm.rw();
     assert!(find(&s, &[]).is_empty(), "nothing in a new process either");
-    assert_eq!(login(&s, UserType::User, CU2).err().is_some(), true, "cu2 is gone");
+    assert!(login(&s, UserType::User, CU2).is_err(), "cu2 is gone");
     login(&s, UserType::User, CU1).unwrap();
     assert!(find(&s, &[]).is_empty());
     assert!(find_label(&s, "cu1-key").is_empty());
@@ -569,5 +569,4 @@ fn stale_handles(ctx: &Ctx) {
     assert_ne!(fresh.handle(), obj.handle());
     assert_ne!(fresh.handle(), key.handle());
     assert_ne!(fresh.handle(), 0);
-    let _ = (KeyType::AES, ObjectClass::DATA);
 }

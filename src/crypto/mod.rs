@@ -39,3 +39,9 @@ pub mod kdf;
 mod raw;
 pub mod rng;
 pub mod rsa;
+
+// `raw.rs` links aws-lc-sys directly; in a FIPS build those calls would run outside the
+// validated module. Until raw.rs is switched to aws-lc-fips-sys, refuse to build a "fips"
+// binary that is not one (docs/crypto.md).
+#[cfg(feature = "fips")]
+compile_error!("the `fips` feature is not ready: src/crypto/raw.rs still links aws-lc-sys (see docs/crypto.md)");

@@ -261,21 +261,31 @@ fn first_seq(path: &Path) -> Result<Option<u64>> {
     }
 }
 
-/// Crypto operation counters (per mechanism and per key), never logged one by one.
-#[derive(Default)]
+/// Crypto operation counters per mechanism, never logged one by one. Lock-free: one atomic
+/// per mechanism of the table, so counting costs nothing measurable on the hot path.
 pub struct Counters {
-    by_mech: Mutex<BTreeMap<u64, u64>>,
-    total: AtomicU64,
+    by_mech: std::collections::HashMap<u64, AtomicU64>,
+    other: AtomicU64,
 }
 
 impl Counters {
-    /// Count one operation with a mechanism (called at C_*Init, off the per-byte path).
-    pub fn count(&self, mech: u64) {
-        self.total.fetch_add(1, Ordering::Relaxed);
-        *self.by_mech.lock().entry(mech).or_insert(0) += 1;
+    /// Counters for the given mechanism numbers.
+    pub fn new(mechs: impl IntoIterator<Item = u64>) -> Self {
+        Counters { by_mech: mechs.into_iter().map(|m| (m, AtomicU64::new(0))).collect(), other: AtomicU64::new(0) }
     }
+    /// Count one operation with a mechanism (called at C_*Init).
+    pub fn count(&self, mech: u64) {
+        self.by_mech.get(&mech).unwrap_or(&self.other).fetch_add(1, Ordering::Relaxed);
+    }
+    /// (total, per mechanism with a non-zero count).
     pub fn snapshot(&self) -> (u64, BTreeMap<u64, u64>) {
-        (self.total.load(Ordering::Relaxed), self.by_mech.lock().clone())
+        let per: BTreeMap<u64, u64> = self
+            .by_mech
+            .iter()
+            .map(|(m, c)| (*m, c.load(Ordering::Relaxed)))
+            .filter(|(_, c)| *c > 0)
+            .collect();
+        (per.values().sum::<u64>() + self.other.load(Ordering::Relaxed), per)
     }
 }
 

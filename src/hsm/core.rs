@@ -123,7 +123,7 @@ struct Login {
 
 #[derive(Default)]
 struct Conn {
-    login: Option<Login>,
+    login: Option<Arc<Login>>,
     /// Open sessions and whether each is read-write.
     sessions: HashMap<SessionId, bool>,
 }
@@ -179,7 +179,7 @@ impl Core {
         let audit = AuditLog::open(&cfg.store)?;
         let core = Core {
             audit,
-            counters: Counters::default(),
+            counters: Counters::new(mechs::table().iter().map(|m| m.mech)),
             cfg: cfg.clone(),
             store: Box::new(store),
             conns: RwLock::new(HashMap::new()),
@@ -345,7 +345,7 @@ impl Core {
         self.conns.read().get(&conn).cloned().ok_or(Error::GeneralError)
     }
 
-    fn login_of(&self, conn: ConnId) -> Result<Option<Login>> {
+    fn login_of(&self, conn: ConnId) -> Result<Option<Arc<Login>>> {
         Ok(self.conn(conn)?.lock().login.clone())
     }
 
@@ -648,7 +648,7 @@ impl Core {
         if guard.login.is_some() {
             return Err(Error::UserAlreadyLoggedIn);
         }
-        guard.login = Some(Login { user: name.clone(), role: rec.role });
+        guard.login = Some(Arc::new(Login { user: name.clone(), role: rec.role }));
         Ok(Response::LoggedIn { user: name, role: rec.role })
     }
 
@@ -722,7 +722,7 @@ impl Core {
                 candidates = Some(set);
             }
         }
-        let ok = |e: &Arc<Entry>| Self::visible(login.as_ref(), conn, e) && e.obj.matches(template);
+        let ok = |e: &Arc<Entry>| Self::visible(login.as_deref(), conn, e) && e.obj.matches(template);
         let mut out: Vec<ObjectId> = match candidates {
             Some(set) => set.iter().filter_map(|id| cache.objects.get(id)).filter(|e| ok(e)).map(|e| e.id).collect(),
             None => cache.objects.values().filter(|e| ok(e)).map(|e| e.id).collect(),
@@ -738,38 +738,38 @@ impl Core {
         let material = mechs::import_material(class, key_type, template)?;
         let id = Self::new_object_id()?;
         let obj = objects::build(class, key_type, template, material, Origin::Create, id)?;
-        self.check_create(conn, sid, login.as_ref(), &obj)?;
-        self.add_object(conn, sid, login.as_ref(), obj, id)?;
+        self.check_create(conn, sid, login.as_deref(), &obj)?;
+        self.add_object(conn, sid, login.as_deref(), obj, id)?;
         Ok(id)
     }
 
     fn copy_object(&self, conn: ConnId, sid: SessionId, id: ObjectId, template: &[Attribute]) -> Result<ObjectId> {
         let login = self.login_of(conn)?;
-        let e = self.entry(conn, login.as_ref(), id)?;
+        let e = self.entry(conn, login.as_deref(), id)?;
         if !e.obj.bool(CKA_COPYABLE) {
             return Err(Error::ActionProhibited);
         }
-        Self::check_owner(login.as_ref(), &e)?;
-        let is_so = login.as_ref().is_some_and(|l| l.role == Role::Admin);
+        Self::check_owner(login.as_deref(), &e)?;
+        let is_so = login.as_deref().is_some_and(|l| l.role == Role::Admin);
         let mut obj = objects::apply_changes(&e.obj, template, true, is_so)?;
         let new_id = Self::new_object_id()?;
         obj.attrs.insert(CKA_UNIQUE_ID, AttrValue::Bytes(format!("{:032x}", new_id.0).into_bytes()));
-        self.check_create(conn, sid, login.as_ref(), &obj)?;
-        self.add_object(conn, sid, login.as_ref(), obj, new_id)?;
+        self.check_create(conn, sid, login.as_deref(), &obj)?;
+        self.add_object(conn, sid, login.as_deref(), obj, new_id)?;
         Ok(new_id)
     }
 
     fn destroy_object(&self, conn: ConnId, sid: SessionId, id: ObjectId) -> Result<()> {
         let login = self.login_of(conn)?;
         let rw = self.session_rw(conn, sid)?;
-        let e = self.entry(conn, login.as_ref(), id)?;
+        let e = self.entry(conn, login.as_deref(), id)?;
         if e.session.is_none() && !rw {
             return Err(Error::SessionReadOnly);
         }
         if !e.obj.bool(CKA_DESTROYABLE) {
             return Err(Error::ActionProhibited);
         }
-        Self::check_owner(login.as_ref(), &e)?;
+        Self::check_owner(login.as_deref(), &e)?;
         if e.session.is_none() {
             self.commit(vec![Write::Delete { kind: Kind::Object, id: oid_bytes(id), expected: e.version }])?;
         }
@@ -781,19 +781,19 @@ impl Core {
 
     fn get_attributes(&self, conn: ConnId, id: ObjectId, types: &[AttrType]) -> Result<Vec<AttrRead>> {
         let login = self.login_of(conn)?;
-        let e = self.entry(conn, login.as_ref(), id)?;
+        let e = self.entry(conn, login.as_deref(), id)?;
         Ok(types.iter().map(|t| e.obj.read(*t)).collect())
     }
 
     fn set_attributes(&self, conn: ConnId, sid: SessionId, id: ObjectId, template: &[Attribute]) -> Result<()> {
         let login = self.login_of(conn)?;
         let rw = self.session_rw(conn, sid)?;
-        let e = self.entry(conn, login.as_ref(), id)?;
+        let e = self.entry(conn, login.as_deref(), id)?;
         if e.session.is_none() && !rw {
             return Err(Error::SessionReadOnly);
         }
-        Self::check_owner(login.as_ref(), &e)?;
-        let is_so = login.as_ref().is_some_and(|l| l.role == Role::Admin);
+        Self::check_owner(login.as_deref(), &e)?;
+        let is_so = login.as_deref().is_some_and(|l| l.role == Role::Admin);
         let obj = objects::apply_changes(&e.obj, template, false, is_so)?;
         self.replace_object(&e, obj)
     }
@@ -807,8 +807,8 @@ impl Core {
         let (kt, material) = mechs::generate_secret(mech, template)?;
         let id = Self::new_object_id()?;
         let obj = objects::build(CKO_SECRET_KEY, Some(kt), template, material, Origin::Generate(mechs::ck_type(mech)), id)?;
-        self.check_create(conn, sid, login.as_ref(), &obj)?;
-        self.add_object(conn, sid, login.as_ref(), obj, id)?;
+        self.check_create(conn, sid, login.as_deref(), &obj)?;
+        self.add_object(conn, sid, login.as_deref(), obj, id)?;
         Ok(id)
     }
 
@@ -834,10 +834,10 @@ impl Core {
         let (pub_id, priv_id) = (Self::new_object_id()?, Self::new_object_id()?);
         let pub_obj = objects::build(CKO_PUBLIC_KEY, Some(kt), public, pubm, origin, pub_id)?;
         let priv_obj = objects::build(CKO_PRIVATE_KEY, Some(kt), private, privm, origin, priv_id)?;
-        self.check_create(conn, sid, login.as_ref(), &pub_obj)?;
-        self.check_create(conn, sid, login.as_ref(), &priv_obj)?;
-        self.add_object(conn, sid, login.as_ref(), priv_obj, priv_id)?;
-        if let Err(e) = self.add_object(conn, sid, login.as_ref(), pub_obj, pub_id) {
+        self.check_create(conn, sid, login.as_deref(), &pub_obj)?;
+        self.check_create(conn, sid, login.as_deref(), &priv_obj)?;
+        self.add_object(conn, sid, login.as_deref(), priv_obj, priv_id)?;
+        if let Err(e) = self.add_object(conn, sid, login.as_deref(), pub_obj, pub_id) {
             let _ = self.destroy_object(conn, sid, priv_id);
             return Err(e);
         }
@@ -847,11 +847,11 @@ impl Core {
     fn op_init(&self, conn: ConnId, sid: SessionId, kind: OpKind, mech: Mechanism, key: ObjectId) -> Result<OpId> {
         self.session_rw(conn, sid)?;
         let login = self.login_of(conn)?;
-        if login.as_ref().is_some_and(|l| l.role != Role::CryptoUser) {
+        if login.as_deref().is_some_and(|l| l.role != Role::CryptoUser) {
             // Admins never use keys.
             return Err(Error::UserNotLoggedIn);
         }
-        let e = self.entry(conn, login.as_ref(), key).map_err(|err| match err {
+        let e = self.entry(conn, login.as_deref(), key).map_err(|err| match err {
             Error::ObjectHandleInvalid => Error::KeyHandleInvalid,
             other => other,
         })?;
@@ -883,14 +883,14 @@ impl Core {
 
     fn wrap_key(&self, conn: ConnId, mech: &Mechanism, wrapping: ObjectId, key: ObjectId) -> Result<Vec<u8>> {
         let login = self.login_of(conn)?;
-        let w = self.usable_key(conn, login.as_ref(), wrapping, Error::WrappingKeyHandleInvalid)?;
-        let k = self.usable_key(conn, login.as_ref(), key, Error::KeyHandleInvalid)?;
+        let w = self.usable_key(conn, login.as_deref(), wrapping, Error::WrappingKeyHandleInvalid)?;
+        let k = self.usable_key(conn, login.as_deref(), key, Error::KeyHandleInvalid)?;
         if !w.obj.bool(CKA_WRAP) {
             return Err(Error::KeyFunctionNotPermitted);
         }
         Self::check_allowed(mech, &w.obj)?;
         // Sharees use keys; only the owner may export one, and only wrapped.
-        Self::check_owner(login.as_ref(), &k).map_err(|_| Error::KeyNotWrappable)?;
+        Self::check_owner(login.as_deref(), &k).map_err(|_| Error::KeyNotWrappable)?;
         if !k.obj.bool(CKA_EXTRACTABLE) {
             return Err(Error::KeyUnextractable);
         }
@@ -916,7 +916,7 @@ impl Core {
         template: &[Attribute],
     ) -> Result<ObjectId> {
         let login = self.login_of(conn)?;
-        let u = self.usable_key(conn, login.as_ref(), unwrapping, Error::UnwrappingKeyHandleInvalid)?;
+        let u = self.usable_key(conn, login.as_deref(), unwrapping, Error::UnwrappingKeyHandleInvalid)?;
         if !u.obj.bool(CKA_UNWRAP) {
             return Err(Error::KeyFunctionNotPermitted);
         }
@@ -939,20 +939,20 @@ impl Core {
         let (kt, material) = mechs::unwrapped_material(class, key_type, &full, &payload)?;
         let id = Self::new_object_id()?;
         let obj = objects::build(class, Some(kt), &full, material, Origin::Unwrap, id)?;
-        self.check_create(conn, sid, login.as_ref(), &obj)?;
-        self.add_object(conn, sid, login.as_ref(), obj, id)?;
+        self.check_create(conn, sid, login.as_deref(), &obj)?;
+        self.add_object(conn, sid, login.as_deref(), obj, id)?;
         Ok(id)
     }
 
     fn derive_key(&self, conn: ConnId, sid: SessionId, mech: &Mechanism, base: ObjectId, template: &[Attribute]) -> Result<ObjectId> {
         let login = self.login_of(conn)?;
-        let b = self.usable_key(conn, login.as_ref(), base, Error::KeyHandleInvalid)?;
+        let b = self.usable_key(conn, login.as_deref(), base, Error::KeyHandleInvalid)?;
         if !b.obj.bool(CKA_DERIVE) {
             return Err(Error::KeyFunctionNotPermitted);
         }
         Self::check_allowed(mech, &b.obj)?;
         // Sharees may not derive from a key (CloudHSM).
-        Self::check_owner(login.as_ref(), &b).map_err(|_| Error::KeyFunctionNotPermitted)?;
+        Self::check_owner(login.as_deref(), &b).map_err(|_| Error::KeyFunctionNotPermitted)?;
         let (class, key_type) = objects::class_and_type(template)?;
         if class.is_some_and(|c| c != CKO_SECRET_KEY) {
             return Err(Error::TemplateInconsistent);
@@ -966,8 +966,8 @@ impl Core {
         let never = b.obj.bool(CKA_NEVER_EXTRACTABLE) && !obj.bool(CKA_EXTRACTABLE);
         obj.attrs.insert(CKA_ALWAYS_SENSITIVE, AttrValue::Bool(always));
         obj.attrs.insert(CKA_NEVER_EXTRACTABLE, AttrValue::Bool(never));
-        self.check_create(conn, sid, login.as_ref(), &obj)?;
-        self.add_object(conn, sid, login.as_ref(), obj, id)?;
+        self.check_create(conn, sid, login.as_deref(), &obj)?;
+        self.add_object(conn, sid, login.as_deref(), obj, id)?;
         Ok(id)
     }
 
@@ -1111,7 +1111,7 @@ impl Core {
             }
             R::ObjectSize { conn, id } => {
                 let login = self.login_of(conn)?;
-                Response::Size(self.entry(conn, login.as_ref(), id)?.obj.size())
+                Response::Size(self.entry(conn, login.as_deref(), id)?.obj.size())
             }
             R::FindObjects { conn, template } => Response::Objects(self.find(conn, &template)?),
             R::GenerateKey { conn, sid, mech, template } => Response::Object(self.generate_key(conn, sid, &mech, &template)?),
@@ -1171,7 +1171,7 @@ impl Core {
         })
     }
 
-    fn admin(&self, conn: ConnId) -> Result<Login> {
+    fn admin(&self, conn: ConnId) -> Result<Arc<Login>> {
         match self.login_of(conn)? {
             Some(l) if l.role == Role::Admin => Ok(l),
             Some(_) => Err(Error::UserTypeInvalid),
@@ -1205,7 +1205,7 @@ impl Core {
         self.admin(conn)?;
         let name = users::check_name(name).map_err(|_| Error::ArgumentsBad)?;
         let (rec, version) = self.user(&name)?.ok_or(Error::ArgumentsBad)?;
-        let logged_in = self.conns.read().values().any(|c| c.lock().login.as_ref().is_some_and(|l| l.user == name));
+        let logged_in = self.conns.read().values().any(|c| c.lock().login.as_deref().is_some_and(|l| l.user == name));
         if logged_in {
             return Err(Error::ActionProhibited);
         }
@@ -1273,12 +1273,12 @@ impl Core {
         if login.role != Role::CryptoUser {
             return Err(Error::UserTypeInvalid);
         }
-        let e = self.entry(conn, Some(&login), id)?;
+        let e = self.entry(conn, Some(&*login), id)?;
         if !e.obj.is_key() || e.session.is_some() {
             return Err(Error::KeyTypeInconsistent);
         }
         // Only the owner shares or unshares; a sharee may not re-share.
-        Self::check_owner(Some(&login), &e)?;
+        Self::check_owner(Some(&*login), &e)?;
         let user = users::check_name(user).map_err(|_| Error::ArgumentsBad)?;
         match self.user(&user)? {
             Some((u, _)) if u.role == Role::CryptoUser && u.name != login.user => {}
@@ -1295,13 +1295,13 @@ impl Core {
     fn key_list(&self, conn: ConnId, template: &[Attribute]) -> Result<Vec<KeyInfo>> {
         self.refresh()?;
         let login = self.login_of(conn)?;
-        let is_admin = login.as_ref().is_some_and(|l| l.role == Role::Admin);
+        let is_admin = login.as_deref().is_some_and(|l| l.role == Role::Admin);
         let cache = self.cache.read();
         let mut out: Vec<KeyInfo> = cache
             .objects
             .values()
             .filter(|e| e.obj.is_key() && e.obj.matches(template))
-            .filter(|e| (is_admin && e.session.is_none()) || Self::visible(login.as_ref(), conn, e))
+            .filter(|e| (is_admin && e.session.is_none()) || Self::visible(login.as_deref(), conn, e))
             .map(|e| KeyInfo {
                 id: e.id,
                 owner: e.obj.owner.clone(),
@@ -1407,7 +1407,7 @@ impl Hsm for Core {
         }
         let (user, role) = match (&result, who, attempted) {
             (Ok(Response::LoggedIn { user, role }), _, _) => (Some(user.clone()), Some(role.as_str())),
-            (_, Some(l), _) => (Some(l.user), Some(l.role.as_str())),
+            (_, Some(l), _) => (Some(l.user.clone()), Some(l.role.as_str())),
             (_, None, a) => (a, None),
         };
         let response = match &result {
