@@ -116,9 +116,25 @@ require_tools() {
     fi
 }
 
-# t CMD...: run an external command bounded by $CMD_TIMEOUT seconds.
+# t CMD...: run an external command bounded by $CMD_TIMEOUT seconds (as $RUN_AS, if set).
+RUN_AS=()
 t() {
-    timeout -k 5 "$CMD_TIMEOUT" "$@"
+    timeout -k 5 "$CMD_TIMEOUT" "${RUN_AS[@]}" "$@"
+}
+
+# run_unprivileged: from now on run every client (and so the module) as an unprivileged user
+# when the script runs as root, with the store and HOME handed over to that user. p11-kit
+# ignores user configuration (~/.config/pkcs11) in programs running as root, and the system
+# configuration is not ours to change. Call it before the first check.
+UNPRIV_UID=${UNPRIV_UID:-65534}
+run_unprivileged() {
+    [ "$(id -u)" -eq 0 ] || return 0
+    command -v setpriv >/dev/null || { MISSING_TOOLS+=(setpriv); return 0; }
+    mkdir -p "$WORK/home" "$WORK/files"
+    chmod 711 "$WORK"
+    chown -R "$UNPRIV_UID:$UNPRIV_UID" "$WORK/store" "$WORK/home" "$WORK/files"
+    RUN_AS=(setpriv "--reuid=$UNPRIV_UID" "--regid=$UNPRIV_UID" --clear-groups)
+    echo "# running the clients as uid $UNPRIV_UID (p11-kit reads no user config as root)"
 }
 
 # check "name" CMD...: run CMD (a command or a shell function) with its output in a log file;

@@ -297,3 +297,52 @@ fn wrap_unwrap_and_derive() {
     let k2 = derive(bpriv, point(apub));
     assert_eq!(kcv(k1)[0], kcv(k2)[0]);
 }
+
+#[test]
+fn strict_cloudhsm_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    // Activate and create a crypto user in default mode (as cloudhsm-cli would)...
+    {
+        let t = T::new(dir.path(), Transport::Direct);
+        activate(&t);
+    }
+    // ...then meet the store as an SDK 5 application would.
+    let mut c = cfg(dir.path(), Transport::Wire);
+    c.compat = Compat::Cloudhsm;
+    let hsm = hsm::open(&c).unwrap();
+    let Response::Connected(conn) = hsm.call(Request::Connect).unwrap() else { panic!() };
+    let t = T { hsm, conn };
+    assert_eq!(
+        t.call(Request::OpenSession { conn, sid: SessionId(1), rw: false }).err(),
+        Some(Error::FunctionFailed)
+    );
+    let sid = t.session(2, true);
+    assert_eq!(
+        t.call(Request::InitPin { conn, pin: secret("cu9:password9") }).err(),
+        Some(Error::FunctionNotSupported)
+    );
+    t.login(UserType::User, "cu1:cu1-password").unwrap();
+    let gen = |private: bool| {
+        t.call(Request::GenerateKey {
+            conn,
+            sid,
+            mech: Mechanism::AesKeyGen,
+            template: vec![a(CKA_VALUE_LEN, AttrValue::Ulong(32)), a(CKA_PRIVATE, AttrValue::Bool(private))],
+        })
+    };
+    assert_eq!(gen(false).err(), Some(Error::AttributeValueInvalid));
+    let Response::Object(key) = gen(true).unwrap() else { panic!() };
+    assert_eq!(
+        t.call(Request::SetAttributes { conn, sid, id: key, template: vec![a(CKA_LABEL, AttrValue::Bytes(b"x".to_vec()))] }).err(),
+        Some(Error::FunctionNotSupported)
+    );
+    assert_eq!(
+        t.call(Request::CopyObject { conn, sid, id: key, template: vec![] }).err(),
+        Some(Error::FunctionNotSupported)
+    );
+    let gcm = Mechanism::AesGcm(GcmParams { iv: vec![0; 12], aad: vec![], tag_bits: 128 });
+    assert_eq!(t.op(sid, OpKind::Encrypt, gcm.clone(), key, &vec![0u8; 16_225], &[]).err(), Some(Error::DataLenRange));
+    assert!(t.op(sid, OpKind::Encrypt, gcm.clone(), key, &vec![0u8; 16_224], &[]).is_ok());
+    let Response::Op(op) = t.call(Request::OpInit { conn, sid, kind: OpKind::Encrypt, mech: gcm, key }).unwrap() else { panic!() };
+    assert_eq!(t.call(Request::OpUpdate { conn, op, data: vec![1; 16] }).err(), Some(Error::MechanismInvalid));
+}

@@ -78,7 +78,10 @@ fn secret_keys(ctx: &Ctx) {
     for len in [16u64, 24, 32] {
         let a = gen_secret(&s, &Mechanism::AesKeyGen, len).unwrap();
         let b = gen_secret(&s, &Mechanism::AesKeyGen, len).unwrap();
-        let (va, vb) = (bytes_attr(&s, a, AttributeType::Value), bytes_attr(&s, b, AttributeType::Value));
+        let (va, vb) = (
+            bytes_attr(&s, a, AttributeType::Value),
+            bytes_attr(&s, b, AttributeType::Value),
+        );
         assert_eq!(va.len() as u64, len, "AES-{} key length", len * 8);
         assert_ne!(va, vb, "two generated keys must differ");
         assert_eq!(ulong_attr(&s, a, AttributeType::ValueLen), len);
@@ -88,32 +91,60 @@ fn secret_keys(ctx: &Ctx) {
     for len in [20u64, 0, 64] {
         let r = gen_secret(&s, &Mechanism::AesKeyGen, len);
         assert!(
-            matches!(r, Err(RvError::KeySizeRange | RvError::AttributeValueInvalid | RvError::TemplateInconsistent)),
+            matches!(
+                r,
+                Err(RvError::KeySizeRange
+                    | RvError::AttributeValueInvalid
+                    | RvError::TemplateInconsistent)
+            ),
             "AES key of {len} bytes: {r:?}"
         );
     }
     let missing = rv(s.generate_key(&Mechanism::AesKeyGen, &[Attribute::Token(false)]));
-    assert_eq!(missing.err(), Some(RvError::TemplateIncomplete), "AES key generation without CKA_VALUE_LEN");
+    assert_eq!(
+        missing.err(),
+        Some(RvError::TemplateIncomplete),
+        "AES key generation without CKA_VALUE_LEN"
+    );
     for len in [1u64, 32, 800] {
         let g = gen_secret(&s, &Mechanism::GenericSecretKeyGen, len).unwrap();
-        assert_eq!(bytes_attr(&s, g, AttributeType::Value).len() as u64, len, "generic secret of {len} bytes");
-        assert_eq!(ulong_attr(&s, g, AttributeType::KeyType), CKK_GENERIC_SECRET);
+        assert_eq!(
+            bytes_attr(&s, g, AttributeType::Value).len() as u64,
+            len,
+            "generic secret of {len} bytes"
+        );
+        assert_eq!(
+            ulong_attr(&s, g, AttributeType::KeyType),
+            CKK_GENERIC_SECRET
+        );
     }
     for len in [0u64, 801] {
         let r = gen_secret(&s, &Mechanism::GenericSecretKeyGen, len);
         assert!(
-            matches!(r, Err(RvError::KeySizeRange | RvError::AttributeValueInvalid | RvError::TemplateInconsistent)),
+            matches!(
+                r,
+                Err(RvError::KeySizeRange
+                    | RvError::AttributeValueInvalid
+                    | RvError::TemplateInconsistent)
+            ),
             "generic secret of {len} bytes: {r:?}"
         );
     }
     // Token keys persist with their attributes.
     let token = rv(s.generate_key(
         &Mechanism::AesKeyGen,
-        &[Attribute::Token(true), Attribute::ValueLen(32.into()), Attribute::Label(b"aes-token".to_vec())],
+        &[
+            Attribute::Token(true),
+            Attribute::ValueLen(32.into()),
+            Attribute::Label(b"aes-token".to_vec()),
+        ],
     ))
     .unwrap();
     assert!(bool_attr(&s, token, AttributeType::Token));
-    assert!(bool_attr(&s, token, AttributeType::Sensitive) || !bool_attr(&s, token, AttributeType::Extractable));
+    assert!(
+        bool_attr(&s, token, AttributeType::Sensitive)
+            || !bool_attr(&s, token, AttributeType::Extractable)
+    );
     assert_eq!(find_label(&s, "aes-token"), vec![token]);
 }
 
@@ -140,20 +171,40 @@ fn aes_modes(ctx: &Ctx) {
     let mut iv = unhex(GCM_IV);
 
     // Single-part.
-    let ct = s.encrypt(&Mechanism::AesGcm(GcmParams::new(&mut iv, &aad, 128.into()).unwrap()), key, &pt).unwrap();
+    let ct = s
+        .encrypt(
+            &Mechanism::AesGcm(GcmParams::new(&mut iv, &aad, 128.into()).unwrap()),
+            key,
+            &pt,
+        )
+        .unwrap();
     assert_eq!(hex(&ct), hex(&want), "AES-GCM test case 4");
-    let back = s.decrypt(&Mechanism::AesGcm(GcmParams::new(&mut iv, &aad, 128.into()).unwrap()), key, &ct).unwrap();
+    let back = s
+        .decrypt(
+            &Mechanism::AesGcm(GcmParams::new(&mut iv, &aad, 128.into()).unwrap()),
+            key,
+            &ct,
+        )
+        .unwrap();
     assert_eq!(back, pt);
 
     // Multi-part, in uneven pieces.
-    s.encrypt_init(&Mechanism::AesGcm(GcmParams::new(&mut iv, &aad, 128.into()).unwrap()), key).unwrap();
+    s.encrypt_init(
+        &Mechanism::AesGcm(GcmParams::new(&mut iv, &aad, 128.into()).unwrap()),
+        key,
+    )
+    .unwrap();
     let mut multi = Vec::new();
     for piece in [&pt[..1], &pt[1..20], &pt[20..21], &pt[21..]] {
         multi.extend(s.encrypt_update(piece).unwrap());
     }
     multi.extend(s.encrypt_final().unwrap());
     assert_eq!(hex(&multi), hex(&want), "multi-part AES-GCM");
-    s.decrypt_init(&Mechanism::AesGcm(GcmParams::new(&mut iv, &aad, 128.into()).unwrap()), key).unwrap();
+    s.decrypt_init(
+        &Mechanism::AesGcm(GcmParams::new(&mut iv, &aad, 128.into()).unwrap()),
+        key,
+    )
+    .unwrap();
     let mut plain = Vec::new();
     for piece in [&ct[..7], &ct[7..40], &ct[40..]] {
         plain.extend(s.decrypt_update(piece).unwrap());
@@ -165,38 +216,82 @@ fn aes_modes(ctx: &Ctx) {
     for i in [0, ct.len() - 1] {
         let mut bad = ct.clone();
         bad[i] ^= 0x01;
-        let r = rv(s.decrypt(&Mechanism::AesGcm(GcmParams::new(&mut iv, &aad, 128.into()).unwrap()), key, &bad));
-        assert!(r.is_err(), "a tampered GCM ciphertext (byte {i}) must not decrypt: {r:?}");
+        let r = rv(s.decrypt(
+            &Mechanism::AesGcm(GcmParams::new(&mut iv, &aad, 128.into()).unwrap()),
+            key,
+            &bad,
+        ));
+        assert!(
+            r.is_err(),
+            "a tampered GCM ciphertext (byte {i}) must not decrypt: {r:?}"
+        );
     }
-    let r = rv(s.decrypt(&Mechanism::AesGcm(GcmParams::new(&mut iv, b"other aad", 128.into()).unwrap()), key, &ct));
+    let r = rv(s.decrypt(
+        &Mechanism::AesGcm(GcmParams::new(&mut iv, b"other aad", 128.into()).unwrap()),
+        key,
+        &ct,
+    ));
     assert!(r.is_err(), "other AAD must not decrypt");
 
     // A generated key round-trips.
     let gen = gen_secret(&s, &Mechanism::AesKeyGen, 32).unwrap();
     let mut iv2 = s.generate_random_vec(12).unwrap();
     let msg = b"a message under a generated key".to_vec();
-    let c = s.encrypt(&Mechanism::AesGcm(GcmParams::new(&mut iv2, &[], 128.into()).unwrap()), gen, &msg).unwrap();
+    let c = s
+        .encrypt(
+            &Mechanism::AesGcm(GcmParams::new(&mut iv2, &[], 128.into()).unwrap()),
+            gen,
+            &msg,
+        )
+        .unwrap();
     assert_eq!(c.len(), msg.len() + 16);
-    assert_eq!(s.decrypt(&Mechanism::AesGcm(GcmParams::new(&mut iv2, &[], 128.into()).unwrap()), gen, &c).unwrap(), msg);
+    assert_eq!(
+        s.decrypt(
+            &Mechanism::AesGcm(GcmParams::new(&mut iv2, &[], 128.into()).unwrap()),
+            gen,
+            &c
+        )
+        .unwrap(),
+        msg
+    );
 
     // AES-CBC-PAD: NIST SP 800-38A F.2.1 (block 1) with PKCS#7 padding of a full block.
     let cbc_key = secret_key(&s, KeyType::AES, &unhex("2b7e151628aed2a6abf7158809cf4f3c"));
-    let cbc_iv: [u8; 16] = unhex("000102030405060708090a0b0c0d0e0f").try_into().unwrap();
+    let cbc_iv: [u8; 16] = unhex("000102030405060708090a0b0c0d0e0f")
+        .try_into()
+        .unwrap();
     let p1 = unhex("6bc1bee22e409f96e93d7e117393172a");
-    let c = s.encrypt(&Mechanism::AesCbcPad(cbc_iv), cbc_key, &p1).unwrap();
-    assert_eq!(hex(&c), "7649abac8119b246cee98e9b12e9197d8964e0b149c10b7b682e6e39aaeb731c", "AES-CBC-PAD");
-    assert_eq!(s.decrypt(&Mechanism::AesCbcPad(cbc_iv), cbc_key, &c).unwrap(), p1);
+    let c = s
+        .encrypt(&Mechanism::AesCbcPad(cbc_iv), cbc_key, &p1)
+        .unwrap();
+    assert_eq!(
+        hex(&c),
+        "7649abac8119b246cee98e9b12e9197d8964e0b149c10b7b682e6e39aaeb731c",
+        "AES-CBC-PAD"
+    );
+    assert_eq!(
+        s.decrypt(&Mechanism::AesCbcPad(cbc_iv), cbc_key, &c)
+            .unwrap(),
+        p1
+    );
     let odd: Vec<u8> = (0u8..45).collect();
-    let single = s.encrypt(&Mechanism::AesCbcPad(cbc_iv), cbc_key, &odd).unwrap();
+    let single = s
+        .encrypt(&Mechanism::AesCbcPad(cbc_iv), cbc_key, &odd)
+        .unwrap();
     assert_eq!(single.len(), 48);
-    s.encrypt_init(&Mechanism::AesCbcPad(cbc_iv), cbc_key).unwrap();
+    s.encrypt_init(&Mechanism::AesCbcPad(cbc_iv), cbc_key)
+        .unwrap();
     let mut multi = Vec::new();
     for piece in [&odd[..5], &odd[5..30], &odd[30..]] {
         multi.extend(s.encrypt_update(piece).unwrap());
     }
     multi.extend(s.encrypt_final().unwrap());
     assert_eq!(multi, single, "multi-part AES-CBC-PAD");
-    assert_eq!(s.decrypt(&Mechanism::AesCbcPad(cbc_iv), cbc_key, &single).unwrap(), odd);
+    assert_eq!(
+        s.decrypt(&Mechanism::AesCbcPad(cbc_iv), cbc_key, &single)
+            .unwrap(),
+        odd
+    );
 }
 
 // ---------------------------------------------------------------------------- digests, RNG
@@ -225,12 +320,22 @@ fn digests_and_random(ctx: &Ctx) {
     // Digests need no login.
     let s = hsm.ro();
     for (mech, want) in ABC {
-        assert_eq!(hex(&s.digest(mech, b"abc").unwrap()), *want, "{:?} single-part", mech.mechanism_type());
+        assert_eq!(
+            hex(&s.digest(mech, b"abc").unwrap()),
+            *want,
+            "{:?} single-part",
+            mech.mechanism_type()
+        );
         s.digest_init(mech).unwrap();
         for piece in [&b"a"[..], b"", b"bc"] {
             s.digest_update(piece).unwrap();
         }
-        assert_eq!(hex(&s.digest_final().unwrap()), *want, "{:?} multi-part", mech.mechanism_type());
+        assert_eq!(
+            hex(&s.digest_final().unwrap()),
+            *want,
+            "{:?} multi-part",
+            mech.mechanism_type()
+        );
     }
     // A long message, in pieces, against RustCrypto.
     let long: Vec<u8> = (0..1_000_000u32).map(|i| (i % 251) as u8).collect();
@@ -238,7 +343,11 @@ fn digests_and_random(ctx: &Ctx) {
     for chunk in long.chunks(65_537) {
         s.digest_update(chunk).unwrap();
     }
-    assert_eq!(s.digest_final().unwrap(), Sha256::digest(&long).to_vec(), "SHA-256 of 1 MB");
+    assert_eq!(
+        s.digest_final().unwrap(),
+        Sha256::digest(&long).to_vec(),
+        "SHA-256 of 1 MB"
+    );
 
     let a = s.generate_random_vec(32).unwrap();
     let b = s.generate_random_vec(32).unwrap();
@@ -247,9 +356,15 @@ fn digests_and_random(ctx: &Ctx) {
     let mut big = vec![0u8; 4096];
     s.generate_random_slice(&mut big).unwrap();
     let distinct: std::collections::BTreeSet<u8> = big.iter().copied().collect();
-    assert!(distinct.len() > 200, "4 KiB of random bytes use most byte values");
+    assert!(
+        distinct.len() > 200,
+        "4 KiB of random bytes use most byte values"
+    );
     let seeded = rv(s.seed_random(b"some seed"));
-    assert!(matches!(seeded, Ok(()) | Err(RvError::RandomSeedNotSupported)), "C_SeedRandom: {seeded:?}");
+    assert!(
+        matches!(seeded, Ok(()) | Err(RvError::RandomSeedNotSupported)),
+        "C_SeedRandom: {seeded:?}"
+    );
 }
 
 // ---------------------------------------------------------------------------- RSA
@@ -282,11 +397,19 @@ fn rsa_pair(s: &Session, bits: u64, label: &str) -> (ObjectHandle, ObjectHandle)
 fn rsa_public(s: &Session, public: ObjectHandle) -> rsa::RsaPublicKey {
     let n = bytes_attr(s, public, AttributeType::Modulus);
     let e = bytes_attr(s, public, AttributeType::PublicExponent);
-    rsa::RsaPublicKey::new(rsa::BigUint::from_bytes_be(&n), rsa::BigUint::from_bytes_be(&e)).unwrap()
+    rsa::RsaPublicKey::new(
+        rsa::BigUint::from_bytes_be(&n),
+        rsa::BigUint::from_bytes_be(&e),
+    )
+    .unwrap()
 }
 
 fn pss() -> PkcsPssParams {
-    PkcsPssParams { hash_alg: MechanismType::SHA256, mgf: PkcsMgfType::MGF1_SHA256, s_len: 32.into() }
+    PkcsPssParams {
+        hash_alg: MechanismType::SHA256,
+        mgf: PkcsMgfType::MGF1_SHA256,
+        s_len: 32.into(),
+    }
 }
 
 fn rsa_signatures(ctx: &Ctx) {
@@ -295,22 +418,39 @@ fn rsa_signatures(ctx: &Ctx) {
     let msg = b"the message RSA signs".to_vec();
     for bits in [2048u64, 3072] {
         let (public, private) = rsa_pair(&s, bits, &format!("rsa-{bits}"));
-        assert_eq!(bytes_attr(&s, public, AttributeType::Modulus).len() as u64, bits / 8);
-        assert_eq!(bytes_attr(&s, public, AttributeType::PublicExponent), vec![1, 0, 1]);
+        assert_eq!(
+            bytes_attr(&s, public, AttributeType::Modulus).len() as u64,
+            bits / 8
+        );
+        assert_eq!(
+            bytes_attr(&s, public, AttributeType::PublicExponent),
+            vec![1, 0, 1]
+        );
         let pk = rsa_public(&s, public);
 
         // CKM_SHA256_RSA_PKCS: deterministic; RustCrypto verifies it.
         let sig = s.sign(&Mechanism::Sha256RsaPkcs, private, &msg).unwrap();
         assert_eq!(sig.len() as u64, bits / 8);
-        assert_eq!(sig, s.sign(&Mechanism::Sha256RsaPkcs, private, &msg).unwrap(), "PKCS#1 v1.5 is deterministic");
-        s.verify(&Mechanism::Sha256RsaPkcs, public, &msg, &sig).unwrap();
+        assert_eq!(
+            sig,
+            s.sign(&Mechanism::Sha256RsaPkcs, private, &msg).unwrap(),
+            "PKCS#1 v1.5 is deterministic"
+        );
+        s.verify(&Mechanism::Sha256RsaPkcs, public, &msg, &sig)
+            .unwrap();
         let vk = rsa::pkcs1v15::VerifyingKey::<Sha256>::new(pk.clone());
         vk.verify(&msg, &rsa::pkcs1v15::Signature::try_from(&sig[..]).unwrap())
             .expect("RustCrypto rejects our SHA256-RSA-PKCS signature");
         let mut bad = sig.clone();
         bad[10] ^= 0x40;
-        assert_eq!(rv(s.verify(&Mechanism::Sha256RsaPkcs, public, &msg, &bad)), Err(RvError::SignatureInvalid));
-        assert_eq!(rv(s.verify(&Mechanism::Sha256RsaPkcs, public, b"another message", &sig)), Err(RvError::SignatureInvalid));
+        assert_eq!(
+            rv(s.verify(&Mechanism::Sha256RsaPkcs, public, &msg, &bad)),
+            Err(RvError::SignatureInvalid)
+        );
+        assert_eq!(
+            rv(s.verify(&Mechanism::Sha256RsaPkcs, public, b"another message", &sig)),
+            Err(RvError::SignatureInvalid)
+        );
 
         // Multi-part signing gives the same signature.
         s.sign_init(&Mechanism::Sha256RsaPkcs, private).unwrap();
@@ -320,18 +460,27 @@ fn rsa_signatures(ctx: &Ctx) {
 
         // CKM_SHA256_RSA_PKCS_PSS, and CKM_RSA_PKCS_PSS on the digest.
         let vk = rsa::pss::VerifyingKey::<Sha256>::new(pk.clone());
-        let sig = s.sign(&Mechanism::Sha256RsaPkcsPss(pss()), private, &msg).unwrap();
-        s.verify(&Mechanism::Sha256RsaPkcsPss(pss()), public, &msg, &sig).unwrap();
+        let sig = s
+            .sign(&Mechanism::Sha256RsaPkcsPss(pss()), private, &msg)
+            .unwrap();
+        s.verify(&Mechanism::Sha256RsaPkcsPss(pss()), public, &msg, &sig)
+            .unwrap();
         vk.verify(&msg, &rsa::pss::Signature::try_from(&sig[..]).unwrap())
             .expect("RustCrypto rejects our SHA256-RSA-PKCS-PSS signature");
         let digest = Sha256::digest(&msg);
-        let sig = s.sign(&Mechanism::RsaPkcsPss(pss()), private, &digest).unwrap();
-        s.verify(&Mechanism::RsaPkcsPss(pss()), public, &digest, &sig).unwrap();
+        let sig = s
+            .sign(&Mechanism::RsaPkcsPss(pss()), private, &digest)
+            .unwrap();
+        s.verify(&Mechanism::RsaPkcsPss(pss()), public, &digest, &sig)
+            .unwrap();
         vk.verify_prehash(&digest, &rsa::pss::Signature::try_from(&sig[..]).unwrap())
             .expect("RustCrypto rejects our RSA-PKCS-PSS signature of a digest");
         let mut bad = sig.clone();
         bad[0] ^= 0x01;
-        assert_eq!(rv(s.verify(&Mechanism::RsaPkcsPss(pss()), public, &digest, &bad)), Err(RvError::SignatureInvalid));
+        assert_eq!(
+            rv(s.verify(&Mechanism::RsaPkcsPss(pss()), public, &digest, &bad)),
+            Err(RvError::SignatureInvalid)
+        );
     }
 }
 
@@ -371,53 +520,88 @@ fn ec_signatures(ctx: &Ctx) {
     let (public, private) = ec_pair(&s, P256_OID, "p256");
     assert_eq!(bytes_attr(&s, public, AttributeType::EcParams), P256_OID);
     let point = der_octet_string(&bytes_attr(&s, public, AttributeType::EcPoint));
-    assert_eq!((point.len(), point[0]), (65, 0x04), "an uncompressed P-256 point");
+    assert_eq!(
+        (point.len(), point[0]),
+        (65, 0x04),
+        "an uncompressed P-256 point"
+    );
     let vk = p256::ecdsa::VerifyingKey::from_sec1_bytes(&point).unwrap();
 
     let sig = s.sign(&Mechanism::EcdsaSha256, private, &msg).unwrap();
     assert_eq!(sig.len(), 64, "ECDSA signatures are r || s");
-    s.verify(&Mechanism::EcdsaSha256, public, &msg, &sig).unwrap();
-    vk.verify(&msg, &p256::ecdsa::Signature::from_slice(&sig).unwrap()).expect("RustCrypto rejects our ECDSA-SHA256 signature");
+    s.verify(&Mechanism::EcdsaSha256, public, &msg, &sig)
+        .unwrap();
+    vk.verify(&msg, &p256::ecdsa::Signature::from_slice(&sig).unwrap())
+        .expect("RustCrypto rejects our ECDSA-SHA256 signature");
 
     let sig = s.sign(&Mechanism::Ecdsa, private, &digest).unwrap();
     s.verify(&Mechanism::Ecdsa, public, &digest, &sig).unwrap();
     vk.verify_prehash(&digest, &p256::ecdsa::Signature::from_slice(&sig).unwrap())
         .expect("RustCrypto rejects our ECDSA signature of a digest");
     // CKM_ECDSA of the digest is CKM_ECDSA_SHA256 of the message.
-    s.verify(&Mechanism::EcdsaSha256, public, &msg, &sig).unwrap();
+    s.verify(&Mechanism::EcdsaSha256, public, &msg, &sig)
+        .unwrap();
 
     let mut bad = sig.clone();
     bad[5] ^= 0x01;
-    assert_eq!(rv(s.verify(&Mechanism::Ecdsa, public, &digest, &bad)), Err(RvError::SignatureInvalid));
+    assert_eq!(
+        rv(s.verify(&Mechanism::Ecdsa, public, &digest, &bad)),
+        Err(RvError::SignatureInvalid)
+    );
     let short = rv(s.verify(&Mechanism::Ecdsa, public, &digest, &sig[..63]));
-    assert!(matches!(short, Err(RvError::SignatureLenRange | RvError::SignatureInvalid)), "a short signature: {short:?}");
+    assert!(
+        matches!(
+            short,
+            Err(RvError::SignatureLenRange | RvError::SignatureInvalid)
+        ),
+        "a short signature: {short:?}"
+    );
 
     // Multi-part ECDSA-SHA256.
     s.sign_init(&Mechanism::EcdsaSha256, private).unwrap();
     s.sign_update(&msg[..3]).unwrap();
     s.sign_update(&msg[3..]).unwrap();
     let sig = s.sign_final().unwrap();
-    vk.verify(&msg, &p256::ecdsa::Signature::from_slice(&sig).unwrap()).unwrap();
+    vk.verify(&msg, &p256::ecdsa::Signature::from_slice(&sig).unwrap())
+        .unwrap();
 
     // P-384 and P-521: the module verifies its own signatures, of the right size.
     for (oid, name, len, coord) in [(P384_OID, "p384", 96, 48), (P521_OID, "p521", 132, 66)] {
         let (public, private) = ec_pair(&s, oid, name);
         let point = der_octet_string(&bytes_attr(&s, public, AttributeType::EcPoint));
-        assert_eq!((point.len(), point[0]), (1 + 2 * coord, 0x04), "{name} point");
+        assert_eq!(
+            (point.len(), point[0]),
+            (1 + 2 * coord, 0x04),
+            "{name} point"
+        );
         let sig = s.sign(&Mechanism::EcdsaSha256, private, &msg).unwrap();
         assert_eq!(sig.len(), len, "{name} signature length");
-        s.verify(&Mechanism::EcdsaSha256, public, &msg, &sig).unwrap();
+        s.verify(&Mechanism::EcdsaSha256, public, &msg, &sig)
+            .unwrap();
         let mut bad = sig.clone();
         bad[len - 1] ^= 0x01;
-        assert_eq!(rv(s.verify(&Mechanism::EcdsaSha256, public, &msg, &bad)), Err(RvError::SignatureInvalid), "{name}");
+        assert_eq!(
+            rv(s.verify(&Mechanism::EcdsaSha256, public, &msg, &bad)),
+            Err(RvError::SignatureInvalid),
+            "{name}"
+        );
     }
     // An unknown curve is refused.
     let r = rv(s.generate_key_pair(
         &Mechanism::EccKeyPairGen,
-        &[Attribute::Token(false), Attribute::EcParams(unhex("06052b8104000a"))],
+        &[
+            Attribute::Token(false),
+            Attribute::EcParams(unhex("06052b8104000a")),
+        ],
         &[Attribute::Token(false)],
     ));
-    assert!(matches!(r, Err(RvError::CurveNotSupported | RvError::DomainParamsInvalid)), "secp256k1: {r:?}");
+    assert!(
+        matches!(
+            r,
+            Err(RvError::CurveNotSupported | RvError::DomainParamsInvalid)
+        ),
+        "secp256k1: {r:?}"
+    );
 }
 
 // ---------------------------------------------------------------------------- HMAC
@@ -439,16 +623,26 @@ fn hmac(ctx: &Ctx) {
     s.sign_init(&Mechanism::Sha256Hmac, key).unwrap();
     s.sign_update(&data[..4]).unwrap();
     s.sign_update(&data[4..]).unwrap();
-    assert_eq!(hex(&s.sign_final().unwrap()), want, "multi-part HMAC-SHA256");
+    assert_eq!(
+        hex(&s.sign_final().unwrap()),
+        want,
+        "multi-part HMAC-SHA256"
+    );
     let mut bad = mac.clone();
     bad[31] ^= 0x80;
-    assert_eq!(rv(s.verify(&Mechanism::Sha256Hmac, key, data, &bad)), Err(RvError::SignatureInvalid));
+    assert_eq!(
+        rv(s.verify(&Mechanism::Sha256Hmac, key, data, &bad)),
+        Err(RvError::SignatureInvalid)
+    );
     // A generated generic secret.
     let gen = gen_secret(&s, &Mechanism::GenericSecretKeyGen, 32).unwrap();
     let mac = s.sign(&Mechanism::Sha256Hmac, gen, b"x").unwrap();
     assert_eq!(mac.len(), 32);
     s.verify(&Mechanism::Sha256Hmac, gen, b"x", &mac).unwrap();
-    assert_eq!(rv(s.verify(&Mechanism::Sha256Hmac, gen, b"y", &mac)), Err(RvError::SignatureInvalid));
+    assert_eq!(
+        rv(s.verify(&Mechanism::Sha256Hmac, gen, b"y", &mac)),
+        Err(RvError::SignatureInvalid)
+    );
 }
 
 // ---------------------------------------------------------------------------- misuse
@@ -468,51 +662,101 @@ fn misuse(ctx: &Ctx) {
 
     // The wrong key type for the mechanism.
     let kti = Err(RvError::KeyTypeInconsistent);
-    assert_eq!(rv(s.sign_init(&Mechanism::Sha256RsaPkcs, ec_priv)), kti, "RSA mechanism, EC key");
-    assert_eq!(rv(s.sign_init(&Mechanism::EcdsaSha256, rsa_priv)), kti, "ECDSA, RSA key");
-    assert_eq!(rv(s.sign_init(&Mechanism::Ecdsa, aes)), kti, "ECDSA, AES key");
     assert_eq!(
-        rv(s.encrypt_init(&Mechanism::AesGcm(GcmParams::new(&mut iv, &[], 128.into()).unwrap()), generic)),
+        rv(s.sign_init(&Mechanism::Sha256RsaPkcs, ec_priv)),
+        kti,
+        "RSA mechanism, EC key"
+    );
+    assert_eq!(
+        rv(s.sign_init(&Mechanism::EcdsaSha256, rsa_priv)),
+        kti,
+        "ECDSA, RSA key"
+    );
+    assert_eq!(
+        rv(s.sign_init(&Mechanism::Ecdsa, aes)),
+        kti,
+        "ECDSA, AES key"
+    );
+    assert_eq!(
+        rv(s.encrypt_init(
+            &Mechanism::AesGcm(GcmParams::new(&mut iv, &[], 128.into()).unwrap()),
+            generic
+        )),
         kti,
         "AES-GCM, generic secret"
     );
     assert_eq!(
-        rv(s.encrypt_init(&Mechanism::AesGcm(GcmParams::new(&mut iv, &[], 128.into()).unwrap()), rsa_priv)),
+        rv(s.encrypt_init(
+            &Mechanism::AesGcm(GcmParams::new(&mut iv, &[], 128.into()).unwrap()),
+            rsa_priv
+        )),
         kti,
         "AES-GCM, RSA key"
     );
-    assert_eq!(rv(s.sign_init(&Mechanism::Sha256Hmac, ec_priv)), kti, "HMAC, EC key");
+    assert_eq!(
+        rv(s.sign_init(&Mechanism::Sha256Hmac, ec_priv)),
+        kti,
+        "HMAC, EC key"
+    );
 
     // A key whose usage attribute forbids the operation.
     let (_, no_sign) = s
         .generate_key_pair(
             &Mechanism::EccKeyPairGen,
-            &[Attribute::Token(false), Attribute::EcParams(P256_OID.to_vec())],
+            &[
+                Attribute::Token(false),
+                Attribute::EcParams(P256_OID.to_vec()),
+            ],
             &[Attribute::Token(false), Attribute::Sign(false)],
         )
         .unwrap();
-    assert_eq!(rv(s.sign_init(&Mechanism::EcdsaSha256, no_sign)), Err(RvError::KeyFunctionNotPermitted), "CKA_SIGN=false");
+    assert_eq!(
+        rv(s.sign_init(&Mechanism::EcdsaSha256, no_sign)),
+        Err(RvError::KeyFunctionNotPermitted),
+        "CKA_SIGN=false"
+    );
     let no_encrypt = rv(s.generate_key(
         &Mechanism::AesKeyGen,
-        &[Attribute::Token(false), Attribute::ValueLen(16.into()), Attribute::Encrypt(false), Attribute::Decrypt(true)],
+        &[
+            Attribute::Token(false),
+            Attribute::ValueLen(16.into()),
+            Attribute::Encrypt(false),
+            Attribute::Decrypt(true),
+        ],
     ))
     .unwrap();
     assert_eq!(
-        rv(s.encrypt_init(&Mechanism::AesGcm(GcmParams::new(&mut iv, &[], 128.into()).unwrap()), no_encrypt)),
+        rv(s.encrypt_init(
+            &Mechanism::AesGcm(GcmParams::new(&mut iv, &[], 128.into()).unwrap()),
+            no_encrypt
+        )),
         Err(RvError::KeyFunctionNotPermitted),
         "CKA_ENCRYPT=false"
     );
     // A public key cannot sign.
     let r = rv(s.sign_init(&Mechanism::EcdsaSha256, ec_pub));
-    assert!(matches!(r, Err(RvError::KeyTypeInconsistent | RvError::KeyFunctionNotPermitted)), "signing with a public key: {r:?}");
+    assert!(
+        matches!(
+            r,
+            Err(RvError::KeyTypeInconsistent | RvError::KeyFunctionNotPermitted)
+        ),
+        "signing with a public key: {r:?}"
+    );
     // A key whose CKA_SIGN is switched off later.
     let (_, later) = ec_pair(&s, P256_OID, "later");
     s.sign(&Mechanism::EcdsaSha256, later, b"ok").unwrap();
-    s.update_attributes(later, &[Attribute::Sign(false)]).unwrap();
-    assert_eq!(rv(s.sign_init(&Mechanism::EcdsaSha256, later)), Err(RvError::KeyFunctionNotPermitted));
+    s.update_attributes(later, &[Attribute::Sign(false)])
+        .unwrap();
+    assert_eq!(
+        rv(s.sign_init(&Mechanism::EcdsaSha256, later)),
+        Err(RvError::KeyFunctionNotPermitted)
+    );
     // Operation state: an active operation, and none.
     s.sign_init(&Mechanism::EcdsaSha256, ec_priv).unwrap();
-    assert_eq!(rv(s.sign_init(&Mechanism::EcdsaSha256, ec_priv)), Err(RvError::OperationActive));
+    assert_eq!(
+        rv(s.sign_init(&Mechanism::EcdsaSha256, ec_priv)),
+        Err(RvError::OperationActive)
+    );
     s.sign_final().unwrap();
     assert_eq!(rv(s.sign_final()), Err(RvError::OperationNotInitialized));
 }
@@ -532,7 +776,11 @@ fn output_buffers(ctx: &Ctx) {
 
     // C_Sign: a NULL buffer asks for the size, a too-small one gets CKR_BUFFER_TOO_SMALL and
     // the size; neither ends the operation; the real call does.
-    assert_rv(raw.sign_init(h, CKM_ECDSA_SHA256, ec_priv.handle()), CKR_OK, "C_SignInit");
+    assert_rv(
+        raw.sign_init(h, CKM_ECDSA_SHA256, ec_priv.handle()),
+        CKR_OK,
+        "C_SignInit",
+    );
     let (rv1, len, _) = raw.sign(h, msg, None);
     assert_rv(rv1, CKR_OK, "C_Sign size query");
     assert_eq!(len, 64, "ECDSA P-256 signature size");
@@ -542,9 +790,14 @@ fn output_buffers(ctx: &Ctx) {
     let (rv3, len3, sig) = raw.sign(h, msg, Some(len as usize));
     assert_rv(rv3, CKR_OK, "C_Sign");
     assert_eq!(len3, 64);
-    s.verify(&Mechanism::EcdsaSha256, ec_pub, msg, &sig).unwrap();
+    s.verify(&Mechanism::EcdsaSha256, ec_pub, msg, &sig)
+        .unwrap();
     let (rv4, _, _) = raw.sign(h, msg, Some(64));
-    assert_rv(rv4, CKR_OPERATION_NOT_INITIALIZED, "C_Sign after the operation ended");
+    assert_rv(
+        rv4,
+        CKR_OPERATION_NOT_INITIALIZED,
+        "C_Sign after the operation ended",
+    );
 
     // C_Digest likewise.
     assert_rv(raw.digest_init(h, CKM_SHA256), CKR_OK, "C_DigestInit");
@@ -557,23 +810,43 @@ fn output_buffers(ctx: &Ctx) {
     let (rv3, _, d) = raw.digest(h, b"abc", Some(32));
     assert_rv(rv3, CKR_OK, "C_Digest");
     assert_eq!(hex(&d), ABC[2].1);
-    assert_rv(raw.digest(h, b"abc", Some(32)).0, CKR_OPERATION_NOT_INITIALIZED, "C_Digest after the end");
+    assert_rv(
+        raw.digest(h, b"abc", Some(32)).0,
+        CKR_OPERATION_NOT_INITIALIZED,
+        "C_Digest after the end",
+    );
 
     // C_Encrypt with AES-GCM: the size may be an upper bound, the result is the vector.
     let key = secret_key(&s, KeyType::AES, &unhex(GCM_KEY));
     let (pt, want) = (unhex(GCM_PT), [unhex(GCM_CT), unhex(GCM_TAG)].concat());
-    assert_rv(raw.encrypt_init_gcm(h, key.handle(), &unhex(GCM_IV), &unhex(GCM_AAD), 128), CKR_OK, "C_EncryptInit");
+    assert_rv(
+        raw.encrypt_init_gcm(h, key.handle(), &unhex(GCM_IV), &unhex(GCM_AAD), 128),
+        CKR_OK,
+        "C_EncryptInit",
+    );
     let (rv1, len, _) = raw.encrypt(h, &pt, None);
     assert_rv(rv1, CKR_OK, "C_Encrypt size query");
-    assert!(len as usize >= want.len(), "size query {len} < {}", want.len());
+    assert!(
+        len as usize >= want.len(),
+        "size query {len} < {}",
+        want.len()
+    );
     let (rv2, len2, _) = raw.encrypt(h, &pt, Some(16));
     assert_rv(rv2, CKR_BUFFER_TOO_SMALL, "C_Encrypt with 16 bytes");
     assert!(len2 as usize >= want.len());
     let (rv3, len3, ct) = raw.encrypt(h, &pt, Some(len as usize));
     assert_rv(rv3, CKR_OK, "C_Encrypt");
-    assert_eq!(len3 as usize, want.len(), "the exact length after the real call");
+    assert_eq!(
+        len3 as usize,
+        want.len(),
+        "the exact length after the real call"
+    );
     assert_eq!(hex(&ct), hex(&want));
 
     // C_Sign without C_SignInit.
-    assert_rv(raw.sign(h, msg, Some(64)).0, CKR_OPERATION_NOT_INITIALIZED, "C_Sign without C_SignInit");
+    assert_rv(
+        raw.sign(h, msg, Some(64)).0,
+        CKR_OPERATION_NOT_INITIALIZED,
+        "C_Sign without C_SignInit",
+    );
 }

@@ -34,48 +34,84 @@ fn field<'a>(out: &'a str, key: &str) -> &'a str {
 fn token_info_and_flags(env: &Env) {
     let out = env.run("fresh_token");
     let (slot, serial) = (field(&out, "SLOT "), field(&out, "SERIAL "));
-    assert!(slot.parse::<u64>().unwrap() < 1 << 31, "slot ID {slot} must be below 2^31");
+    assert!(
+        slot.parse::<u64>().unwrap() < 1 << 31,
+        "slot ID {slot} must be below 2^31"
+    );
     env.run_with("activated_token", &[("serial", serial)]);
     env.run_with("persisted_token", &[("serial", serial), ("slot", slot)]);
 }
 
 /// A text field of a C struct: blank-padded, never NUL-terminated (PKCS#11 §3.2).
 fn assert_blank_padded(what: &str, field: &[u8]) {
-    assert!(!field.contains(&0), "{what} must be blank-padded, not NUL-padded: {field:?}");
-    assert!(field.iter().all(|b| (0x20..0x7f).contains(b) || *b >= 0x80), "{what}: {field:?}");
+    assert!(
+        !field.contains(&0),
+        "{what} must be blank-padded, not NUL-padded: {field:?}"
+    );
+    assert!(
+        field.iter().all(|b| (0x20..0x7f).contains(b) || *b >= 0x80),
+        "{what}: {field:?}"
+    );
 }
 
 fn fresh_token(ctx: &Ctx) {
     let hsm = ctx.init();
     let info = hsm.p11.get_library_info().unwrap();
     let v = info.cryptoki_version();
-    assert!(v.major() == 3 && (v.minor() == 0 || v.minor() == 2), "Cryptoki version {v:?}");
+    assert!(
+        v.major() == 3 && (v.minor() == 0 || v.minor() == 2),
+        "Cryptoki version {v:?}"
+    );
     assert!(!info.manufacturer_id().is_empty() && !info.library_description().is_empty());
 
     let mut raw_info = CK_INFO::default();
     // SAFETY: a writable CK_INFO.
-    assert_rv(unsafe { hsm.raw.sys().C_GetInfo(&mut raw_info) }, CKR_OK, "C_GetInfo");
+    assert_rv(
+        unsafe { hsm.raw.sys().C_GetInfo(&mut raw_info) },
+        CKR_OK,
+        "C_GetInfo",
+    );
     assert_eq!(raw_info.flags, 0, "CK_INFO flags must be zero");
     assert_blank_padded("manufacturerID", &raw_info.manufacturerID);
     assert_blank_padded("libraryDescription", &raw_info.libraryDescription);
 
     let all = hsm.p11.get_all_slots().unwrap();
     assert_eq!(all, vec![hsm.slot], "one configured cluster, one slot");
-    assert!(hsm.slot.id() < 1 << 31, "slot ID {} must be below 2^31", hsm.slot.id());
+    assert!(
+        hsm.slot.id() < 1 << 31,
+        "slot ID {} must be below 2^31",
+        hsm.slot.id()
+    );
     let slot_info = hsm.p11.get_slot_info(hsm.slot).unwrap();
     assert!(slot_info.token_present());
     assert!(!slot_info.slot_description().is_empty());
 
     let t = hsm.token_info();
-    assert_eq!(t.label(), CONFIG_LABEL, "a fresh store's token label comes from the config");
-    assert!(!t.serial_number().is_empty() && !t.manufacturer_id().is_empty() && !t.model().is_empty());
-    assert!(!t.token_initialized(), "CKF_TOKEN_INITIALIZED must be clear on a fresh store");
-    assert!(!t.user_pin_initialized(), "CKF_USER_PIN_INITIALIZED must be clear on a fresh store");
+    assert_eq!(
+        t.label(),
+        CONFIG_LABEL,
+        "a fresh store's token label comes from the config"
+    );
+    assert!(
+        !t.serial_number().is_empty() && !t.manufacturer_id().is_empty() && !t.model().is_empty()
+    );
+    assert!(
+        !t.token_initialized(),
+        "CKF_TOKEN_INITIALIZED must be clear on a fresh store"
+    );
+    assert!(
+        !t.user_pin_initialized(),
+        "CKF_USER_PIN_INITIALIZED must be clear on a fresh store"
+    );
     assert!(t.login_required(), "CKF_LOGIN_REQUIRED");
     assert!(t.rng(), "CKF_RNG");
     assert!(!t.write_protected());
     assert!(!t.user_pin_locked() && !t.user_pin_count_low() && !t.so_pin_locked());
-    assert_eq!((t.min_pin_length(), t.max_pin_length()), (4, 32), "default PIN length range");
+    assert_eq!(
+        (t.min_pin_length(), t.max_pin_length()),
+        (4, 32),
+        "default PIN length range"
+    );
 
     let mut raw_token = CK_TOKEN_INFO::default();
     // SAFETY: a writable CK_TOKEN_INFO.
@@ -85,10 +121,17 @@ fn fresh_token(ctx: &Ctx) {
     assert_blank_padded("manufacturerID", &raw_token.manufacturerID);
     assert_blank_padded("model", &raw_token.model);
     assert_blank_padded("serialNumber", &raw_token.serialNumber);
-    assert!(raw_token.ulMaxSessionCount == CK_EFFECTIVELY_INFINITE || raw_token.ulMaxSessionCount >= 1024);
+    assert!(
+        raw_token.ulMaxSessionCount == CK_EFFECTIVELY_INFINITE
+            || raw_token.ulMaxSessionCount >= 1024
+    );
 
     // Nothing happened to the slot: a non-blocking wait reports no event.
-    assert_eq!(hsm.p11.get_slot_event().unwrap(), None, "C_WaitForSlotEvent(CKF_DONT_BLOCK)");
+    assert_eq!(
+        hsm.p11.get_slot_event().unwrap(),
+        None,
+        "C_WaitForSlotEvent(CKF_DONT_BLOCK)"
+    );
 
     let mechs = hsm.p11.get_mechanism_list(hsm.slot).unwrap();
     for m in [
@@ -104,8 +147,14 @@ fn fresh_token(ctx: &Ctx) {
     ] {
         assert!(mechs.contains(&m), "mechanism list lacks {m}");
     }
-    let rsa = hsm.p11.get_mechanism_info(hsm.slot, MechanismType::RSA_PKCS_KEY_PAIR_GEN).unwrap();
-    assert!(rsa.min_key_size() <= 2048 && rsa.max_key_size() >= 4096, "RSA key sizes {rsa:?}");
+    let rsa = hsm
+        .p11
+        .get_mechanism_info(hsm.slot, MechanismType::RSA_PKCS_KEY_PAIR_GEN)
+        .unwrap();
+    assert!(
+        rsa.min_key_size() <= 2048 && rsa.max_key_size() >= 4096,
+        "RSA key sizes {rsa:?}"
+    );
 
     println!("SLOT {}", hsm.slot.id());
     println!("SERIAL {}", t.serial_number());
@@ -113,28 +162,51 @@ fn fresh_token(ctx: &Ctx) {
 
 fn activated_token(ctx: &Ctx) {
     let hsm = ctx.init();
-    hsm.p11.init_token(hsm.slot, &AuthPin::from(SO_PIN), TOKEN_LABEL).unwrap();
+    hsm.p11
+        .init_token(hsm.slot, &AuthPin::from(SO_PIN), TOKEN_LABEL)
+        .unwrap();
     let t = hsm.token_info();
-    assert!(t.token_initialized(), "CKF_TOKEN_INITIALIZED after C_InitToken");
+    assert!(
+        t.token_initialized(),
+        "CKF_TOKEN_INITIALIZED after C_InitToken"
+    );
     assert!(!t.user_pin_initialized(), "no crypto user yet");
     assert_eq!(t.label(), TOKEN_LABEL, "C_InitToken sets the label");
-    assert_eq!(t.serial_number(), ctx.arg("serial"), "the serial number is the store's, stable");
+    assert_eq!(
+        t.serial_number(),
+        ctx.arg("serial"),
+        "the serial number is the store's, stable"
+    );
 
     let so = hsm.so();
     so.init_pin(&AuthPin::from(USER_PIN)).unwrap();
     let t = hsm.token_info();
-    assert!(t.user_pin_initialized(), "CKF_USER_PIN_INITIALIZED after C_InitPIN");
+    assert!(
+        t.user_pin_initialized(),
+        "CKF_USER_PIN_INITIALIZED after C_InitPIN"
+    );
     assert!(t.login_required() && t.rng());
     let _ro = hsm.ro();
     let t = hsm.token_info();
-    assert_eq!((t.session_count(), t.rw_session_count()), (Some(2), Some(1)), "open sessions, truthfully");
+    assert_eq!(
+        (t.session_count(), t.rw_session_count()),
+        (Some(2), Some(1)),
+        "open sessions, truthfully"
+    );
 }
 
 fn persisted_token(ctx: &Ctx) {
     let hsm = ctx.init();
-    assert_eq!(hsm.slot.id().to_string(), ctx.arg("slot"), "the slot ID is stable across processes");
+    assert_eq!(
+        hsm.slot.id().to_string(),
+        ctx.arg("slot"),
+        "the slot ID is stable across processes"
+    );
     let t = hsm.token_info();
-    assert!(t.token_initialized() && t.user_pin_initialized(), "flags persist");
+    assert!(
+        t.token_initialized() && t.user_pin_initialized(),
+        "flags persist"
+    );
     assert_eq!(t.label(), TOKEN_LABEL);
     assert_eq!(t.serial_number(), ctx.arg("serial"));
     // And the default crypto user exists in this process too.
@@ -151,15 +223,26 @@ fn slot_ids_stable(env: &Env) {
     env.write_config(&two);
     let first = env.run("list_slots");
     let second = env.run("list_slots");
-    let ids = |out: &str| -> Vec<String> { out.lines().filter(|l| l.starts_with("SLOT ")).map(String::from).collect() };
+    let ids = |out: &str| -> Vec<String> {
+        out.lines()
+            .filter(|l| l.starts_with("SLOT "))
+            .map(String::from)
+            .collect()
+    };
     assert_eq!(ids(&first).len(), 2, "{first}");
-    assert_eq!(ids(&first), ids(&second), "slot IDs must be stable across processes");
+    assert_eq!(
+        ids(&first),
+        ids(&second),
+        "slot IDs must be stable across processes"
+    );
 }
 
 fn list_slots(ctx: &Ctx) {
     let p11 = ctx.load();
-    p11.initialize(cryptoki::context::CInitializeArgs::new(cryptoki::context::CInitializeFlags::OS_LOCKING_OK))
-        .unwrap();
+    p11.initialize(cryptoki::context::CInitializeArgs::new(
+        cryptoki::context::CInitializeFlags::OS_LOCKING_OK,
+    ))
+    .unwrap();
     let slots = p11.get_slots_with_token().unwrap();
     assert_eq!(slots.len(), 2);
     assert_ne!(slots[0].id(), slots[1].id());
@@ -170,7 +253,11 @@ fn list_slots(ctx: &Ctx) {
         println!("SLOT {} {}", s.id(), labels.last().unwrap());
     }
     labels.sort();
-    assert_eq!(labels, ["alpha", "beta"], "each cluster's label on its slot");
+    assert_eq!(
+        labels,
+        ["alpha", "beta"],
+        "each cluster's label on its slot"
+    );
 }
 
 /// Every call before C_Initialize: CKR_CRYPTOKI_NOT_INITIALIZED; the function lists may be
@@ -190,21 +277,36 @@ fn before_initialize(ctx: &Ctx) {
     let mut buf = [0u8; 8];
     let mut pin = *b"12345678";
     let mut slot: CK_SLOT_ID = 0;
-    // SAFETY (all calls below): every pointer is NULL or points to a live, writable buffer of
+    // SAFETY: every pointer is NULL or points to a live, writable buffer of
     // the size given; before C_Initialize the module must not touch them anyway.
     let calls: Vec<(&str, CK_RV)> = unsafe {
         vec![
             ("C_GetInfo", p.C_GetInfo(&mut info)),
-            ("C_GetSlotList", p.C_GetSlotList(CK_FALSE, null_mut(), &mut count)),
+            (
+                "C_GetSlotList",
+                p.C_GetSlotList(CK_FALSE, null_mut(), &mut count),
+            ),
             ("C_GetSlotInfo", p.C_GetSlotInfo(1, &mut slot_info)),
             ("C_GetTokenInfo", p.C_GetTokenInfo(1, &mut token)),
-            ("C_GetMechanismList", p.C_GetMechanismList(1, null_mut(), &mut count)),
-            ("C_OpenSession", p.C_OpenSession(1, CKF_SERIAL_SESSION, null_mut(), None, &mut session)),
+            (
+                "C_GetMechanismList",
+                p.C_GetMechanismList(1, null_mut(), &mut count),
+            ),
+            (
+                "C_OpenSession",
+                p.C_OpenSession(1, CKF_SERIAL_SESSION, null_mut(), None, &mut session),
+            ),
             ("C_CloseAllSessions", p.C_CloseAllSessions(1)),
             ("C_CloseSession", p.C_CloseSession(1)),
             ("C_Login", p.C_Login(1, CKU_USER, pin.as_mut_ptr(), 8)),
-            ("C_GenerateRandom", p.C_GenerateRandom(1, buf.as_mut_ptr(), 8)),
-            ("C_WaitForSlotEvent", p.C_WaitForSlotEvent(CKF_DONT_BLOCK, &mut slot, null_mut())),
+            (
+                "C_GenerateRandom",
+                p.C_GenerateRandom(1, buf.as_mut_ptr(), 8),
+            ),
+            (
+                "C_WaitForSlotEvent",
+                p.C_WaitForSlotEvent(CKF_DONT_BLOCK, &mut slot, null_mut()),
+            ),
             ("C_Finalize", p.C_Finalize(null_mut())),
         ]
     };
@@ -213,16 +315,32 @@ fn before_initialize(ctx: &Ctx) {
     }
     let mut list: *mut CK_FUNCTION_LIST = null_mut();
     // SAFETY: `list` is writable.
-    assert_rv(unsafe { p.C_GetFunctionList(&mut list) }, CKR_OK, "C_GetFunctionList before C_Initialize");
+    assert_rv(
+        unsafe { p.C_GetFunctionList(&mut list) },
+        CKR_OK,
+        "C_GetFunctionList before C_Initialize",
+    );
     let mut n: CK_ULONG = 0;
     // SAFETY: NULL list pointer = count query; `n` is writable.
-    assert_rv(unsafe { p.C_GetInterfaceList(null_mut(), &mut n) }, CKR_OK, "C_GetInterfaceList before C_Initialize");
+    assert_rv(
+        unsafe { p.C_GetInterfaceList(null_mut(), &mut n) },
+        CKR_OK,
+        "C_GetInterfaceList before C_Initialize",
+    );
 
     // Then C_Initialize works, and so does everything.
     // SAFETY: NULL arguments are allowed (no threads, no locking).
-    assert_rv(unsafe { p.C_Initialize(null_mut()) }, CKR_OK, "C_Initialize(NULL)");
+    assert_rv(
+        unsafe { p.C_Initialize(null_mut()) },
+        CKR_OK,
+        "C_Initialize(NULL)",
+    );
     // SAFETY: count query; `count` is writable.
-    assert_rv(unsafe { p.C_GetSlotList(CK_TRUE, null_mut(), &mut count) }, CKR_OK, "C_GetSlotList");
+    assert_rv(
+        unsafe { p.C_GetSlotList(CK_TRUE, null_mut(), &mut count) },
+        CKR_OK,
+        "C_GetSlotList",
+    );
     assert_eq!(count, 1);
 }
 
@@ -258,7 +376,10 @@ extern "C" fn lock_mutex(p: *mut c_void) -> CK_RV {
     }
     // SAFETY: `p` is a live mutex from `create_mutex`.
     let m = unsafe { &*p.cast::<AtomicBool>() };
-    while m.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed).is_err() {
+    while m
+        .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+        .is_err()
+    {
         std::thread::yield_now();
     }
     CKR_OK
@@ -278,8 +399,10 @@ extern "C" fn unlock_mutex(p: *mut c_void) -> CK_RV {
 
 fn init_args(flags: CK_FLAGS, mutexes: bool) -> CK_C_INITIALIZE_ARGS {
     CK_C_INITIALIZE_ARGS {
-        CreateMutex: mutexes.then_some(create_mutex as unsafe extern "C" fn(*mut *mut c_void) -> CK_RV),
-        DestroyMutex: mutexes.then_some(destroy_mutex as unsafe extern "C" fn(*mut c_void) -> CK_RV),
+        CreateMutex: mutexes
+            .then_some(create_mutex as unsafe extern "C" fn(*mut *mut c_void) -> CK_RV),
+        DestroyMutex: mutexes
+            .then_some(destroy_mutex as unsafe extern "C" fn(*mut c_void) -> CK_RV),
         LockMutex: mutexes.then_some(lock_mutex as unsafe extern "C" fn(*mut c_void) -> CK_RV),
         UnlockMutex: mutexes.then_some(unlock_mutex as unsafe extern "C" fn(*mut c_void) -> CK_RV),
         flags,
@@ -289,7 +412,10 @@ fn init_args(flags: CK_FLAGS, mutexes: bool) -> CK_C_INITIALIZE_ARGS {
 
 fn initialize(raw: &Raw, args: &mut CK_C_INITIALIZE_ARGS) -> CK_RV {
     // SAFETY: `args` is a valid CK_C_INITIALIZE_ARGS whose callbacks stay alive.
-    unsafe { raw.sys().C_Initialize((args as *mut CK_C_INITIALIZE_ARGS).cast()) }
+    unsafe {
+        raw.sys()
+            .C_Initialize((args as *mut CK_C_INITIALIZE_ARGS).cast())
+    }
 }
 
 fn finalize(raw: &Raw) -> CK_RV {
@@ -303,7 +429,11 @@ fn exercise(raw: &Raw) {
     let mut slots = [0 as CK_SLOT_ID; 4];
     let mut n: CK_ULONG = 4;
     // SAFETY: `slots` holds `n` entries.
-    assert_rv(unsafe { p.C_GetSlotList(CK_TRUE, slots.as_mut_ptr(), &mut n) }, CKR_OK, "C_GetSlotList");
+    assert_rv(
+        unsafe { p.C_GetSlotList(CK_TRUE, slots.as_mut_ptr(), &mut n) },
+        CKR_OK,
+        "C_GetSlotList",
+    );
     assert!(n >= 1);
     let mut h: CK_SESSION_HANDLE = 0;
     // SAFETY: `h` is writable; no callback.
@@ -311,7 +441,11 @@ fn exercise(raw: &Raw) {
     assert_rv(rv, CKR_OK, "C_OpenSession");
     let mut buf = [0u8; 32];
     // SAFETY: `buf` holds 32 bytes.
-    assert_rv(unsafe { p.C_GenerateRandom(h, buf.as_mut_ptr(), 32) }, CKR_OK, "C_GenerateRandom");
+    assert_rv(
+        unsafe { p.C_GenerateRandom(h, buf.as_mut_ptr(), 32) },
+        CKR_OK,
+        "C_GenerateRandom",
+    );
     assert_rv(raw.close_session(h), CKR_OK, "C_CloseSession");
 }
 
@@ -320,19 +454,31 @@ fn initialize_rules(ctx: &Ctx) {
     // Double initialization; C_Finalize's pReserved must be NULL; finalizing twice.
     let mut args = init_args(CKF_OS_LOCKING_OK, false);
     assert_rv(initialize(&raw, &mut args), CKR_OK, "C_Initialize");
-    assert_rv(initialize(&raw, &mut args), CKR_CRYPTOKI_ALREADY_INITIALIZED, "second C_Initialize");
+    assert_rv(
+        initialize(&raw, &mut args),
+        CKR_CRYPTOKI_ALREADY_INITIALIZED,
+        "second C_Initialize",
+    );
     exercise(&raw);
     let mut junk = 0u64;
     // SAFETY: a non-NULL pReserved must be refused without being dereferenced.
     let rv = unsafe { raw.sys().C_Finalize((&mut junk as *mut u64).cast()) };
     assert_rv(rv, CKR_ARGUMENTS_BAD, "C_Finalize(non-NULL)");
     assert_rv(finalize(&raw), CKR_OK, "C_Finalize");
-    assert_rv(finalize(&raw), CKR_CRYPTOKI_NOT_INITIALIZED, "second C_Finalize");
+    assert_rv(
+        finalize(&raw),
+        CKR_CRYPTOKI_NOT_INITIALIZED,
+        "second C_Finalize",
+    );
 
     // Mutex callbacks: all or none.
     let mut partial = init_args(0, true);
     partial.LockMutex = None;
-    assert_rv(initialize(&raw, &mut partial), CKR_ARGUMENTS_BAD, "C_Initialize with some mutex callbacks");
+    assert_rv(
+        initialize(&raw, &mut partial),
+        CKR_ARGUMENTS_BAD,
+        "C_Initialize with some mutex callbacks",
+    );
     // All four without CKF_OS_LOCKING_OK: the module must use them or refuse with CKR_CANT_LOCK.
     let mut app_locks = init_args(0, true);
     match initialize(&raw, &mut app_locks) {
@@ -345,18 +491,28 @@ fn initialize_rules(ctx: &Ctx) {
     }
     // All four with CKF_OS_LOCKING_OK: fine.
     let mut both = init_args(CKF_OS_LOCKING_OK, true);
-    assert_rv(initialize(&raw, &mut both), CKR_OK, "C_Initialize with callbacks and OS locking");
+    assert_rv(
+        initialize(&raw, &mut both),
+        CKR_OK,
+        "C_Initialize with callbacks and OS locking",
+    );
     exercise(&raw);
     assert_rv(finalize(&raw), CKR_OK, "C_Finalize");
     // The application forbids threads: fine, or CKR_NEED_TO_CREATE_THREADS.
-    let mut no_threads = init_args(CKF_OS_LOCKING_OK | CKF_LIBRARY_CANT_CREATE_OS_THREADS, false);
+    let mut no_threads = init_args(
+        CKF_OS_LOCKING_OK | CKF_LIBRARY_CANT_CREATE_OS_THREADS,
+        false,
+    );
     match initialize(&raw, &mut no_threads) {
         CKR_OK => {
             exercise(&raw);
             assert_rv(finalize(&raw), CKR_OK, "C_Finalize");
         }
         CKR_NEED_TO_CREATE_THREADS => {}
-        rv => panic!("C_Initialize with CKF_LIBRARY_CANT_CREATE_OS_THREADS: {}", ckr_name(rv)),
+        rv => panic!(
+            "C_Initialize with CKF_LIBRARY_CANT_CREATE_OS_THREADS: {}",
+            ckr_name(rv)
+        ),
     }
 
     // A configuration path in pReserved wins over $CLOUDHSM_PKCS11_CONF.
@@ -374,16 +530,32 @@ fn initialize_rules(ctx: &Ctx) {
     let path = c_string(&other_conf.to_string_lossy());
     let mut with_path = init_args(CKF_OS_LOCKING_OK, false);
     with_path.pReserved = path.as_ptr() as *mut c_void;
-    assert_rv(initialize(&raw, &mut with_path), CKR_OK, "C_Initialize with a config path in pReserved");
+    assert_rv(
+        initialize(&raw, &mut with_path),
+        CKR_OK,
+        "C_Initialize with a config path in pReserved",
+    );
     let mut slots = [0 as CK_SLOT_ID; 4];
     let mut n: CK_ULONG = 4;
     // SAFETY: `slots` holds `n` entries.
-    assert_rv(unsafe { raw.sys().C_GetSlotList(CK_TRUE, slots.as_mut_ptr(), &mut n) }, CKR_OK, "C_GetSlotList");
+    assert_rv(
+        unsafe { raw.sys().C_GetSlotList(CK_TRUE, slots.as_mut_ptr(), &mut n) },
+        CKR_OK,
+        "C_GetSlotList",
+    );
     assert_eq!(n, 1);
     let mut token = CK_TOKEN_INFO::default();
     // SAFETY: a writable CK_TOKEN_INFO.
-    assert_rv(unsafe { raw.sys().C_GetTokenInfo(slots[0], &mut token) }, CKR_OK, "C_GetTokenInfo");
-    assert!(token.label.starts_with(b"other "), "the slot of the pReserved config: {:?}", token.label);
+    assert_rv(
+        unsafe { raw.sys().C_GetTokenInfo(slots[0], &mut token) },
+        CKR_OK,
+        "C_GetTokenInfo",
+    );
+    assert!(
+        token.label.starts_with(b"other "),
+        "the slot of the pReserved config: {:?}",
+        token.label
+    );
     assert_rv(finalize(&raw), CKR_OK, "C_Finalize");
 
     // And back to normal through the crate.
@@ -406,29 +578,70 @@ fn null_pointers(ctx: &Ctx) {
     let mut count: CK_ULONG = 1;
     let mut sess: CK_SESSION_HANDLE = 0;
     let mut byte = [0u8; 1];
-    let mut template = [CK_ATTRIBUTE { type_: CKA_LABEL, pValue: null_mut(), ulValueLen: 0 }];
-    let mut mech = CK_MECHANISM { mechanism: CKM_SHA256, pParameter: null_mut(), ulParameterLen: 0 };
-    // SAFETY (all calls below): each call passes NULL for exactly one required pointer; every
+    let mut template = [CK_ATTRIBUTE {
+        type_: CKA_LABEL,
+        pValue: null_mut(),
+        ulValueLen: 0,
+    }];
+    let mut mech = CK_MECHANISM {
+        mechanism: CKM_SHA256,
+        pParameter: null_mut(),
+        ulParameterLen: 0,
+    };
+    // SAFETY: each call passes NULL for exactly one required pointer; every
     // other pointer is valid for the call.
     let calls: Vec<(&str, CK_RV)> = unsafe {
         vec![
             ("C_GetInfo(NULL)", p.C_GetInfo(null_mut())),
             ("C_GetFunctionList(NULL)", p.C_GetFunctionList(null_mut())),
-            ("C_GetInterfaceList(list, NULL)", p.C_GetInterfaceList(null_mut(), null_mut())),
-            ("C_GetSlotList(.., NULL count)", p.C_GetSlotList(CK_FALSE, null_mut(), null_mut())),
+            (
+                "C_GetInterfaceList(list, NULL)",
+                p.C_GetInterfaceList(null_mut(), null_mut()),
+            ),
+            (
+                "C_GetSlotList(.., NULL count)",
+                p.C_GetSlotList(CK_FALSE, null_mut(), null_mut()),
+            ),
             ("C_GetSlotInfo(NULL)", p.C_GetSlotInfo(slot, null_mut())),
             ("C_GetTokenInfo(NULL)", p.C_GetTokenInfo(slot, null_mut())),
-            ("C_GetMechanismList(NULL count)", p.C_GetMechanismList(slot, null_mut(), null_mut())),
-            ("C_GetMechanismInfo(NULL)", p.C_GetMechanismInfo(slot, CKM_SHA256, null_mut())),
-            ("C_OpenSession(NULL phSession)", p.C_OpenSession(slot, CKF_SERIAL_SESSION, null_mut(), None, null_mut())),
+            (
+                "C_GetMechanismList(NULL count)",
+                p.C_GetMechanismList(slot, null_mut(), null_mut()),
+            ),
+            (
+                "C_GetMechanismInfo(NULL)",
+                p.C_GetMechanismInfo(slot, CKM_SHA256, null_mut()),
+            ),
+            (
+                "C_OpenSession(NULL phSession)",
+                p.C_OpenSession(slot, CKF_SERIAL_SESSION, null_mut(), None, null_mut()),
+            ),
             ("C_GetSessionInfo(NULL)", p.C_GetSessionInfo(h, null_mut())),
-            ("C_Login(NULL pin, len 8)", p.C_Login(h, CKU_USER, null_mut(), 8)),
-            ("C_CreateObject(NULL template)", p.C_CreateObject(h, null_mut(), 3, &mut sess)),
-            ("C_CreateObject(NULL phObject)", p.C_CreateObject(h, template.as_mut_ptr(), 1, null_mut())),
-            ("C_GetAttributeValue(NULL template)", p.C_GetAttributeValue(h, o, null_mut(), 1)),
+            (
+                "C_Login(NULL pin, len 8)",
+                p.C_Login(h, CKU_USER, null_mut(), 8),
+            ),
+            (
+                "C_CreateObject(NULL template)",
+                p.C_CreateObject(h, null_mut(), 3, &mut sess),
+            ),
+            (
+                "C_CreateObject(NULL phObject)",
+                p.C_CreateObject(h, template.as_mut_ptr(), 1, null_mut()),
+            ),
+            (
+                "C_GetAttributeValue(NULL template)",
+                p.C_GetAttributeValue(h, o, null_mut(), 1),
+            ),
             ("C_GetObjectSize(NULL)", p.C_GetObjectSize(h, o, null_mut())),
-            ("C_FindObjectsInit(NULL, 1)", p.C_FindObjectsInit(h, null_mut(), 1)),
-            ("C_GenerateRandom(NULL)", p.C_GenerateRandom(h, null_mut(), 8)),
+            (
+                "C_FindObjectsInit(NULL, 1)",
+                p.C_FindObjectsInit(h, null_mut(), 1),
+            ),
+            (
+                "C_GenerateRandom(NULL)",
+                p.C_GenerateRandom(h, null_mut(), 8),
+            ),
             ("C_DigestInit(NULL)", p.C_DigestInit(h, null_mut())),
             ("C_Digest(NULL data)", {
                 assert_rv(p.C_DigestInit(h, &mut mech), CKR_OK, "C_DigestInit");
@@ -446,18 +659,36 @@ fn null_pointers(ctx: &Ctx) {
     let mut slot_info = CK_SLOT_INFO::default();
     // SAFETY: writable outputs; the slot ID is simply wrong.
     unsafe {
-        assert_rv(p.C_GetSlotInfo(slot ^ 0x5a5a, &mut slot_info), CKR_SLOT_ID_INVALID, "C_GetSlotInfo(bad slot)");
-        let rv = p.C_OpenSession(slot ^ 0x5a5a, CKF_SERIAL_SESSION, null_mut(), None, &mut sess);
+        assert_rv(
+            p.C_GetSlotInfo(slot ^ 0x5a5a, &mut slot_info),
+            CKR_SLOT_ID_INVALID,
+            "C_GetSlotInfo(bad slot)",
+        );
+        let rv = p.C_OpenSession(
+            slot ^ 0x5a5a,
+            CKF_SERIAL_SESSION,
+            null_mut(),
+            None,
+            &mut sess,
+        );
         assert_rv(rv, CKR_SLOT_ID_INVALID, "C_OpenSession(bad slot)");
         let rv = p.C_OpenSession(slot, CKF_RW_SESSION, null_mut(), None, &mut sess);
-        assert_rv(rv, CKR_SESSION_PARALLEL_NOT_SUPPORTED, "C_OpenSession without CKF_SERIAL_SESSION");
+        assert_rv(
+            rv,
+            CKR_SESSION_PARALLEL_NOT_SUPPORTED,
+            "C_OpenSession without CKF_SERIAL_SESSION",
+        );
     }
     // The two-call slot list: a too-small buffer gets CKR_BUFFER_TOO_SMALL and the count.
     let mut none: [CK_SLOT_ID; 1] = [0];
     let mut zero: CK_ULONG = 0;
     // SAFETY: a one-entry buffer announced as zero entries.
     let rv = unsafe { p.C_GetSlotList(CK_FALSE, none.as_mut_ptr(), &mut zero) };
-    assert_rv(rv, CKR_BUFFER_TOO_SMALL, "C_GetSlotList with a zero-length buffer");
+    assert_rv(
+        rv,
+        CKR_BUFFER_TOO_SMALL,
+        "C_GetSlotList with a zero-length buffer",
+    );
     assert_eq!(zero, 1, "the needed count is returned");
 }
 
@@ -516,17 +747,24 @@ fn interface_version(i: &CK_INTERFACE) -> (u8, u8) {
 fn interface_name(i: &CK_INTERFACE) -> String {
     assert!(!i.pInterfaceName.is_null());
     // SAFETY: interface names are NUL-terminated strings owned by the module.
-    unsafe { CStr::from_ptr(i.pInterfaceName as *const std::ffi::c_char) }.to_string_lossy().into_owned()
+    unsafe { CStr::from_ptr(i.pInterfaceName as *const std::ffi::c_char) }
+        .to_string_lossy()
+        .into_owned()
 }
 
-fn get_interface(raw: &Raw, name: Option<&str>, version: Option<(u8, u8)>) -> Result<CK_INTERFACE, CK_RV> {
+fn get_interface(
+    raw: &Raw,
+    name: Option<&str>,
+    version: Option<(u8, u8)>,
+) -> Result<CK_INTERFACE, CK_RV> {
     let name = name.map(c_string);
     let mut v = version.map(|(major, minor)| CK_VERSION { major, minor });
     let mut out: *mut CK_INTERFACE = null_mut();
     // SAFETY: the name is NUL-terminated, the version and `out` are valid or NULL.
     let rv = unsafe {
         raw.sys().C_GetInterface(
-            name.as_ref().map_or(null_mut(), |n| n.as_ptr() as *mut CK_UTF8CHAR),
+            name.as_ref()
+                .map_or(null_mut(), |n| n.as_ptr() as *mut CK_UTF8CHAR),
             v.as_mut().map_or(null_mut(), |v| v as *mut CK_VERSION),
             &mut out,
             0,
@@ -547,39 +785,72 @@ fn function_lists(ctx: &Ctx) {
     // Every function of both lists is exported as a symbol.
     let mut missing_symbols = v2_functions!(missing!(p, is_ok));
     missing_symbols.extend(v3_functions!(missing!(p, is_ok)));
-    assert!(missing_symbols.is_empty(), "symbols not exported: {missing_symbols:?}");
+    assert!(
+        missing_symbols.is_empty(),
+        "symbols not exported: {missing_symbols:?}"
+    );
 
     // C_GetFunctionList: the 2.40 list, complete.
     let mut list: *mut CK_FUNCTION_LIST = null_mut();
     // SAFETY: `list` is writable.
-    assert_rv(unsafe { p.C_GetFunctionList(&mut list) }, CKR_OK, "C_GetFunctionList");
+    assert_rv(
+        unsafe { p.C_GetFunctionList(&mut list) },
+        CKR_OK,
+        "C_GetFunctionList",
+    );
     assert!(!list.is_null());
     // SAFETY: the module returned a pointer to its CK_FUNCTION_LIST.
     let l = unsafe { *list };
-    assert_eq!((l.version.major, l.version.minor), (2, 40), "C_GetFunctionList gives the 2.40 list");
+    assert_eq!(
+        (l.version.major, l.version.minor),
+        (2, 40),
+        "C_GetFunctionList gives the 2.40 list"
+    );
     let missing2 = v2_functions!(missing!(l, is_some));
-    assert!(missing2.is_empty(), "NULL entries in the 2.40 list: {missing2:?}");
+    assert!(
+        missing2.is_empty(),
+        "NULL entries in the 2.40 list: {missing2:?}"
+    );
 
     // C_GetInterfaceList: a count query, a too-small buffer, then the list.
     let mut n: CK_ULONG = 0;
     // SAFETY: NULL list = count query.
-    assert_rv(unsafe { p.C_GetInterfaceList(null_mut(), &mut n) }, CKR_OK, "C_GetInterfaceList count");
+    assert_rv(
+        unsafe { p.C_GetInterfaceList(null_mut(), &mut n) },
+        CKR_OK,
+        "C_GetInterfaceList count",
+    );
     assert!(n >= 2, "at least the 3.0 and 2.40 interfaces: {n}");
-    let empty = CK_INTERFACE { pInterfaceName: null_mut(), pFunctionList: null_mut(), flags: 0 };
+    let empty = CK_INTERFACE {
+        pInterfaceName: null_mut(),
+        pFunctionList: null_mut(),
+        flags: 0,
+    };
     let mut ifaces = vec![empty; n as usize];
     let mut small: CK_ULONG = 1;
     // SAFETY: `ifaces` holds at least `small` entries.
     let rv = unsafe { p.C_GetInterfaceList(ifaces.as_mut_ptr(), &mut small) };
-    assert_rv(rv, CKR_BUFFER_TOO_SMALL, "C_GetInterfaceList with room for one");
+    assert_rv(
+        rv,
+        CKR_BUFFER_TOO_SMALL,
+        "C_GetInterfaceList with room for one",
+    );
     assert_eq!(small, n, "the needed count is returned");
     // SAFETY: `ifaces` holds `n` entries.
-    assert_rv(unsafe { p.C_GetInterfaceList(ifaces.as_mut_ptr(), &mut n) }, CKR_OK, "C_GetInterfaceList");
+    assert_rv(
+        unsafe { p.C_GetInterfaceList(ifaces.as_mut_ptr(), &mut n) },
+        CKR_OK,
+        "C_GetInterfaceList",
+    );
     let mut versions = Vec::new();
     for i in &ifaces[..n as usize] {
         assert_eq!(interface_name(i), "PKCS 11");
         versions.push(interface_version(i));
     }
-    assert!(versions.contains(&(3, 0)) && versions.contains(&(2, 40)), "interface versions {versions:?}");
+    assert!(
+        versions.contains(&(3, 0)) && versions.contains(&(2, 40)),
+        "interface versions {versions:?}"
+    );
 
     // C_GetInterface by name and version.
     let v240 = get_interface(&raw, Some("PKCS 11"), Some((2, 40))).unwrap();
@@ -591,13 +862,22 @@ fn function_lists(ctx: &Ctx) {
     let l3 = unsafe { *v30.pFunctionList.cast::<CK_FUNCTION_LIST_3_0>() };
     let mut missing3 = v2_functions!(missing!(l3, is_some));
     missing3.extend(v3_functions!(missing!(l3, is_some)));
-    assert!(missing3.is_empty(), "NULL entries in the 3.0 list: {missing3:?}");
+    assert!(
+        missing3.is_empty(),
+        "NULL entries in the 3.0 list: {missing3:?}"
+    );
     let default = get_interface(&raw, None, None).unwrap();
     assert_eq!(interface_name(&default), "PKCS 11");
     let by_name = get_interface(&raw, Some("PKCS 11"), None).unwrap();
     assert!(interface_version(&by_name).0 >= 2);
-    assert!(get_interface(&raw, Some("Vendor Nope"), None).is_err(), "an unknown interface name");
-    assert!(get_interface(&raw, Some("PKCS 11"), Some((1, 0))).is_err(), "an unknown interface version");
+    assert!(
+        get_interface(&raw, Some("Vendor Nope"), None).is_err(),
+        "an unknown interface name"
+    );
+    assert!(
+        get_interface(&raw, Some("PKCS 11"), Some((1, 0))).is_err(),
+        "an unknown interface version"
+    );
     // SAFETY: NULL ppInterface must be refused.
     let rv = unsafe { p.C_GetInterface(null_mut(), null_mut(), null_mut(), 0) };
     assert_rv(rv, CKR_ARGUMENTS_BAD, "C_GetInterface(.., NULL)");
@@ -607,7 +887,11 @@ fn function_lists(ctx: &Ctx) {
     let mut info = CK_INFO::default();
     let get_info = l3.C_GetInfo.unwrap();
     // SAFETY: a writable CK_INFO.
-    assert_rv(unsafe { get_info(&mut info) }, CKR_CRYPTOKI_NOT_INITIALIZED, "3.0 list C_GetInfo before C_Initialize");
+    assert_rv(
+        unsafe { get_info(&mut info) },
+        CKR_CRYPTOKI_NOT_INITIALIZED,
+        "3.0 list C_GetInfo before C_Initialize",
+    );
     let init = l3.C_Initialize.unwrap();
     // SAFETY: NULL arguments are allowed.
     assert_rv(unsafe { init(null_mut()) }, CKR_OK, "3.0 list C_Initialize");

@@ -793,6 +793,10 @@ impl Core {
             return Err(Error::SessionReadOnly);
         }
         Self::check_owner(login.as_deref(), &e)?;
+        if self.strict() && e.obj.is_key() {
+            // CloudHSM changes key attributes only through cloudhsm-cli.
+            return Err(Error::FunctionNotSupported);
+        }
         let is_so = login.as_deref().is_some_and(|l| l.role == Role::Admin);
         let obj = objects::apply_changes(&e.obj, template, false, is_so)?;
         self.replace_object(&e, obj)
@@ -986,6 +990,7 @@ impl Core {
 
     fn op_one_shot(&self, conn: ConnId, op: OpId, data: &[u8], extra: &[u8]) -> Result<Vec<u8>> {
         let o = self.take_op(conn, op)?;
+        self.check_data_limit(&o.mech, data.len())?;
         if !matches!(o.state, OpState::Fresh) {
             return Err(Error::OperationActive);
         }
@@ -994,6 +999,10 @@ impl Core {
 
     fn op_update(&self, conn: ConnId, op: OpId, data: &[u8]) -> Result<Vec<u8>> {
         let mut o = self.take_op(conn, op)?;
+        if self.strict() && matches!(o.mech, Mechanism::AesGcm(_)) {
+            // CloudHSM: no multi-part GCM.
+            return Err(Error::MechanismInvalid);
+        }
         let out = mechs::update(o.kind, &o.mech, o.entry.key()?, &mut o.state, data)?;
         self.ops.lock().insert(op, o);
         Ok(out)
@@ -1056,8 +1065,64 @@ fn open_object(key: &SealKey, rec: &Record) -> Result<Object> {
 }
 
 impl Core {
+    fn strict(&self) -> bool {
+        self.cfg.compat == crate::config::Compat::Cloudhsm
+    }
+
+    /// What AWS CloudHSM Client SDK 5 refuses, in the slot's strict mode (docs/cloudhsm-compat.md).
+    fn check_compat(&self, req: &Request) -> Result<()> {
+        use Request as R;
+        if !self.strict() {
+            return Ok(());
+        }
+        let key_templates: Vec<&Template> = match req {
+            R::OpenSession { rw: false, .. } => return Err(Error::FunctionFailed),
+            R::CopyObject { .. } | R::InitToken { .. } | R::InitPin { .. } | R::SetPin { .. } => {
+                return Err(Error::FunctionNotSupported)
+            }
+            R::GenerateKey { template, .. } | R::UnwrapKey { template, .. } | R::DeriveKey { template, .. } => vec![template],
+            R::GenerateKeyPair { public, private, .. } => vec![public, private],
+            R::CreateObject { template, .. } => {
+                let (class, _) = objects::class_and_type(template)?;
+                if class.is_some_and(|c| matches!(c, CKO_SECRET_KEY | CKO_PRIVATE_KEY | CKO_PUBLIC_KEY)) {
+                    vec![template]
+                } else {
+                    vec![]
+                }
+            }
+            _ => vec![],
+        };
+        // CKA_PRIVATE is "partially supported": keys must stay private.
+        for t in key_templates {
+            if t.iter().any(|a| a.ty == CKA_PRIVATE && a.value == AttrValue::Bool(false)) {
+                return Err(Error::AttributeValueInvalid);
+            }
+        }
+        Ok(())
+    }
+
+    /// CloudHSM's per-call data limits for HSM-side mechanisms (strict mode).
+    fn check_data_limit(&self, mech: &Mechanism, len: usize) -> Result<()> {
+        if !self.strict() {
+            return Ok(());
+        }
+        let limit = match mech {
+            Mechanism::Hmac { hash: crate::crypto::HashAlg::Sha1 | crate::crypto::HashAlg::Sha256, .. } => 16_288,
+            Mechanism::Hmac { hash: crate::crypto::HashAlg::Sha224, .. } => 16_256,
+            Mechanism::Hmac { .. } => 16_224,
+            Mechanism::AesCbc(_) | Mechanism::AesCbcPad(_) => 16_272,
+            Mechanism::AesGcm(_) => 16_224,
+            _ => return Ok(()),
+        };
+        if len > limit {
+            return Err(Error::DataLenRange);
+        }
+        Ok(())
+    }
+
     fn dispatch(&self, req: Request) -> Result<Response> {
         use Request as R;
+        self.check_compat(&req)?;
         Ok(match req {
             R::Connect => {
                 let id = ConnId(self.next_id());

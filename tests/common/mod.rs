@@ -20,7 +20,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
@@ -111,7 +111,11 @@ fn target_dir(manifest: &Path) -> PathBuf {
     // A test binary runs from <target>/<profile>/deps/: the target dir is the ancestor that
     // cargo tagged (this also follows a target dir set in .cargo/config.toml).
     if let Ok(exe) = std::env::current_exe() {
-        if let Some(dir) = exe.ancestors().skip(1).find(|d| d.join("CACHEDIR.TAG").is_file()) {
+        if let Some(dir) = exe
+            .ancestors()
+            .skip(1)
+            .find(|d| d.join("CACHEDIR.TAG").is_file())
+        {
             return dir.to_path_buf();
         }
     }
@@ -132,7 +136,9 @@ fn newest_mtime(path: &Path, newest: &mut Option<SystemTime>) {
 }
 
 fn module_is_fresh(manifest: &Path, so: &Path) -> bool {
-    let Ok(built) = fs::metadata(so).and_then(|m| m.modified()) else { return false };
+    let Ok(built) = fs::metadata(so).and_then(|m| m.modified()) else {
+        return false;
+    };
     let mut newest = None;
     for p in ["src", "include", "build.rs", "Cargo.toml", "Cargo.lock"] {
         newest_mtime(&manifest.join(p), &mut newest);
@@ -160,7 +166,10 @@ fn build_if_needed(manifest: &Path, target: &Path, so: &Path) {
         .env("CARGO_TARGET_DIR", target)
         .status()
         .expect("cannot run cargo");
-    assert!(status.success(), "`cargo build --release --lib` failed: {status}");
+    assert!(
+        status.success(),
+        "`cargo build --release --lib` failed: {status}"
+    );
     assert!(so.is_file(), "{} was not built", so.display());
 }
 
@@ -202,10 +211,23 @@ macro_rules! black_box_suite {
 
 /// The entry point of every scenario test. In the test process: make a store and run `body`.
 /// In a child (re-executed with a step named): run that step and say so.
-pub fn scenario(test: &'static str, transport: Transport, body: fn(&Env), steps: &'static [(&'static str, Step)]) {
+pub fn scenario(
+    test: &'static str,
+    transport: Transport,
+    body: fn(&Env),
+    steps: &'static [(&'static str, Step)],
+) {
     if let Ok(step) = std::env::var(STEP_VAR) {
-        assert_eq!(std::env::var(TEST_VAR).as_deref(), Ok(test), "a child ran the wrong test");
-        let f = steps.iter().find(|(n, _)| *n == step).unwrap_or_else(|| panic!("unknown step {step}")).1;
+        assert_eq!(
+            std::env::var(TEST_VAR).as_deref(),
+            Ok(test),
+            "a child ran the wrong test"
+        );
+        let f = steps
+            .iter()
+            .find(|(n, _)| *n == step)
+            .unwrap_or_else(|| panic!("unknown step {step}"))
+            .1;
         let ctx = Ctx::from_env();
         assert_eq!(ctx.transport, transport);
         f(&ctx);
@@ -230,10 +252,23 @@ fn toml_string(s: &str) -> String {
 }
 
 impl Env {
-    fn new(test: &'static str, transport: Transport, steps: &'static [(&'static str, Step)]) -> Env {
+    fn new(
+        test: &'static str,
+        transport: Transport,
+        steps: &'static [(&'static str, Step)],
+    ) -> Env {
         let module = module_path();
-        let dir = tempfile::Builder::new().prefix("cloudhsm-black-box-").tempdir().unwrap();
-        let env = Env { dir, test, transport, steps, module };
+        let dir = tempfile::Builder::new()
+            .prefix("cloudhsm-black-box-")
+            .tempdir()
+            .unwrap();
+        let env = Env {
+            dir,
+            test,
+            transport,
+            steps,
+            module,
+        };
         fs::create_dir_all(env.home()).unwrap();
         env.write_config(&env.cluster_toml(CONFIG_LABEL, &env.store()));
         env
@@ -272,7 +307,10 @@ impl Env {
     }
 
     fn command(&self, step: &str, vars: &[(&str, &str)]) -> Command {
-        assert!(self.steps.iter().any(|(n, _)| *n == step), "no step named {step}");
+        assert!(
+            self.steps.iter().any(|(n, _)| *n == step),
+            "no step named {step}"
+        );
         let mut cmd = Command::new(std::env::current_exe().unwrap());
         cmd.args([self.test, "--exact", "--nocapture", "--test-threads=1"])
             .env(STEP_VAR, step)
@@ -297,7 +335,9 @@ impl Env {
     /// Same, with named arguments (read in the step with `ctx.arg(name)`).
     pub fn run_with(&self, step: &str, vars: &[(&str, &str)]) -> String {
         let mut cmd = self.command(step, vars);
-        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         let mut child = cmd.spawn().unwrap();
         let out = collect(child.stdout.take().unwrap());
         let err = collect(child.stderr.take().unwrap());
@@ -316,7 +356,9 @@ impl Env {
     /// Start a step and talk to it line by line (stdin/stdout).
     pub fn spawn(&self, step: &str, vars: &[(&str, &str)]) -> Spawned {
         let mut cmd = self.command(step, vars);
-        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         let mut child = cmd.spawn().unwrap();
         let stdin = child.stdin.take();
         let stdout = child.stdout.take().unwrap();
@@ -393,10 +435,7 @@ pub struct Spawned {
 impl Spawned {
     /// The next line the step printed, or None at its end or after `timeout`.
     pub fn next_line(&mut self, timeout: Duration) -> Option<String> {
-        match self.lines.recv_timeout(timeout) {
-            Ok(l) => Some(l),
-            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => None,
-        }
+        self.lines.recv_timeout(timeout).ok()
     }
 
     /// Wait for a line starting with `prefix` (other lines are skipped); return it.
@@ -434,8 +473,15 @@ impl Spawned {
     }
 
     fn output(&mut self) -> String {
-        let err = self.stderr.take().map(|h| h.join().unwrap_or_default()).unwrap_or_default();
-        format!("--- stdout\n{}\n--- stderr\n{err}", self.transcript.lock().unwrap())
+        let err = self
+            .stderr
+            .take()
+            .map(|h| h.join().unwrap_or_default())
+            .unwrap_or_default();
+        format!(
+            "--- stdout\n{}\n--- stderr\n{err}",
+            self.transcript.lock().unwrap()
+        )
     }
 
     /// Wait for the step to end; fail the test unless it succeeded.
@@ -444,7 +490,11 @@ impl Spawned {
         let status = wait_timeout(&mut self.child, STEP_TIMEOUT);
         while self.next_line(Duration::from_secs(5)).is_some() {}
         let out = self.transcript.lock().unwrap().clone();
-        let err = self.stderr.take().map(|h| h.join().unwrap_or_default()).unwrap_or_default();
+        let err = self
+            .stderr
+            .take()
+            .map(|h| h.join().unwrap_or_default())
+            .unwrap_or_default();
         report(&self.step, self.transport, &out, &err);
         let done = format!("{STEP_DONE} {}", self.step);
         assert!(
@@ -494,7 +544,8 @@ impl Ctx {
 
     /// A named argument given by `env.run_with`.
     pub fn arg(&self, name: &str) -> String {
-        std::env::var(format!("{ARG_PREFIX}{name}")).unwrap_or_else(|_| panic!("argument {name} not given"))
+        std::env::var(format!("{ARG_PREFIX}{name}"))
+            .unwrap_or_else(|_| panic!("argument {name} not given"))
     }
 
     /// The module loaded, not initialized.
@@ -510,7 +561,8 @@ impl Ctx {
     /// Load and C_Initialize the module; its one configured slot.
     pub fn init(&self) -> Hsm {
         let p11 = self.load();
-        p11.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)).unwrap();
+        p11.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
+            .unwrap();
         Hsm::new(p11, self.raw())
     }
 }
@@ -526,7 +578,11 @@ impl Hsm {
     pub fn new(p11: Pkcs11, raw: Raw) -> Hsm {
         let slots = p11.get_slots_with_token().unwrap();
         assert_eq!(slots.len(), 1, "one cluster configured, one slot expected");
-        Hsm { slot: slots[0], p11, raw }
+        Hsm {
+            slot: slots[0],
+            p11,
+            raw,
+        }
     }
 
     pub fn token_info(&self) -> TokenInfo {
@@ -562,10 +618,13 @@ impl Hsm {
 
     /// Activate and create the given crypto users (C_InitPIN from the admin's session).
     pub fn activate_with(&self, users: &[&str]) {
-        self.p11.init_token(self.slot, &AuthPin::from(SO_PIN), TOKEN_LABEL).unwrap();
+        self.p11
+            .init_token(self.slot, &AuthPin::from(SO_PIN), TOKEN_LABEL)
+            .unwrap();
         let so = self.so();
         for pin in users {
-            so.init_pin(&AuthPin::from(*pin)).unwrap_or_else(|e| panic!("C_InitPIN {pin:?}: {e:?}"));
+            so.init_pin(&AuthPin::from(*pin))
+                .unwrap_or_else(|e| panic!("C_InitPIN {pin:?}: {e:?}"));
         }
         so.logout().unwrap();
     }
@@ -651,7 +710,11 @@ pub fn ulong_attr(s: &Session, o: ObjectHandle, ty: AttributeType) -> u64 {
     u64::from_ne_bytes(v.try_into().unwrap())
 }
 
-fn raw_get(s: &Session, o: ObjectHandle, req: &[(CK_ATTRIBUTE_TYPE, Option<usize>)]) -> (CK_RV, Vec<AttrOut>) {
+fn raw_get(
+    s: &Session,
+    o: ObjectHandle,
+    req: &[(CK_ATTRIBUTE_TYPE, Option<usize>)],
+) -> (CK_RV, Vec<AttrOut>) {
     RAW.with(|r| r.get_attribute_value(s.handle(), o.handle(), req))
 }
 
@@ -694,19 +757,27 @@ impl Raw {
         object: CK_OBJECT_HANDLE,
         req: &[(CK_ATTRIBUTE_TYPE, Option<usize>)],
     ) -> (CK_RV, Vec<AttrOut>) {
-        let mut bufs: Vec<Option<Vec<u8>>> = req.iter().map(|(_, n)| n.map(|n| vec![0u8; n])).collect();
+        let mut bufs: Vec<Option<Vec<u8>>> =
+            req.iter().map(|(_, n)| n.map(|n| vec![0u8; n])).collect();
         let mut template: Vec<CK_ATTRIBUTE> = req
             .iter()
             .zip(bufs.iter_mut())
             .map(|((ty, n), b)| CK_ATTRIBUTE {
                 type_: *ty,
-                pValue: b.as_mut().map_or(std::ptr::null_mut(), |b| b.as_mut_ptr().cast()),
+                pValue: b
+                    .as_mut()
+                    .map_or(std::ptr::null_mut(), |b| b.as_mut_ptr().cast()),
                 ulValueLen: n.unwrap_or(0) as CK_ULONG,
             })
             .collect();
         // SAFETY: every pValue is NULL or points to a live buffer of ulValueLen bytes.
         let rv = unsafe {
-            self.0.C_GetAttributeValue(session, object, template.as_mut_ptr(), template.len() as CK_ULONG)
+            self.0.C_GetAttributeValue(
+                session,
+                object,
+                template.as_mut_ptr(),
+                template.len() as CK_ULONG,
+            )
         };
         let out = template
             .iter()
@@ -725,16 +796,31 @@ impl Raw {
     }
 
     /// C_CreateObject with a template of raw (type, value bytes).
-    pub fn create_object(&self, session: CK_SESSION_HANDLE, template: &[(CK_ATTRIBUTE_TYPE, Vec<u8>)]) -> Result<CK_OBJECT_HANDLE, CK_RV> {
+    pub fn create_object(
+        &self,
+        session: CK_SESSION_HANDLE,
+        template: &[(CK_ATTRIBUTE_TYPE, Vec<u8>)],
+    ) -> Result<CK_OBJECT_HANDLE, CK_RV> {
         let mut values: Vec<Vec<u8>> = template.iter().map(|(_, v)| v.clone()).collect();
         let mut attrs: Vec<CK_ATTRIBUTE> = template
             .iter()
             .zip(values.iter_mut())
-            .map(|((ty, _), v)| CK_ATTRIBUTE { type_: *ty, pValue: v.as_mut_ptr().cast(), ulValueLen: v.len() as CK_ULONG })
+            .map(|((ty, _), v)| CK_ATTRIBUTE {
+                type_: *ty,
+                pValue: v.as_mut_ptr().cast(),
+                ulValueLen: v.len() as CK_ULONG,
+            })
             .collect();
         let mut handle: CK_OBJECT_HANDLE = 0;
         // SAFETY: the template points to `values`, alive for the call; `handle` is writable.
-        let rv = unsafe { self.0.C_CreateObject(session, attrs.as_mut_ptr(), attrs.len() as CK_ULONG, &mut handle) };
+        let rv = unsafe {
+            self.0.C_CreateObject(
+                session,
+                attrs.as_mut_ptr(),
+                attrs.len() as CK_ULONG,
+                &mut handle,
+            )
+        };
         if rv == CKR_OK {
             Ok(handle)
         } else {
@@ -774,7 +860,11 @@ impl Raw {
     }
 
     /// C_GetObjectSize.
-    pub fn object_size(&self, session: CK_SESSION_HANDLE, object: CK_OBJECT_HANDLE) -> Result<CK_ULONG, CK_RV> {
+    pub fn object_size(
+        &self,
+        session: CK_SESSION_HANDLE,
+        object: CK_OBJECT_HANDLE,
+    ) -> Result<CK_ULONG, CK_RV> {
         let mut size: CK_ULONG = 0;
         // SAFETY: `size` is writable.
         let rv = unsafe { self.0.C_GetObjectSize(session, object, &mut size) };
@@ -786,7 +876,13 @@ impl Raw {
     }
 
     /// C_LoginUser (PKCS#11 3.0): an explicit user name.
-    pub fn login_user(&self, session: CK_SESSION_HANDLE, user_type: CK_USER_TYPE, name: &str, pin: &str) -> CK_RV {
+    pub fn login_user(
+        &self,
+        session: CK_SESSION_HANDLE,
+        user_type: CK_USER_TYPE,
+        name: &str,
+        pin: &str,
+    ) -> CK_RV {
         let mut name = name.as_bytes().to_vec();
         let mut pin = pin.as_bytes().to_vec();
         // SAFETY: both buffers are alive and their lengths given.
@@ -805,25 +901,54 @@ impl Raw {
     pub fn login(&self, session: CK_SESSION_HANDLE, user_type: CK_USER_TYPE, pin: &str) -> CK_RV {
         let mut pin = pin.as_bytes().to_vec();
         // SAFETY: the buffer is alive and its length given.
-        unsafe { self.0.C_Login(session, user_type, pin.as_mut_ptr(), pin.len() as CK_ULONG) }
+        unsafe {
+            self.0
+                .C_Login(session, user_type, pin.as_mut_ptr(), pin.len() as CK_ULONG)
+        }
     }
 
     /// C_SignInit with a mechanism without parameters.
-    pub fn sign_init(&self, session: CK_SESSION_HANDLE, mech: CK_MECHANISM_TYPE, key: CK_OBJECT_HANDLE) -> CK_RV {
-        let mut m = CK_MECHANISM { mechanism: mech, pParameter: std::ptr::null_mut(), ulParameterLen: 0 };
+    pub fn sign_init(
+        &self,
+        session: CK_SESSION_HANDLE,
+        mech: CK_MECHANISM_TYPE,
+        key: CK_OBJECT_HANDLE,
+    ) -> CK_RV {
+        let mut m = CK_MECHANISM {
+            mechanism: mech,
+            pParameter: std::ptr::null_mut(),
+            ulParameterLen: 0,
+        };
         // SAFETY: `m` is a valid mechanism without parameter.
         unsafe { self.0.C_SignInit(session, &mut m, key) }
     }
 
     /// C_Sign with an output buffer of `cap` bytes (None: NULL, a size query). Returns the
     /// code, pulSignatureLen after the call, and the buffer cut to that length.
-    pub fn sign(&self, session: CK_SESSION_HANDLE, data: &[u8], cap: Option<usize>) -> (CK_RV, CK_ULONG, Vec<u8>) {
+    pub fn sign(
+        &self,
+        session: CK_SESSION_HANDLE,
+        data: &[u8],
+        cap: Option<usize>,
+    ) -> (CK_RV, CK_ULONG, Vec<u8>) {
         let mut data = data.to_vec();
         let mut buf = vec![0u8; cap.unwrap_or(0)];
         let mut len = cap.unwrap_or(0) as CK_ULONG;
-        let out = if cap.is_some() { buf.as_mut_ptr() } else { std::ptr::null_mut() };
+        let out = if cap.is_some() {
+            buf.as_mut_ptr()
+        } else {
+            std::ptr::null_mut()
+        };
         // SAFETY: `data` and `buf` are alive; `len` is the capacity of `buf`.
-        let rv = unsafe { self.0.C_Sign(session, data.as_mut_ptr(), data.len() as CK_ULONG, out, &mut len) };
+        let rv = unsafe {
+            self.0.C_Sign(
+                session,
+                data.as_mut_ptr(),
+                data.len() as CK_ULONG,
+                out,
+                &mut len,
+            )
+        };
         if (len as usize) <= buf.len() {
             buf.truncate(len as usize);
         }
@@ -832,19 +957,40 @@ impl Raw {
 
     /// C_DigestInit with a mechanism without parameters.
     pub fn digest_init(&self, session: CK_SESSION_HANDLE, mech: CK_MECHANISM_TYPE) -> CK_RV {
-        let mut m = CK_MECHANISM { mechanism: mech, pParameter: std::ptr::null_mut(), ulParameterLen: 0 };
+        let mut m = CK_MECHANISM {
+            mechanism: mech,
+            pParameter: std::ptr::null_mut(),
+            ulParameterLen: 0,
+        };
         // SAFETY: `m` is a valid mechanism without parameter.
         unsafe { self.0.C_DigestInit(session, &mut m) }
     }
 
     /// C_Digest with the output-buffer protocol, as `sign`.
-    pub fn digest(&self, session: CK_SESSION_HANDLE, data: &[u8], cap: Option<usize>) -> (CK_RV, CK_ULONG, Vec<u8>) {
+    pub fn digest(
+        &self,
+        session: CK_SESSION_HANDLE,
+        data: &[u8],
+        cap: Option<usize>,
+    ) -> (CK_RV, CK_ULONG, Vec<u8>) {
         let mut data = data.to_vec();
         let mut buf = vec![0u8; cap.unwrap_or(0)];
         let mut len = cap.unwrap_or(0) as CK_ULONG;
-        let out = if cap.is_some() { buf.as_mut_ptr() } else { std::ptr::null_mut() };
+        let out = if cap.is_some() {
+            buf.as_mut_ptr()
+        } else {
+            std::ptr::null_mut()
+        };
         // SAFETY: `data` and `buf` are alive; `len` is the capacity of `buf`.
-        let rv = unsafe { self.0.C_Digest(session, data.as_mut_ptr(), data.len() as CK_ULONG, out, &mut len) };
+        let rv = unsafe {
+            self.0.C_Digest(
+                session,
+                data.as_mut_ptr(),
+                data.len() as CK_ULONG,
+                out,
+                &mut len,
+            )
+        };
         if (len as usize) <= buf.len() {
             buf.truncate(len as usize);
         }
@@ -852,14 +998,25 @@ impl Raw {
     }
 
     /// C_EncryptInit with CKM_AES_GCM.
-    pub fn encrypt_init_gcm(&self, session: CK_SESSION_HANDLE, key: CK_OBJECT_HANDLE, iv: &[u8], aad: &[u8], tag_bits: u64) -> CK_RV {
+    pub fn encrypt_init_gcm(
+        &self,
+        session: CK_SESSION_HANDLE,
+        key: CK_OBJECT_HANDLE,
+        iv: &[u8],
+        aad: &[u8],
+        tag_bits: u64,
+    ) -> CK_RV {
         let mut iv = iv.to_vec();
         let mut aad = aad.to_vec();
         let mut params = CK_GCM_PARAMS {
             pIv: iv.as_mut_ptr(),
             ulIvLen: iv.len() as CK_ULONG,
             ulIvBits: (iv.len() * 8) as CK_ULONG,
-            pAAD: if aad.is_empty() { std::ptr::null_mut() } else { aad.as_mut_ptr() },
+            pAAD: if aad.is_empty() {
+                std::ptr::null_mut()
+            } else {
+                aad.as_mut_ptr()
+            },
             ulAADLen: aad.len() as CK_ULONG,
             ulTagBits: tag_bits,
         };
@@ -873,13 +1030,30 @@ impl Raw {
     }
 
     /// C_Encrypt with the output-buffer protocol, as `sign`.
-    pub fn encrypt(&self, session: CK_SESSION_HANDLE, data: &[u8], cap: Option<usize>) -> (CK_RV, CK_ULONG, Vec<u8>) {
+    pub fn encrypt(
+        &self,
+        session: CK_SESSION_HANDLE,
+        data: &[u8],
+        cap: Option<usize>,
+    ) -> (CK_RV, CK_ULONG, Vec<u8>) {
         let mut data = data.to_vec();
         let mut buf = vec![0u8; cap.unwrap_or(0)];
         let mut len = cap.unwrap_or(0) as CK_ULONG;
-        let out = if cap.is_some() { buf.as_mut_ptr() } else { std::ptr::null_mut() };
+        let out = if cap.is_some() {
+            buf.as_mut_ptr()
+        } else {
+            std::ptr::null_mut()
+        };
         // SAFETY: `data` and `buf` are alive; `len` is the capacity of `buf`.
-        let rv = unsafe { self.0.C_Encrypt(session, data.as_mut_ptr(), data.len() as CK_ULONG, out, &mut len) };
+        let rv = unsafe {
+            self.0.C_Encrypt(
+                session,
+                data.as_mut_ptr(),
+                data.len() as CK_ULONG,
+                out,
+                &mut len,
+            )
+        };
         if (len as usize) <= buf.len() {
             buf.truncate(len as usize);
         }
@@ -920,21 +1094,33 @@ pub fn ckr_name(rv: CK_RV) -> String {
         (CKR_FUNCTION_NOT_SUPPORTED, "CKR_FUNCTION_NOT_SUPPORTED"),
         (CKR_KEY_HANDLE_INVALID, "CKR_KEY_HANDLE_INVALID"),
         (CKR_KEY_TYPE_INCONSISTENT, "CKR_KEY_TYPE_INCONSISTENT"),
-        (CKR_KEY_FUNCTION_NOT_PERMITTED, "CKR_KEY_FUNCTION_NOT_PERMITTED"),
+        (
+            CKR_KEY_FUNCTION_NOT_PERMITTED,
+            "CKR_KEY_FUNCTION_NOT_PERMITTED",
+        ),
         (CKR_MECHANISM_INVALID, "CKR_MECHANISM_INVALID"),
         (CKR_OBJECT_HANDLE_INVALID, "CKR_OBJECT_HANDLE_INVALID"),
         (CKR_OPERATION_ACTIVE, "CKR_OPERATION_ACTIVE"),
-        (CKR_OPERATION_NOT_INITIALIZED, "CKR_OPERATION_NOT_INITIALIZED"),
+        (
+            CKR_OPERATION_NOT_INITIALIZED,
+            "CKR_OPERATION_NOT_INITIALIZED",
+        ),
         (CKR_PIN_INCORRECT, "CKR_PIN_INCORRECT"),
         (CKR_PIN_LOCKED, "CKR_PIN_LOCKED"),
         (CKR_SESSION_CLOSED, "CKR_SESSION_CLOSED"),
         (CKR_SESSION_COUNT, "CKR_SESSION_COUNT"),
         (CKR_SESSION_HANDLE_INVALID, "CKR_SESSION_HANDLE_INVALID"),
-        (CKR_SESSION_PARALLEL_NOT_SUPPORTED, "CKR_SESSION_PARALLEL_NOT_SUPPORTED"),
+        (
+            CKR_SESSION_PARALLEL_NOT_SUPPORTED,
+            "CKR_SESSION_PARALLEL_NOT_SUPPORTED",
+        ),
         (CKR_SESSION_READ_ONLY, "CKR_SESSION_READ_ONLY"),
         (CKR_SESSION_EXISTS, "CKR_SESSION_EXISTS"),
         (CKR_SESSION_READ_ONLY_EXISTS, "CKR_SESSION_READ_ONLY_EXISTS"),
-        (CKR_SESSION_READ_WRITE_SO_EXISTS, "CKR_SESSION_READ_WRITE_SO_EXISTS"),
+        (
+            CKR_SESSION_READ_WRITE_SO_EXISTS,
+            "CKR_SESSION_READ_WRITE_SO_EXISTS",
+        ),
         (CKR_SIGNATURE_INVALID, "CKR_SIGNATURE_INVALID"),
         (CKR_SLOT_ID_INVALID, "CKR_SLOT_ID_INVALID"),
         (CKR_TEMPLATE_INCOMPLETE, "CKR_TEMPLATE_INCOMPLETE"),
@@ -942,18 +1128,32 @@ pub fn ckr_name(rv: CK_RV) -> String {
         (CKR_USER_ALREADY_LOGGED_IN, "CKR_USER_ALREADY_LOGGED_IN"),
         (CKR_USER_NOT_LOGGED_IN, "CKR_USER_NOT_LOGGED_IN"),
         (CKR_USER_PIN_NOT_INITIALIZED, "CKR_USER_PIN_NOT_INITIALIZED"),
-        (CKR_USER_ANOTHER_ALREADY_LOGGED_IN, "CKR_USER_ANOTHER_ALREADY_LOGGED_IN"),
+        (
+            CKR_USER_ANOTHER_ALREADY_LOGGED_IN,
+            "CKR_USER_ANOTHER_ALREADY_LOGGED_IN",
+        ),
         (CKR_BUFFER_TOO_SMALL, "CKR_BUFFER_TOO_SMALL"),
         (CKR_CRYPTOKI_NOT_INITIALIZED, "CKR_CRYPTOKI_NOT_INITIALIZED"),
-        (CKR_CRYPTOKI_ALREADY_INITIALIZED, "CKR_CRYPTOKI_ALREADY_INITIALIZED"),
+        (
+            CKR_CRYPTOKI_ALREADY_INITIALIZED,
+            "CKR_CRYPTOKI_ALREADY_INITIALIZED",
+        ),
     ];
-    known.iter().find(|(v, _)| *v == rv).map_or_else(|| format!("CKR_{rv:#x}"), |(_, n)| (*n).to_string())
+    known
+        .iter()
+        .find(|(v, _)| *v == rv)
+        .map_or_else(|| format!("CKR_{rv:#x}"), |(_, n)| (*n).to_string())
 }
 
 /// Assert a raw return code, naming both sides on failure.
 #[track_caller]
 pub fn assert_rv(got: CK_RV, want: CK_RV, what: &str) {
-    assert!(got == want, "{what}: got {}, want {}", ckr_name(got), ckr_name(want));
+    assert!(
+        got == want,
+        "{what}: got {}, want {}",
+        ckr_name(got),
+        ckr_name(want)
+    );
 }
 
 /// Hex, for messages and arguments.
@@ -963,7 +1163,10 @@ pub fn hex(b: &[u8]) -> String {
 
 pub fn unhex(s: &str) -> Vec<u8> {
     assert!(s.len() % 2 == 0, "odd hex {s:?}");
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
 }
 
 /// DER OBJECT IDENTIFIERs of the curves (CKA_EC_PARAMS).
@@ -973,7 +1176,11 @@ pub const P521_OID: &[u8] = &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23];
 
 /// The content of a DER OCTET STRING (CKA_EC_POINT), panicking on anything else.
 pub fn der_octet_string(der: &[u8]) -> Vec<u8> {
-    assert!(der.len() >= 2 && der[0] == 0x04, "CKA_EC_POINT must be a DER OCTET STRING: {}", hex(der));
+    assert!(
+        der.len() >= 2 && der[0] == 0x04,
+        "CKA_EC_POINT must be a DER OCTET STRING: {}",
+        hex(der)
+    );
     let (len, start) = match der[1] {
         n if n < 0x80 => (n as usize, 2),
         0x81 => (der[2] as usize, 3),
