@@ -56,6 +56,8 @@ SERVER_PIDS=()
 # The only module-specific code: where a throw-away store lives and which environment variables
 # carry it ($MODULE_ENV_VARS, so servers that scrub their environment, like nginx workers, can
 # be told to keep them). Token activation is the same PKCS#11 flow for both (token_init).
+MODULE_ENV_VARS=()
+# shellcheck disable=SC2034  # MODULE_ENV_VARS is read by the scripts (nginx.sh)
 module_store_env() {
     local dir=$1
     mkdir -p "$dir"
@@ -162,7 +164,7 @@ check() {
     else
         FAILED=$((FAILED + 1))
         echo "FAIL $name (exit $rc, log $log)"
-        tail -n 12 "$log" | sed 's/^/       | /'
+        tail -n 12 "$log" | awk '{ print "       | " $0 }'
     fi
     return $rc
 }

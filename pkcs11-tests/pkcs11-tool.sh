@@ -316,7 +316,7 @@ IV=000102030405060708090a0b0c0d0e0f
 c_aes_known() ( set -e  # MECH
     local in=$D/data out=$D/aes.$1
     case $1 in AES-ECB | AES-CBC) head -c 992 "$D/data" >"$D/data992"; in=$D/data992 ;; esac
-    local ivopt=(--iv $IV) oiv=(-iv $IV) cipher
+    local ivopt=(--iv "$IV") oiv=(-iv "$IV") cipher
     case $1 in
         AES-ECB) ivopt=(); oiv=(); cipher=aes-256-ecb ;;
         AES-CBC) cipher=aes-256-cbc ;;
@@ -361,9 +361,11 @@ c_wrap_keys() ( set -e
 c_wrap() ( set -e
     local mech=$1 w=$D/wrapped.$1
     case $mech in
-        AES-KEY-WRAP | AES-KEY-WRAP-PAD | 0x210A | 0x2109)
-            local ossl=id-aes256-wrap oiv=(-iv A6A6A6A6A6A6A6A6) m=$mech
-            case $mech in AES-KEY-WRAP-PAD | 0x210A | 0x2109) ossl=id-aes256-wrap-pad; oiv=(-iv A65959A6) ;; esac
+        # 0x210A CKM_AES_KEY_WRAP_PAD (2.40; RFC 5649 in SoftHSM), 0x210B CKM_AES_KEY_WRAP_KWP
+        # (3.0, RFC 5649): pkcs11-tool 0.23 knows neither name.
+        AES-KEY-WRAP | AES-KEY-WRAP-PAD | 0x210A | 0x210B)
+            local ossl="id-aes256-wrap" oiv=(-iv A6A6A6A6A6A6A6A6) m=$mech
+            case $mech in AES-KEY-WRAP-PAD | 0x210A | 0x210B) ossl="id-aes256-wrap-pad"; oiv=(-iv A65959A6) ;; esac
             p11_user --wrap -m "$m" --id $KEK_KNOWN_ID --application-id $TARGET_ID -o "$w"
             t openssl enc -d "-$ossl" -K "$(hex "$D/kek.known")" "${oiv[@]}" -in "$w" -out "$w.plain"
             same_files "$w.plain" "$D/target.known"
@@ -387,7 +389,7 @@ c_wrap() ( set -e
     same_files "$w.use.dec" "$D/data"
     p11_user --delete-object --type secrkey --id $uid
 )
-wrappers=$(mechs_with wrap | grep -E '^(AES-KEY-WRAP|AES-KEY-WRAP-PAD|mechtype-0x210A|mechtype-0x2109|RSA-PKCS|RSA-PKCS-OAEP)$' || true)
+wrappers=$(mechs_with wrap | grep -E '^(AES-KEY-WRAP|AES-KEY-WRAP-PAD|mechtype-0x210A|mechtype-0x210B|RSA-PKCS|RSA-PKCS-OAEP)$' || true)
 if [ -z "$wrappers" ]; then
     check "the token offers a wrap/unwrap mechanism (AES-KEY-WRAP[-PAD], RSA-PKCS[-OAEP])" false
 else

@@ -36,7 +36,9 @@ struct T {
 impl T {
     fn new(dir: &std::path::Path, transport: Transport) -> T {
         let hsm = hsm::open(&cfg(dir, transport)).unwrap();
-        let Response::Connected(conn) = hsm.call(Request::Connect).unwrap() else { panic!() };
+        let Response::Connected(conn) = hsm.call(Request::Connect).unwrap() else {
+            panic!()
+        };
         T { hsm, conn }
     }
     fn call(&self, r: Request) -> Result<Response, Error> {
@@ -46,11 +48,20 @@ impl T {
         self.call(r).unwrap();
     }
     fn session(&self, sid: u64, rw: bool) -> SessionId {
-        self.ok(Request::OpenSession { conn: self.conn, sid: SessionId(sid), rw });
+        self.ok(Request::OpenSession {
+            conn: self.conn,
+            sid: SessionId(sid),
+            rw,
+        });
         SessionId(sid)
     }
     fn login(&self, ut: UserType, pin: &str) -> Result<Response, Error> {
-        self.call(Request::Login { conn: self.conn, user_type: ut, username: None, pin: secret(pin) })
+        self.call(Request::Login {
+            conn: self.conn,
+            user_type: ut,
+            username: None,
+            pin: secret(pin),
+        })
     }
     fn object(&self, r: Request) -> ObjectId {
         match self.call(r).unwrap() {
@@ -59,14 +70,42 @@ impl T {
         }
     }
     fn find(&self, t: Template) -> Vec<ObjectId> {
-        match self.call(Request::FindObjects { conn: self.conn, template: t }).unwrap() {
+        match self
+            .call(Request::FindObjects {
+                conn: self.conn,
+                template: t,
+            })
+            .unwrap()
+        {
             Response::Objects(v) => v,
             other => panic!("{other:?}"),
         }
     }
-    fn op(&self, sid: SessionId, kind: OpKind, mech: Mechanism, key: ObjectId, data: &[u8], extra: &[u8]) -> Result<Vec<u8>, Error> {
-        let Response::Op(op) = self.call(Request::OpInit { conn: self.conn, sid, kind, mech, key })? else { panic!() };
-        match self.call(Request::OpOneShot { conn: self.conn, op, data: data.to_vec(), extra: extra.to_vec() })? {
+    fn op(
+        &self,
+        sid: SessionId,
+        kind: OpKind,
+        mech: Mechanism,
+        key: ObjectId,
+        data: &[u8],
+        extra: &[u8],
+    ) -> Result<Vec<u8>, Error> {
+        let Response::Op(op) = self.call(Request::OpInit {
+            conn: self.conn,
+            sid,
+            kind,
+            mech,
+            key,
+        })?
+        else {
+            panic!()
+        };
+        match self.call(Request::OpOneShot {
+            conn: self.conn,
+            op,
+            data: data.to_vec(),
+            extra: extra.to_vec(),
+        })? {
             Response::Data(d) => Ok(d),
             other => panic!("{other:?}"),
         }
@@ -74,21 +113,38 @@ impl T {
 }
 
 fn activate(t: &T) {
-    t.ok(Request::InitToken { conn: t.conn, so_pin: secret("so-password"), label: "tok".into() });
+    t.ok(Request::InitToken {
+        conn: t.conn,
+        so_pin: secret("so-password"),
+        label: "tok".into(),
+    });
     t.login(UserType::So, "so-password").unwrap();
-    t.ok(Request::InitPin { conn: t.conn, pin: secret("cu1:cu1-password") });
-    t.ok(Request::InitPin { conn: t.conn, pin: secret("user-password") });
+    t.ok(Request::InitPin {
+        conn: t.conn,
+        pin: secret("cu1:cu1-password"),
+    });
+    t.ok(Request::InitPin {
+        conn: t.conn,
+        pin: secret("user-password"),
+    });
     t.ok(Request::Logout { conn: t.conn });
 }
 
 fn lifecycle(transport: Transport) {
     let dir = tempfile::tempdir().unwrap();
     let t = T::new(dir.path(), transport);
-    let Response::TokenInfo(info) = t.call(Request::TokenInfo { conn: t.conn }).unwrap() else { panic!() };
+    let Response::TokenInfo(info) = t.call(Request::TokenInfo { conn: t.conn }).unwrap() else {
+        panic!()
+    };
     assert!(!info.initialized && !info.user_pin_initialized);
-    assert_eq!(t.login(UserType::User, "whatever").err(), Some(Error::UserPinNotInitialized));
+    assert_eq!(
+        t.login(UserType::User, "whatever").err(),
+        Some(Error::UserPinNotInitialized)
+    );
     activate(&t);
-    let Response::TokenInfo(info) = t.call(Request::TokenInfo { conn: t.conn }).unwrap() else { panic!() };
+    let Response::TokenInfo(info) = t.call(Request::TokenInfo { conn: t.conn }).unwrap() else {
+        panic!()
+    };
     assert!(info.initialized && info.user_pin_initialized && info.label == "tok");
 
     let sid = t.session(1, true);
@@ -98,12 +154,18 @@ fn lifecycle(transport: Transport) {
             conn: t.conn,
             sid,
             mech: Mechanism::AesKeyGen,
-            template: vec![a(CKA_VALUE_LEN, AttrValue::Ulong(32)), a(CKA_TOKEN, AttrValue::Bool(true))],
+            template: vec![
+                a(CKA_VALUE_LEN, AttrValue::Ulong(32)),
+                a(CKA_TOKEN, AttrValue::Bool(true))
+            ],
         })
         .err(),
         Some(Error::UserNotLoggedIn)
     );
-    let Response::LoggedIn { user, role } = t.login(UserType::User, "cu1:cu1-password").unwrap() else { panic!() };
+    let Response::LoggedIn { user, role } = t.login(UserType::User, "cu1:cu1-password").unwrap()
+    else {
+        panic!()
+    };
     assert_eq!((user.as_str(), role), ("cu1", Role::CryptoUser));
     let aes = t.object(Request::GenerateKey {
         conn: t.conn,
@@ -115,13 +177,33 @@ fn lifecycle(transport: Transport) {
             a(CKA_LABEL, AttrValue::Bytes(b"aes".to_vec())),
         ],
     });
-    let gcm = Mechanism::AesGcm(GcmParams { iv: vec![1; 12], aad: b"aad".to_vec(), tag_bits: 128 });
-    let ct = t.op(sid, OpKind::Encrypt, gcm.clone(), aes, b"secret message", &[]).unwrap();
+    let gcm = Mechanism::AesGcm(GcmParams {
+        iv: vec![1; 12],
+        aad: b"aad".to_vec(),
+        tag_bits: 128,
+    });
+    let ct = t
+        .op(
+            sid,
+            OpKind::Encrypt,
+            gcm.clone(),
+            aes,
+            b"secret message",
+            &[],
+        )
+        .unwrap();
     assert_eq!(ct.len(), 14 + 16);
-    assert_eq!(t.op(sid, OpKind::Decrypt, gcm.clone(), aes, &ct, &[]).unwrap(), b"secret message");
+    assert_eq!(
+        t.op(sid, OpKind::Decrypt, gcm.clone(), aes, &ct, &[])
+            .unwrap(),
+        b"secret message"
+    );
     let mut bad = ct.clone();
     bad[0] ^= 1;
-    assert_eq!(t.op(sid, OpKind::Decrypt, gcm, aes, &bad, &[]).err(), Some(Error::EncryptedDataInvalid));
+    assert_eq!(
+        t.op(sid, OpKind::Decrypt, gcm, aes, &bad, &[]).err(),
+        Some(Error::EncryptedDataInvalid)
+    );
 
     let Response::KeyPair { public, private } = t
         .call(Request::GenerateKeyPair {
@@ -129,49 +211,106 @@ fn lifecycle(transport: Transport) {
             sid,
             mech: Mechanism::EcKeyPairGen,
             public: vec![
-                a(CKA_EC_PARAMS, AttrValue::Bytes(vec![0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07])),
+                a(
+                    CKA_EC_PARAMS,
+                    AttrValue::Bytes(vec![
+                        0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07,
+                    ]),
+                ),
                 a(CKA_TOKEN, AttrValue::Bool(true)),
             ],
-            private: vec![a(CKA_TOKEN, AttrValue::Bool(true)), a(CKA_LABEL, AttrValue::Bytes(b"ec".to_vec()))],
+            private: vec![
+                a(CKA_TOKEN, AttrValue::Bool(true)),
+                a(CKA_LABEL, AttrValue::Bytes(b"ec".to_vec())),
+            ],
         })
         .unwrap()
     else {
         panic!()
     };
     let digest = [7u8; 32];
-    let sig = t.op(sid, OpKind::Sign, Mechanism::Ecdsa, private, &digest, &[]).unwrap();
+    let sig = t
+        .op(sid, OpKind::Sign, Mechanism::Ecdsa, private, &digest, &[])
+        .unwrap();
     assert_eq!(sig.len(), 64);
-    t.op(sid, OpKind::Verify, Mechanism::Ecdsa, public, &digest, &sig).unwrap();
+    t.op(sid, OpKind::Verify, Mechanism::Ecdsa, public, &digest, &sig)
+        .unwrap();
     assert_eq!(
-        t.op(sid, OpKind::Verify, Mechanism::Ecdsa, public, &[8u8; 32], &sig).err(),
+        t.op(
+            sid,
+            OpKind::Verify,
+            Mechanism::Ecdsa,
+            public,
+            &[8u8; 32],
+            &sig
+        )
+        .err(),
         Some(Error::SignatureInvalid)
     );
     // The AES value is sensitive.
-    let Response::Attributes(r) = t.call(Request::GetAttributes { conn: t.conn, id: aes, types: vec![CKA_VALUE, CKA_LABEL, CKA_MODULUS] }).unwrap() else { panic!() };
-    assert_eq!(r, vec![AttrRead::Sensitive, AttrRead::Value(AttrValue::Bytes(b"aes".to_vec())), AttrRead::Invalid]);
-    assert_eq!(t.find(vec![a(CKA_LABEL, AttrValue::Bytes(b"aes".to_vec()))]), vec![aes]);
+    let Response::Attributes(r) = t
+        .call(Request::GetAttributes {
+            conn: t.conn,
+            id: aes,
+            types: vec![CKA_VALUE, CKA_LABEL, CKA_MODULUS],
+        })
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(
+        r,
+        vec![
+            AttrRead::Sensitive,
+            AttrRead::Value(AttrValue::Bytes(b"aes".to_vec())),
+            AttrRead::Invalid
+        ]
+    );
+    assert_eq!(
+        t.find(vec![a(CKA_LABEL, AttrValue::Bytes(b"aes".to_vec()))]),
+        vec![aes]
+    );
 
     // Another process (another core on the same store) sees the token objects after login,
     // not before.
     let t2 = T::new(dir.path(), transport);
-    assert!(t2.find(vec![a(CKA_LABEL, AttrValue::Bytes(b"aes".to_vec()))]).is_empty());
+    assert!(t2
+        .find(vec![a(CKA_LABEL, AttrValue::Bytes(b"aes".to_vec()))])
+        .is_empty());
     t2.login(UserType::User, "cu1:cu1-password").unwrap();
-    assert_eq!(t2.find(vec![a(CKA_LABEL, AttrValue::Bytes(b"aes".to_vec()))]), vec![aes]);
+    assert_eq!(
+        t2.find(vec![a(CKA_LABEL, AttrValue::Bytes(b"aes".to_vec()))]),
+        vec![aes]
+    );
     // The default user cannot see cu1's keys.
     t2.ok(Request::Logout { conn: t2.conn });
     t2.login(UserType::User, "user-password").unwrap();
-    assert!(t2.find(vec![a(CKA_LABEL, AttrValue::Bytes(b"aes".to_vec()))]).is_empty());
+    assert!(t2
+        .find(vec![a(CKA_LABEL, AttrValue::Bytes(b"aes".to_vec()))])
+        .is_empty());
     t2.ok(Request::Logout { conn: t2.conn });
 
     // Lockout: five failures lock, even the right password then fails.
     for _ in 0..5 {
-        assert_eq!(t2.login(UserType::User, "cu1:wrong-password").err(), Some(Error::PinIncorrect));
+        assert_eq!(
+            t2.login(UserType::User, "cu1:wrong-password").err(),
+            Some(Error::PinIncorrect)
+        );
     }
-    assert_eq!(t2.login(UserType::User, "cu1:cu1-password").err(), Some(Error::PinLocked));
+    assert_eq!(
+        t2.login(UserType::User, "cu1:cu1-password").err(),
+        Some(Error::PinLocked)
+    );
 
     // Destroy, then it is gone for both.
-    t.ok(Request::DestroyObject { conn: t.conn, sid, id: aes });
-    assert!(t.find(vec![a(CKA_LABEL, AttrValue::Bytes(b"aes".to_vec()))]).is_empty());
+    t.ok(Request::DestroyObject {
+        conn: t.conn,
+        sid,
+        id: aes,
+    });
+    assert!(t
+        .find(vec![a(CKA_LABEL, AttrValue::Bytes(b"aes".to_vec()))])
+        .is_empty());
 }
 
 #[test]
@@ -194,16 +333,31 @@ fn reinit_wipes_objects_and_crypto_users() {
     t.object(Request::CreateObject {
         conn: t.conn,
         sid,
-        template: vec![a(CKA_CLASS, AttrValue::Ulong(CKO_DATA)), a(CKA_TOKEN, AttrValue::Bool(true))],
+        template: vec![
+            a(CKA_CLASS, AttrValue::Ulong(CKO_DATA)),
+            a(CKA_TOKEN, AttrValue::Bool(true)),
+        ],
     });
     assert_eq!(t.find(vec![]).len(), 1);
     t.ok(Request::Logout { conn: t.conn });
     assert_eq!(
-        t.call(Request::InitToken { conn: t.conn, so_pin: secret("wrong-password"), label: "x".into() }).err(),
+        t.call(Request::InitToken {
+            conn: t.conn,
+            so_pin: secret("wrong-password"),
+            label: "x".into()
+        })
+        .err(),
         Some(Error::PinIncorrect)
     );
-    t.ok(Request::InitToken { conn: t.conn, so_pin: secret("so-password"), label: "again".into() });
-    assert_eq!(t.login(UserType::User, "cu1:cu1-password").err(), Some(Error::PinIncorrect));
+    t.ok(Request::InitToken {
+        conn: t.conn,
+        so_pin: secret("so-password"),
+        label: "again".into(),
+    });
+    assert_eq!(
+        t.login(UserType::User, "cu1:cu1-password").err(),
+        Some(Error::PinIncorrect)
+    );
     t.login(UserType::So, "so-password").unwrap();
     assert!(t.find(vec![]).is_empty());
 }
@@ -216,24 +370,47 @@ fn wrap_unwrap_and_derive() {
     let sid = t.session(1, true);
     t.login(UserType::User, "cu1:cu1-password").unwrap();
     let aes = |label: &str, extra: Vec<Attribute>| {
-        let mut tpl = vec![a(CKA_VALUE_LEN, AttrValue::Ulong(32)), a(CKA_LABEL, AttrValue::Bytes(label.into()))];
+        let mut tpl = vec![
+            a(CKA_VALUE_LEN, AttrValue::Ulong(32)),
+            a(CKA_LABEL, AttrValue::Bytes(label.into())),
+        ];
         tpl.extend(extra);
-        t.object(Request::GenerateKey { conn: t.conn, sid, mech: Mechanism::AesKeyGen, template: tpl })
+        t.object(Request::GenerateKey {
+            conn: t.conn,
+            sid,
+            mech: Mechanism::AesKeyGen,
+            template: tpl,
+        })
     };
     let kek = aes("kek", vec![]);
     let data = aes("data", vec![]);
     let fixed = aes("fixed", vec![a(CKA_EXTRACTABLE, AttrValue::Bool(false))]);
-    let Response::Data(wrapped) =
-        t.call(Request::WrapKey { conn: t.conn, mech: Mechanism::AesKeyWrap { iv: None }, wrapping: kek, key: data }).unwrap()
+    let Response::Data(wrapped) = t
+        .call(Request::WrapKey {
+            conn: t.conn,
+            mech: Mechanism::AesKeyWrap { iv: None },
+            wrapping: kek,
+            key: data,
+        })
+        .unwrap()
     else {
         panic!()
     };
     assert_eq!(wrapped.len(), 40);
     assert_eq!(
-        t.call(Request::WrapKey { conn: t.conn, mech: Mechanism::AesKeyWrap { iv: None }, wrapping: kek, key: fixed }).err(),
+        t.call(Request::WrapKey {
+            conn: t.conn,
+            mech: Mechanism::AesKeyWrap { iv: None },
+            wrapping: kek,
+            key: fixed
+        })
+        .err(),
         Some(Error::KeyUnextractable)
     );
-    let template = vec![a(CKA_CLASS, AttrValue::Ulong(CKO_SECRET_KEY)), a(CKA_KEY_TYPE, AttrValue::Ulong(CKK_AES))];
+    let template = vec![
+        a(CKA_CLASS, AttrValue::Ulong(CKO_SECRET_KEY)),
+        a(CKA_KEY_TYPE, AttrValue::Ulong(CKK_AES)),
+    ];
     let back = t.object(Request::UnwrapKey {
         conn: t.conn,
         sid,
@@ -243,7 +420,14 @@ fn wrap_unwrap_and_derive() {
         template: template.clone(),
     });
     // Same key: same check value; not local.
-    let kcv = |id| match t.call(Request::GetAttributes { conn: t.conn, id, types: vec![CKA_CHECK_VALUE, CKA_LOCAL] }).unwrap() {
+    let kcv = |id| match t
+        .call(Request::GetAttributes {
+            conn: t.conn,
+            id,
+            types: vec![CKA_CHECK_VALUE, CKA_LOCAL],
+        })
+        .unwrap()
+    {
         Response::Attributes(v) => v,
         _ => panic!(),
     };
@@ -252,7 +436,15 @@ fn wrap_unwrap_and_derive() {
     let mut bad = wrapped;
     bad[5] ^= 1;
     assert_eq!(
-        t.call(Request::UnwrapKey { conn: t.conn, sid, mech: Mechanism::AesKeyWrap { iv: None }, unwrapping: kek, wrapped: bad, template }).err(),
+        t.call(Request::UnwrapKey {
+            conn: t.conn,
+            sid,
+            mech: Mechanism::AesKeyWrap { iv: None },
+            unwrapping: kek,
+            wrapped: bad,
+            template
+        })
+        .err(),
         Some(Error::WrappedKeyInvalid)
     );
 
@@ -271,7 +463,14 @@ fn wrap_unwrap_and_derive() {
         Response::KeyPair { public, private } => (public, private),
         _ => panic!(),
     };
-    let point = |id| match t.call(Request::GetAttributes { conn: t.conn, id, types: vec![CKA_EC_POINT] }).unwrap() {
+    let point = |id| match t
+        .call(Request::GetAttributes {
+            conn: t.conn,
+            id,
+            types: vec![CKA_EC_POINT],
+        })
+        .unwrap()
+    {
         Response::Attributes(v) => match &v[0] {
             AttrRead::Value(AttrValue::Bytes(b)) => b.clone(),
             _ => panic!(),
@@ -284,7 +483,11 @@ fn wrap_unwrap_and_derive() {
         t.object(Request::DeriveKey {
             conn: t.conn,
             sid,
-            mech: Mechanism::Ecdh1Derive { kdf: CKD_SHA256_KDF, shared_data: b"info".to_vec(), public_data: peer },
+            mech: Mechanism::Ecdh1Derive {
+                kdf: CKD_SHA256_KDF,
+                shared_data: b"info".to_vec(),
+                public_data: peer,
+            },
             base,
             template: vec![
                 a(CKA_CLASS, AttrValue::Ulong(CKO_SECRET_KEY)),
@@ -310,15 +513,26 @@ fn strict_cloudhsm_mode() {
     let mut c = cfg(dir.path(), Transport::Wire);
     c.compat = Compat::Cloudhsm;
     let hsm = hsm::open(&c).unwrap();
-    let Response::Connected(conn) = hsm.call(Request::Connect).unwrap() else { panic!() };
+    let Response::Connected(conn) = hsm.call(Request::Connect).unwrap() else {
+        panic!()
+    };
     let t = T { hsm, conn };
     assert_eq!(
-        t.call(Request::OpenSession { conn, sid: SessionId(1), rw: false }).err(),
+        t.call(Request::OpenSession {
+            conn,
+            sid: SessionId(1),
+            rw: false
+        })
+        .err(),
         Some(Error::FunctionFailed)
     );
     let sid = t.session(2, true);
     assert_eq!(
-        t.call(Request::InitPin { conn, pin: secret("cu9:password9") }).err(),
+        t.call(Request::InitPin {
+            conn,
+            pin: secret("cu9:password9")
+        })
+        .err(),
         Some(Error::FunctionNotSupported)
     );
     t.login(UserType::User, "cu1:cu1-password").unwrap();
@@ -327,22 +541,82 @@ fn strict_cloudhsm_mode() {
             conn,
             sid,
             mech: Mechanism::AesKeyGen,
-            template: vec![a(CKA_VALUE_LEN, AttrValue::Ulong(32)), a(CKA_PRIVATE, AttrValue::Bool(private))],
+            template: vec![
+                a(CKA_VALUE_LEN, AttrValue::Ulong(32)),
+                a(CKA_PRIVATE, AttrValue::Bool(private)),
+            ],
         })
     };
     assert_eq!(gen(false).err(), Some(Error::AttributeValueInvalid));
-    let Response::Object(key) = gen(true).unwrap() else { panic!() };
+    let Response::Object(key) = gen(true).unwrap() else {
+        panic!()
+    };
     assert_eq!(
-        t.call(Request::SetAttributes { conn, sid, id: key, template: vec![a(CKA_LABEL, AttrValue::Bytes(b"x".to_vec()))] }).err(),
+        t.call(Request::SetAttributes {
+            conn,
+            sid,
+            id: key,
+            template: vec![a(CKA_LABEL, AttrValue::Bytes(b"x".to_vec()))]
+        })
+        .err(),
         Some(Error::FunctionNotSupported)
     );
     assert_eq!(
-        t.call(Request::CopyObject { conn, sid, id: key, template: vec![] }).err(),
+        t.call(Request::CopyObject {
+            conn,
+            sid,
+            id: key,
+            template: vec![]
+        })
+        .err(),
         Some(Error::FunctionNotSupported)
     );
-    let gcm = Mechanism::AesGcm(GcmParams { iv: vec![0; 12], aad: vec![], tag_bits: 128 });
-    assert_eq!(t.op(sid, OpKind::Encrypt, gcm.clone(), key, &vec![0u8; 16_225], &[]).err(), Some(Error::DataLenRange));
-    assert!(t.op(sid, OpKind::Encrypt, gcm.clone(), key, &vec![0u8; 16_224], &[]).is_ok());
-    let Response::Op(op) = t.call(Request::OpInit { conn, sid, kind: OpKind::Encrypt, mech: gcm, key }).unwrap() else { panic!() };
-    assert_eq!(t.call(Request::OpUpdate { conn, op, data: vec![1; 16] }).err(), Some(Error::MechanismInvalid));
+    let gcm = Mechanism::AesGcm(GcmParams {
+        iv: vec![0; 12],
+        aad: vec![],
+        tag_bits: 128,
+    });
+    assert_eq!(
+        t.op(
+            sid,
+            OpKind::Encrypt,
+            gcm.clone(),
+            key,
+            &vec![0u8; 16_225],
+            &[]
+        )
+        .err(),
+        Some(Error::DataLenRange)
+    );
+    assert!(t
+        .op(
+            sid,
+            OpKind::Encrypt,
+            gcm.clone(),
+            key,
+            &vec![0u8; 16_224],
+            &[]
+        )
+        .is_ok());
+    let Response::Op(op) = t
+        .call(Request::OpInit {
+            conn,
+            sid,
+            kind: OpKind::Encrypt,
+            mech: gcm,
+            key,
+        })
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(
+        t.call(Request::OpUpdate {
+            conn,
+            op,
+            data: vec![1; 16]
+        })
+        .err(),
+        Some(Error::MechanismInvalid)
+    );
 }

@@ -18,9 +18,12 @@ use cryptoki_sys::*;
 black_box_suite! {
     steps: [
         fresh_token, activated_token, persisted_token, list_slots, before_initialize,
-        initialize_rules, null_pointers, function_lists,
+        initialize_rules, null_pointers, function_lists, unload_in_thread,
     ];
-    scenarios: [token_info_and_flags, slot_ids_stable, not_initialized, initialize_finalize, null_arguments, interfaces];
+    scenarios: [
+        token_info_and_flags, slot_ids_stable, not_initialized, initialize_finalize,
+        null_arguments, interfaces, unload_and_thread_exit,
+    ];
 }
 
 fn field<'a>(out: &'a str, key: &str) -> &'a str {
@@ -186,6 +189,7 @@ fn activated_token(ctx: &Ctx) {
         "CKF_USER_PIN_INITIALIZED after C_InitPIN"
     );
     assert!(t.login_required() && t.rng());
+    so.logout().unwrap(); // no RO session may open while the SO is logged in
     let _ro = hsm.ro();
     let t = hsm.token_info();
     assert_eq!(
@@ -898,4 +902,43 @@ fn function_lists(ctx: &Ctx) {
     // SAFETY: a writable CK_INFO.
     assert_rv(unsafe { get_info(&mut info) }, CKR_OK, "3.0 list C_GetInfo");
     assert_eq!(info.cryptokiVersion.major, 3);
+}
+
+/// An application may load the module in a worker thread, use it, C_Finalize, unload it
+/// (dlclose, as the `cryptoki` crate does when its context drops) and let the thread end:
+/// nothing the module left behind (thread-local destructors, pthread keys) may then run
+/// unloaded code.
+fn unload_and_thread_exit(env: &Env) {
+    let (status, out, err) = env.run_unchecked("unload_in_thread", &[("unpinned", "1")]);
+    assert!(
+        status.is_some_and(|s| s.success()) && out.contains("UNLOADED"),
+        "the process died after the module was used in a thread, finalized and unloaded \
+         ({}): a thread-exit destructor still points into the unloaded module\n\
+         --- stdout\n{out}\n--- stderr\n{err}",
+        describe(status)
+    );
+}
+
+fn unload_in_thread(ctx: &Ctx) {
+    let module = ctx.module.clone();
+    let worker = std::thread::spawn(move || {
+        let p11 = cryptoki::context::Pkcs11::new(&module).unwrap();
+        p11.initialize(cryptoki::context::CInitializeArgs::new(
+            cryptoki::context::CInitializeFlags::OS_LOCKING_OK,
+        ))
+        .unwrap();
+        let slot = p11.get_slots_with_token().unwrap()[0];
+        let s = p11.open_rw_session(slot).unwrap();
+        assert_eq!(s.generate_random_vec(32).unwrap().len(), 32);
+        let digest = s
+            .digest(&cryptoki::mechanism::Mechanism::Sha256, b"abc")
+            .unwrap();
+        assert_eq!(digest.len(), 32);
+        drop(s);
+        p11.finalize().unwrap(); // and dlclose: the last handle goes
+    });
+    worker.join().unwrap();
+    // A second worker, after the unload: the process must still be sound.
+    std::thread::spawn(|| ()).join().unwrap();
+    println!("UNLOADED");
 }

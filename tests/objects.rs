@@ -203,7 +203,7 @@ fn policy_cases() -> Vec<Case> {
         case(
             "AES: CKA_VALUE_LEN contradicts CKA_VALUE",
             Create(aes(&[(CKA_VALUE_LEN, ul(32))])),
-            INCONSISTENT,
+            &[CKR_TEMPLATE_INCONSISTENT, CKR_ATTRIBUTE_READ_ONLY],
         ),
         case(
             "AES: two different labels",
@@ -222,7 +222,7 @@ fn policy_cases() -> Vec<Case> {
         case(
             "secret key of type RSA",
             Create(aes(&[(CKA_KEY_TYPE, ul(CKK_RSA))])),
-            INCONSISTENT,
+            &[CKR_TEMPLATE_INCONSISTENT, CKR_ATTRIBUTE_VALUE_INVALID],
         ),
         case(
             "AES: the right check value",
@@ -232,7 +232,7 @@ fn policy_cases() -> Vec<Case> {
         case(
             "AES: a wrong check value",
             Create(aes(&[(CKA_CHECK_VALUE, unhex("000000"))])),
-            VALUE_INVALID,
+            &[CKR_ATTRIBUTE_VALUE_INVALID, CKR_TEMPLATE_INCONSISTENT],
         ),
         // Other classes, C_CreateObject.
         case(
@@ -256,9 +256,13 @@ fn policy_cases() -> Vec<Case> {
             VALUE_INVALID,
         ),
         case(
-            "EC public key: secp256k1 (not offered)",
-            Create(ec_pub(&[(CKA_EC_PARAMS, unhex("06052b8104000a"))])),
-            &[CKR_CURVE_NOT_SUPPORTED, CKR_DOMAIN_PARAMS_INVALID],
+            "EC public key: brainpoolP256r1 (not offered)",
+            Create(ec_pub(&[(CKA_EC_PARAMS, unhex("06092b2403030208010107"))])),
+            &[
+                CKR_CURVE_NOT_SUPPORTED,
+                CKR_DOMAIN_PARAMS_INVALID,
+                CKR_ATTRIBUTE_VALUE_INVALID,
+            ],
         ),
         case(
             "EC public key: no CKA_EC_POINT",
@@ -474,11 +478,8 @@ fn copy_object(
         })
         .collect();
     let mut out: CK_OBJECT_HANDLE = 0;
-    let ptr = if attrs.is_empty() {
-        std::ptr::null_mut()
-    } else {
-        attrs.as_mut_ptr()
-    };
+    // An empty template is a valid (non-NULL) pointer and a count of 0.
+    let ptr = attrs.as_mut_ptr();
     // SAFETY: the template points into `values`, alive for the call; `out` is writable.
     let rv = unsafe {
         raw.sys()
@@ -1020,15 +1021,16 @@ fn visibility_cu1(ctx: &Ctx) {
     );
     // A find in progress: C_FindObjectsInit twice is an error.
     let p = hsm.raw.sys();
-    // SAFETY: an empty template (NULL, 0) is valid.
+    let mut none: [CK_ATTRIBUTE; 0] = [];
+    // SAFETY: an empty template (a valid pointer, a count of 0) matches every object.
     unsafe {
         assert_rv(
-            p.C_FindObjectsInit(s.handle(), std::ptr::null_mut(), 0),
+            p.C_FindObjectsInit(s.handle(), none.as_mut_ptr(), 0),
             CKR_OK,
             "C_FindObjectsInit",
         );
         assert_rv(
-            p.C_FindObjectsInit(s.handle(), std::ptr::null_mut(), 0),
+            p.C_FindObjectsInit(s.handle(), none.as_mut_ptr(), 0),
             CKR_OPERATION_ACTIVE,
             "a second C_FindObjectsInit",
         );

@@ -230,6 +230,14 @@ pub fn scenario(
             .1;
         let ctx = Ctx::from_env();
         assert_eq!(ctx.transport, transport);
+        if std::env::var_os(format!("{ARG_PREFIX}unpinned")).is_none() {
+            // Keep the module loaded for the life of the child: the `cryptoki` crate dlcloses
+            // it when a context drops, and unloading it under a live thread is a separate
+            // question with its own test (module_basics `unload_and_thread_exit`).
+            std::mem::forget(Raw::load(&ctx.module));
+        }
+        // libtest has printed "test <name> ... " without a newline: start the step's own lines.
+        println!();
         f(&ctx);
         println!("{STEP_DONE} {step}");
         return;
@@ -319,8 +327,7 @@ impl Env {
             .env(TRANSPORT_VAR, self.transport.as_str())
             .env(MODULE_VAR, &self.module)
             .env("CLOUDHSM_PKCS11_CONF", self.conf())
-            .env("CLOUDHSM_HOME", self.home())
-            .env("RUST_BACKTRACE", "1");
+            .env("CLOUDHSM_HOME", self.home());
         for (k, v) in vars {
             cmd.env(format!("{ARG_PREFIX}{k}"), v);
         }
@@ -343,14 +350,35 @@ impl Env {
         let err = collect(child.stderr.take().unwrap());
         let status = wait_timeout(&mut child, STEP_TIMEOUT);
         let (out, err) = (out.join().unwrap(), err.join().unwrap());
-        report(step, self.transport, &out, &err);
         let done = format!("{STEP_DONE} {step}");
+        let ok = status.is_some_and(|s| s.success()) && out.lines().any(|l| l == done);
+        if ok {
+            report(step, self.transport, &out, &err);
+        }
         assert!(
-            status.is_some_and(|s| s.success()) && out.lines().any(|l| l == done),
-            "step `{step}` ({}) failed: {status:?}\n--- stdout\n{out}\n--- stderr\n{err}",
-            self.transport.as_str()
+            ok,
+            "step `{step}` ({}) failed: {}\n--- stdout\n{out}\n--- stderr\n{err}",
+            self.transport.as_str(),
+            describe(status)
         );
         out
+    }
+
+    /// Run a step and return how it ended and what it printed, without judging it.
+    pub fn run_unchecked(
+        &self,
+        step: &str,
+        vars: &[(&str, &str)],
+    ) -> (Option<ExitStatus>, String, String) {
+        let mut cmd = self.command(step, vars);
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        let out = collect(child.stdout.take().unwrap());
+        let err = collect(child.stderr.take().unwrap());
+        let status = wait_timeout(&mut child, STEP_TIMEOUT);
+        (status, out.join().unwrap(), err.join().unwrap())
     }
 
     /// Start a step and talk to it line by line (stdin/stdout).
@@ -408,6 +436,13 @@ fn wait_timeout(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
         }
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+pub fn describe(status: Option<ExitStatus>) -> String {
+    status.map_or_else(
+        || format!("timed out after {STEP_TIMEOUT:?}"),
+        |s| s.to_string(),
+    )
 }
 
 /// Echo a child's output (libtest shows it for failing tests, or with --nocapture).
@@ -495,13 +530,17 @@ impl Spawned {
             .take()
             .map(|h| h.join().unwrap_or_default())
             .unwrap_or_default();
-        report(&self.step, self.transport, &out, &err);
         let done = format!("{STEP_DONE} {}", self.step);
+        let ok = status.is_some_and(|s| s.success()) && out.lines().any(|l| l == done);
+        if ok {
+            report(&self.step, self.transport, &out, &err);
+        }
         assert!(
-            status.is_some_and(|s| s.success()) && out.lines().any(|l| l == done),
-            "step `{}` ({}) failed: {status:?}\n--- stdout\n{out}\n--- stderr\n{err}",
+            ok,
+            "step `{}` ({}) failed: {}\n--- stdout\n{out}\n--- stderr\n{err}",
             self.step,
-            self.transport.as_str()
+            self.transport.as_str(),
+            describe(status)
         );
         out
     }
@@ -1162,10 +1201,12 @@ pub fn hex(b: &[u8]) -> String {
 }
 
 pub fn unhex(s: &str) -> Vec<u8> {
-    assert!(s.len() % 2 == 0, "odd hex {s:?}");
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+    s.as_bytes()
+        .chunks(2)
+        .map(|c| {
+            assert_eq!(c.len(), 2, "odd hex {s:?}");
+            u8::from_str_radix(std::str::from_utf8(c).unwrap(), 16).unwrap()
+        })
         .collect()
 }
 

@@ -1,0 +1,77 @@
+//! Object handles: per process, from one counter, never 0, never reused; a two-way map
+//! between the core's `ObjectId`s and the handles this process handed out, per slot.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::hsm::api::ObjectId;
+
+/// The next object handle of this process (shared by every slot, never reset).
+static NEXT_OBJECT: AtomicU64 = AtomicU64::new(1);
+
+/// ObjectId ↔ CK_OBJECT_HANDLE, O(1) both ways.
+#[derive(Debug, Default)]
+pub(crate) struct Handles {
+    by_id: HashMap<ObjectId, u64>,
+    by_handle: HashMap<u64, ObjectId>,
+}
+
+impl Handles {
+    /// The object behind a handle.
+    pub(crate) fn id(&self, handle: u64) -> Option<ObjectId> {
+        self.by_handle.get(&handle).copied()
+    }
+
+    /// The handle of an object already seen.
+    pub(crate) fn existing(&self, id: ObjectId) -> Option<u64> {
+        self.by_id.get(&id).copied()
+    }
+
+    /// The handle of an object, allocating a fresh one for an object not seen yet.
+    pub(crate) fn handle(&mut self, id: ObjectId) -> u64 {
+        if let Some(h) = self.by_id.get(&id) {
+            return *h;
+        }
+        let h = NEXT_OBJECT.fetch_add(1, Ordering::Relaxed);
+        self.by_id.insert(id, h);
+        self.by_handle.insert(h, id);
+        h
+    }
+
+    /// Forget an object (destroyed, or the core no longer knows it). Its handle is never
+    /// issued again.
+    pub(crate) fn forget(&mut self, id: ObjectId) {
+        if let Some(h) = self.by_id.remove(&id) {
+            self.by_handle.remove(&h);
+        }
+    }
+
+    /// Forget every object (the token was re-initialized).
+    pub(crate) fn clear(&mut self) {
+        self.by_id.clear();
+        self.by_handle.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handles_are_stable_nonzero_and_never_reused() {
+        let mut h = Handles::default();
+        let a = h.handle(ObjectId(1));
+        let b = h.handle(ObjectId(2));
+        assert_ne!(a, 0);
+        assert_ne!(a, b);
+        assert_eq!(h.handle(ObjectId(1)), a);
+        assert_eq!(h.id(b), Some(ObjectId(2)));
+        h.forget(ObjectId(1));
+        assert_eq!(h.id(a), None);
+        assert_eq!(h.existing(ObjectId(1)), None);
+        let a2 = h.handle(ObjectId(1));
+        assert_ne!(a2, a, "a forgotten handle is never reused");
+        h.clear();
+        assert_eq!(h.id(b), None);
+    }
+}

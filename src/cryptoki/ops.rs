@@ -1,0 +1,668 @@
+//! Operations of a session: digest (computed here), encrypt / decrypt / sign / verify (in
+//! the core, through `OpInit` / `OpUpdate` / `OpFinal` / `OpOneShot`), find cursors and the
+//! output-buffer protocol.
+//!
+//! Output buffers (PKCS#11 §5.2): a NULL buffer asks for the length, too small a buffer gets
+//! the length and CKR_BUFFER_TOO_SMALL, and in both cases the operation stays active. A size
+//! query must never run an operation twice (a signature or a GCM encryption is not
+//! idempotent), so an output-producing call runs once and its output is *stashed* in the
+//! operation until the call is repeated with a buffer big enough.
+//!
+//! Hash-and-sign mechanisms (`Mechanism::prehashed`) hash here and send the digest, as
+//! CloudHSM does. Any error from the core ends the operation (the core has dropped it);
+//! so does any error of an Update or Final call, as the spec says.
+
+use zeroize::Zeroizing;
+
+use super::session::Session;
+use super::slot::{expect_data, expect_done};
+use crate::crypto::digest::{digest, Hasher};
+use crate::crypto::HashAlg;
+use crate::error::{Error, Result};
+use crate::hsm::api::{Mechanism, OpId, OpKind, Request, Response};
+
+use cryptoki_sys::{CKF_DECRYPT, CKF_DIGEST, CKF_ENCRYPT, CKF_FIND_OBJECTS, CKF_SIGN, CKF_VERIFY};
+
+/// What an output-producing call hands back to `ffi`.
+#[derive(PartialEq, Eq)]
+pub enum Out {
+    /// The output, which fits the caller's buffer: copy it, set the length, CKR_OK.
+    Done(Zeroizing<Vec<u8>>),
+    /// The output's length, when the caller gave no buffer (a size query: CKR_OK) or too
+    /// small a one (CKR_BUFFER_TOO_SMALL). The operation stays active.
+    Needed(usize),
+}
+
+impl std::fmt::Debug for Out {
+    // Outputs may be plaintext: never print them.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Out::Done(d) => write!(f, "Done(len={})", d.len()),
+            Out::Needed(n) => write!(f, "Needed({n})"),
+        }
+    }
+}
+
+/// Whether an output of `len` bytes fits a buffer of `cap` bytes (`None`: no buffer).
+fn fits(cap: Option<usize>, len: usize) -> bool {
+    cap.is_some_and(|c| c >= len)
+}
+
+/// Which call produced a stashed output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Call {
+    OneShot,
+    Update,
+    Final,
+}
+
+/// An output computed but not yet delivered.
+struct Pending {
+    call: Call,
+    /// For Update: a digest of the input, so that a repeated call (same input) gets the
+    /// stashed output and a new call is not mistaken for it.
+    input: Option<Vec<u8>>,
+    out: Zeroizing<Vec<u8>>,
+}
+
+/// A core operation (encrypt, decrypt, sign, verify).
+struct CoreOp {
+    id: OpId,
+    mech: Mechanism,
+    /// An Update call was made: single-part calls are refused.
+    multi: bool,
+    /// Hash-and-sign: the local hash of a multi-part sign/verify.
+    hasher: Option<Hasher>,
+    pending: Option<Pending>,
+}
+
+/// A digest operation (local).
+struct DigestOp {
+    hasher: Hasher,
+    multi: bool,
+}
+
+/// A C_FindObjects cursor.
+struct Find {
+    ids: Vec<crate::hsm::api::ObjectId>,
+    pos: usize,
+}
+
+/// A wrapped key not yet delivered, with the arguments that produced it.
+struct PendingWrap {
+    mech: Mechanism,
+    wrapping: u64,
+    key: u64,
+    out: Zeroizing<Vec<u8>>,
+}
+
+/// Every operation a session can have active.
+#[derive(Default)]
+pub(crate) struct Ops {
+    find: Option<Find>,
+    digest: Option<DigestOp>,
+    encrypt: Option<CoreOp>,
+    decrypt: Option<CoreOp>,
+    sign: Option<CoreOp>,
+    verify: Option<CoreOp>,
+    wrap: Option<PendingWrap>,
+    /// The keyed operation initialized last: CKU_CONTEXT_SPECIFIC logs in for it.
+    last_keyed: Option<OpKind>,
+}
+
+impl Ops {
+    fn slot(&mut self, kind: OpKind) -> &mut Option<CoreOp> {
+        match kind {
+            OpKind::Encrypt => &mut self.encrypt,
+            OpKind::Decrypt => &mut self.decrypt,
+            OpKind::Sign => &mut self.sign,
+            OpKind::Verify => &mut self.verify,
+        }
+    }
+
+    fn get(&self, kind: OpKind) -> Option<&CoreOp> {
+        match kind {
+            OpKind::Encrypt => self.encrypt.as_ref(),
+            OpKind::Decrypt => self.decrypt.as_ref(),
+            OpKind::Sign => self.sign.as_ref(),
+            OpKind::Verify => self.verify.as_ref(),
+        }
+    }
+
+    /// End everything; the core operations to cancel.
+    pub(crate) fn take_all(&mut self) -> Vec<OpId> {
+        let ops = std::mem::take(self);
+        [ops.encrypt, ops.decrypt, ops.sign, ops.verify]
+            .into_iter()
+            .flatten()
+            .map(|o| o.id)
+            .collect()
+    }
+
+    /// End the operations named by CKF_* flags (C_SessionCancel); the core operations to
+    /// cancel.
+    pub(crate) fn cancel(&mut self, flags: u64) -> Vec<OpId> {
+        if flags & CKF_FIND_OBJECTS != 0 {
+            self.find = None;
+        }
+        if flags & CKF_DIGEST != 0 {
+            self.digest = None;
+        }
+        let mut ended = Vec::new();
+        for (flag, kind) in [
+            (CKF_ENCRYPT, OpKind::Encrypt),
+            (CKF_DECRYPT, OpKind::Decrypt),
+            (CKF_SIGN, OpKind::Sign),
+            (CKF_VERIFY, OpKind::Verify),
+        ] {
+            if flags & flag != 0 {
+                if let Some(op) = self.slot(kind).take() {
+                    ended.push(op.id);
+                }
+            }
+        }
+        ended
+    }
+
+    /// The operation a CKU_CONTEXT_SPECIFIC login is for: the keyed operation initialized
+    /// last, else any active one.
+    pub(crate) fn context_op(&self) -> Option<OpId> {
+        let last = self.last_keyed.and_then(|k| self.get(k));
+        last.or_else(|| {
+            [
+                OpKind::Sign,
+                OpKind::Decrypt,
+                OpKind::Encrypt,
+                OpKind::Verify,
+            ]
+            .into_iter()
+            .find_map(|k| self.get(k))
+        })
+        .map(|o| o.id)
+    }
+}
+
+/// Mechanisms PKCS#11 defines as single-part only: their Update and Final calls are
+/// CKR_FUNCTION_NOT_SUPPORTED (and, being errors, end the operation).
+fn single_part_only(mech: &Mechanism) -> bool {
+    match mech {
+        Mechanism::RsaPkcs
+        | Mechanism::RsaX509
+        | Mechanism::RsaPkcsPss(_)
+        | Mechanism::RsaPkcsOaep(_)
+        | Mechanism::Ecdsa
+        | Mechanism::AesKeyWrap { .. }
+        | Mechanism::AesKeyWrapKwp { .. } => true,
+        Mechanism::AesKeyGen
+        | Mechanism::GenericSecretKeyGen
+        | Mechanism::RsaPkcsKeyPairGen
+        | Mechanism::EcKeyPairGen
+        | Mechanism::Digest(_)
+        | Mechanism::HashRsaPkcs(_)
+        | Mechanism::HashRsaPkcsPss(..)
+        | Mechanism::HashEcdsa(_)
+        | Mechanism::AesEcb
+        | Mechanism::AesCbc(_)
+        | Mechanism::AesCbcPad(_)
+        | Mechanism::AesCtr { .. }
+        | Mechanism::AesGcm(_)
+        | Mechanism::Hmac { .. }
+        | Mechanism::AesCmac { .. }
+        | Mechanism::Ecdh1Derive { .. } => false,
+    }
+}
+
+fn fingerprint(data: &[u8]) -> Vec<u8> {
+    digest(HashAlg::Sha256, data)
+}
+
+/// Deliver `out` if it fits, else stash it in `op` and report its length.
+fn deliver(
+    op: &mut CoreOp,
+    call: Call,
+    input: Option<&[u8]>,
+    out: Zeroizing<Vec<u8>>,
+    cap: Option<usize>,
+) -> Out {
+    if fits(cap, out.len()) {
+        op.pending = None;
+        Out::Done(out)
+    } else {
+        let n = out.len();
+        op.pending = Some(Pending {
+            call,
+            input: input.map(fingerprint),
+            out,
+        });
+        Out::Needed(n)
+    }
+}
+
+/// The stashed output for a repeated `call`, if any; CKR_OPERATION_ACTIVE if the stash
+/// belongs to another call.
+fn take_pending(
+    op: &mut CoreOp,
+    call: Call,
+    input: Option<&[u8]>,
+    cap: Option<usize>,
+) -> Result<Option<Out>> {
+    let Some(p) = op.pending.as_ref() else {
+        return Ok(None);
+    };
+    if p.call != call {
+        return Err(Error::OperationActive);
+    }
+    if call == Call::Update && p.input != input.map(fingerprint) {
+        if p.out.is_empty() {
+            // Nothing was lost: the previous update's (empty) output needs no delivery.
+            op.pending = None;
+            return Ok(None);
+        }
+        return Err(Error::OperationActive);
+    }
+    if !fits(cap, p.out.len()) {
+        return Ok(Some(Out::Needed(p.out.len())));
+    }
+    let out = op.pending.take().map(|p| p.out).unwrap_or_default();
+    Ok(Some(Out::Done(out)))
+}
+
+impl Session {
+    // ----- digest (local) -----
+
+    /// C_DigestInit.
+    pub fn digest_init(&self, mech: &Mechanism) -> Result<()> {
+        let Mechanism::Digest(alg) = mech else {
+            return Err(Error::MechanismInvalid);
+        };
+        let mut ops = self.ops()?;
+        if ops.digest.is_some() {
+            return Err(Error::OperationActive);
+        }
+        ops.digest = Some(DigestOp {
+            hasher: Hasher::new(*alg),
+            multi: false,
+        });
+        Ok(())
+    }
+
+    /// C_Digest.
+    pub fn digest(&self, data: &[u8], cap: Option<usize>) -> Result<Out> {
+        let mut ops = self.ops()?;
+        let op = ops.digest.as_ref().ok_or(Error::OperationNotInitialized)?;
+        if op.multi {
+            return Err(Error::OperationActive);
+        }
+        let len = op.hasher.alg().len();
+        if !fits(cap, len) {
+            return Ok(Out::Needed(len));
+        }
+        let out = digest(op.hasher.alg(), data);
+        ops.digest = None;
+        Ok(Out::Done(Zeroizing::new(out)))
+    }
+
+    /// C_DigestUpdate.
+    pub fn digest_update(&self, data: &[u8]) -> Result<()> {
+        let mut ops = self.ops()?;
+        let op = ops.digest.as_mut().ok_or(Error::OperationNotInitialized)?;
+        op.hasher.update(data);
+        op.multi = true;
+        Ok(())
+    }
+
+    /// C_DigestFinal.
+    pub fn digest_final(&self, cap: Option<usize>) -> Result<Out> {
+        let mut ops = self.ops()?;
+        let op = ops.digest.as_ref().ok_or(Error::OperationNotInitialized)?;
+        let len = op.hasher.alg().len();
+        if !fits(cap, len) {
+            return Ok(Out::Needed(len));
+        }
+        let out = ops
+            .digest
+            .take()
+            .map(|op| op.hasher.finish())
+            .unwrap_or_default();
+        Ok(Out::Done(Zeroizing::new(out)))
+    }
+
+    // ----- core operations -----
+
+    /// C_EncryptInit, C_DecryptInit, C_SignInit, C_VerifyInit.
+    pub fn op_init(&self, kind: OpKind, mech: Mechanism, key: u64) -> Result<()> {
+        let mut ops = self.ops()?;
+        if ops.slot(kind).is_some() {
+            return Err(Error::OperationActive);
+        }
+        let slot = self.slot();
+        let key_id = slot.object(key, Error::KeyHandleInvalid)?;
+        let req = Request::OpInit {
+            conn: slot.conn(),
+            sid: self.sid(),
+            kind,
+            mech: mech.clone(),
+            key: key_id,
+        };
+        let r = slot.checked(
+            key_id,
+            slot.call(req),
+            &[Error::ObjectHandleInvalid, Error::KeyHandleInvalid],
+            Error::KeyHandleInvalid,
+        )?;
+        let Response::Op(id) = r else {
+            return Err(Error::GeneralError);
+        };
+        let hasher = match kind {
+            OpKind::Sign | OpKind::Verify => mech.prehashed().map(Hasher::new),
+            OpKind::Encrypt | OpKind::Decrypt => None,
+        };
+        *ops.slot(kind) = Some(CoreOp {
+            id,
+            mech,
+            multi: false,
+            hasher,
+            pending: None,
+        });
+        ops.last_keyed = Some(kind);
+        Ok(())
+    }
+
+    /// C_Encrypt, C_Decrypt, C_Sign: single-part, output through the buffer protocol.
+    pub fn op_single(&self, kind: OpKind, data: &[u8], cap: Option<usize>) -> Result<Out> {
+        let mut ops = self.ops()?;
+        let entry = ops.slot(kind);
+        let op = entry.as_mut().ok_or(Error::OperationNotInitialized)?;
+        if let Some(out) = take_pending(op, Call::OneShot, None, cap)? {
+            if matches!(out, Out::Done(_)) {
+                *entry = None;
+            }
+            return Ok(out);
+        }
+        if op.multi {
+            return Err(Error::OperationActive);
+        }
+        let payload = match op.mech.prehashed() {
+            Some(alg) if kind == OpKind::Sign => digest(alg, data),
+            _ => data.to_vec(),
+        };
+        let slot = self.slot();
+        let req = Request::OpOneShot {
+            conn: slot.conn(),
+            op: op.id,
+            data: payload,
+            extra: Vec::new(),
+        };
+        let out = match slot.call(req).and_then(expect_data) {
+            Ok(out) => Zeroizing::new(out),
+            Err(e) => {
+                *entry = None;
+                return Err(e);
+            }
+        };
+        let out = deliver(op, Call::OneShot, None, out, cap);
+        if matches!(out, Out::Done(_)) {
+            *entry = None;
+        }
+        Ok(out)
+    }
+
+    /// C_EncryptUpdate, C_DecryptUpdate.
+    pub fn op_update(&self, kind: OpKind, data: &[u8], cap: Option<usize>) -> Result<Out> {
+        let mut ops = self.ops()?;
+        let entry = ops.slot(kind);
+        let op = entry.as_mut().ok_or(Error::OperationNotInitialized)?;
+        if let Some(out) = take_pending(op, Call::Update, Some(data), cap)? {
+            return Ok(out);
+        }
+        if single_part_only(&op.mech) {
+            self.slot().cancel(op.id);
+            *entry = None;
+            return Err(Error::FunctionNotSupported);
+        }
+        let slot = self.slot();
+        let req = Request::OpUpdate {
+            conn: slot.conn(),
+            op: op.id,
+            data: data.to_vec(),
+        };
+        let out = match slot.call(req).and_then(expect_data) {
+            Ok(out) => Zeroizing::new(out),
+            Err(e) => {
+                *entry = None;
+                return Err(e);
+            }
+        };
+        op.multi = true;
+        Ok(deliver(op, Call::Update, Some(data), out, cap))
+    }
+
+    /// C_EncryptFinal, C_DecryptFinal, C_SignFinal.
+    pub fn op_final(&self, kind: OpKind, cap: Option<usize>) -> Result<Out> {
+        let mut ops = self.ops()?;
+        let entry = ops.slot(kind);
+        let op = entry.as_mut().ok_or(Error::OperationNotInitialized)?;
+        if let Some(out) = take_pending(op, Call::Final, None, cap)? {
+            if matches!(out, Out::Done(_)) {
+                *entry = None;
+            }
+            return Ok(out);
+        }
+        let slot = self.slot();
+        let req = if let Some(h) = op.hasher.take() {
+            Request::OpOneShot {
+                conn: slot.conn(),
+                op: op.id,
+                data: h.finish(),
+                extra: Vec::new(),
+            }
+        } else if single_part_only(&op.mech) {
+            slot.cancel(op.id);
+            *entry = None;
+            return Err(Error::FunctionNotSupported);
+        } else {
+            Request::OpFinal {
+                conn: slot.conn(),
+                op: op.id,
+                data: Vec::new(),
+            }
+        };
+        let out = match slot.call(req).and_then(expect_data) {
+            Ok(out) => Zeroizing::new(out),
+            Err(e) => {
+                *entry = None;
+                return Err(e);
+            }
+        };
+        let out = deliver(op, Call::Final, None, out, cap);
+        if matches!(out, Out::Done(_)) {
+            *entry = None;
+        }
+        Ok(out)
+    }
+
+    /// C_SignUpdate, C_VerifyUpdate.
+    pub fn op_feed(&self, kind: OpKind, data: &[u8]) -> Result<()> {
+        let mut ops = self.ops()?;
+        let entry = ops.slot(kind);
+        let op = entry.as_mut().ok_or(Error::OperationNotInitialized)?;
+        if op.pending.is_some() {
+            return Err(Error::OperationActive);
+        }
+        if let Some(h) = op.hasher.as_mut() {
+            h.update(data);
+            op.multi = true;
+            return Ok(());
+        }
+        if single_part_only(&op.mech) {
+            self.slot().cancel(op.id);
+            *entry = None;
+            return Err(Error::FunctionNotSupported);
+        }
+        let slot = self.slot();
+        let req = Request::OpUpdate {
+            conn: slot.conn(),
+            op: op.id,
+            data: data.to_vec(),
+        };
+        match slot.call(req) {
+            Ok(_) => {
+                op.multi = true;
+                Ok(())
+            }
+            Err(e) => {
+                *entry = None;
+                Err(e)
+            }
+        }
+    }
+
+    /// C_Verify: the operation ends, whatever the outcome.
+    pub fn verify(&self, data: &[u8], signature: &[u8]) -> Result<()> {
+        let mut ops = self.ops()?;
+        let entry = ops.slot(OpKind::Verify);
+        let op = entry.as_mut().ok_or(Error::OperationNotInitialized)?;
+        if op.multi {
+            return Err(Error::OperationActive);
+        }
+        let payload = match op.mech.prehashed() {
+            Some(alg) => digest(alg, data),
+            None => data.to_vec(),
+        };
+        let slot = self.slot();
+        let req = Request::OpOneShot {
+            conn: slot.conn(),
+            op: op.id,
+            data: payload,
+            extra: signature.to_vec(),
+        };
+        *entry = None;
+        slot.call(req).and_then(expect_done)
+    }
+
+    /// C_VerifyFinal: the operation ends, whatever the outcome.
+    pub fn verify_final(&self, signature: &[u8]) -> Result<()> {
+        let mut ops = self.ops()?;
+        let entry = ops.slot(OpKind::Verify);
+        let op = entry.take().ok_or(Error::OperationNotInitialized)?;
+        let slot = self.slot();
+        let req = if let Some(h) = op.hasher {
+            Request::OpOneShot {
+                conn: slot.conn(),
+                op: op.id,
+                data: h.finish(),
+                extra: signature.to_vec(),
+            }
+        } else if single_part_only(&op.mech) {
+            slot.cancel(op.id);
+            return Err(Error::FunctionNotSupported);
+        } else {
+            Request::OpFinal {
+                conn: slot.conn(),
+                op: op.id,
+                data: signature.to_vec(),
+            }
+        };
+        slot.call(req).and_then(expect_done)
+    }
+
+    // ----- find -----
+
+    /// C_FindObjectsInit.
+    pub fn find_init(&self, template: crate::hsm::api::Template) -> Result<()> {
+        let mut ops = self.ops()?;
+        if ops.find.is_some() {
+            return Err(Error::OperationActive);
+        }
+        let slot = self.slot();
+        let Response::Objects(ids) = slot.call(Request::FindObjects {
+            conn: slot.conn(),
+            template,
+        })?
+        else {
+            return Err(Error::GeneralError);
+        };
+        ops.find = Some(Find { ids, pos: 0 });
+        Ok(())
+    }
+
+    /// C_FindObjects: up to `max` more handles.
+    pub fn find_next(&self, max: usize) -> Result<Vec<u64>> {
+        let mut ops = self.ops()?;
+        let find = ops.find.as_mut().ok_or(Error::OperationNotInitialized)?;
+        let end = find.ids.len().min(find.pos.saturating_add(max));
+        let slot = self.slot();
+        let handles = find.ids[find.pos..end]
+            .iter()
+            .map(|id| slot.handle(*id))
+            .collect();
+        find.pos = end;
+        Ok(handles)
+    }
+
+    /// C_FindObjectsFinal.
+    pub fn find_final(&self) -> Result<()> {
+        let mut ops = self.ops()?;
+        ops.find
+            .take()
+            .map(|_| ())
+            .ok_or(Error::OperationNotInitialized)
+    }
+
+    // ----- wrap (output protocol, stashed) -----
+
+    /// C_WrapKey.
+    pub fn wrap_key(
+        &self,
+        mech: Mechanism,
+        wrapping: u64,
+        key: u64,
+        cap: Option<usize>,
+    ) -> Result<Out> {
+        let mut ops = self.ops()?;
+        if let Some(p) = ops.wrap.take() {
+            if p.mech == mech && p.wrapping == wrapping && p.key == key {
+                if fits(cap, p.out.len()) {
+                    return Ok(Out::Done(p.out));
+                }
+                let n = p.out.len();
+                ops.wrap = Some(p);
+                return Ok(Out::Needed(n));
+            }
+        }
+        let slot = self.slot();
+        let wrapping_id = slot.object(wrapping, Error::WrappingKeyHandleInvalid)?;
+        let key_id = slot.object(key, Error::KeyHandleInvalid)?;
+        let req = Request::WrapKey {
+            conn: slot.conn(),
+            mech: mech.clone(),
+            wrapping: wrapping_id,
+            key: key_id,
+        };
+        let r = slot.call(req);
+        let r = slot.checked(
+            wrapping_id,
+            r,
+            &[Error::WrappingKeyHandleInvalid],
+            Error::WrappingKeyHandleInvalid,
+        );
+        let r = slot.checked(
+            key_id,
+            r,
+            &[Error::KeyHandleInvalid, Error::ObjectHandleInvalid],
+            Error::KeyHandleInvalid,
+        );
+        let out = Zeroizing::new(expect_data(r?)?);
+        if fits(cap, out.len()) {
+            return Ok(Out::Done(out));
+        }
+        let n = out.len();
+        ops.wrap = Some(PendingWrap {
+            mech,
+            wrapping,
+            key,
+            out,
+        });
+        Ok(Out::Needed(n))
+    }
+}

@@ -1,0 +1,197 @@
+//! Functions of the 2.40, 3.0 and 3.2 lists we do not support. Each says so (once the
+//! library is initialized): CKR_FUNCTION_NOT_SUPPORTED, or CKR_FUNCTION_NOT_PARALLEL for the
+//! legacy parallel-function calls. Never a fake success.
+
+use std::ffi::c_void;
+
+use cryptoki_sys::*;
+
+use crate::cryptoki;
+use crate::error::Error;
+
+cryptoki_fn! {
+    /// C_GetFunctionStatus: legacy; CKR_FUNCTION_NOT_PARALLEL.
+    fn C_GetFunctionStatus(_hSession: CK_SESSION_HANDLE) {
+        cryptoki::module()?;
+        Err(Error::FunctionNotParallel)
+    }
+}
+
+cryptoki_fn! {
+    /// C_CancelFunction: legacy; CKR_FUNCTION_NOT_PARALLEL.
+    fn C_CancelFunction(_hSession: CK_SESSION_HANDLE) {
+        cryptoki::module()?;
+        Err(Error::FunctionNotParallel)
+    }
+}
+
+not_supported! {
+    // 2.40
+    C_GetOperationState(_s: CK_SESSION_HANDLE, _state: *mut CK_BYTE, _len: *mut CK_ULONG);
+    C_SetOperationState(
+        _s: CK_SESSION_HANDLE,
+        _state: *mut CK_BYTE,
+        _len: CK_ULONG,
+        _enc: CK_OBJECT_HANDLE,
+        _auth: CK_OBJECT_HANDLE,
+    );
+    C_DigestKey(_s: CK_SESSION_HANDLE, _key: CK_OBJECT_HANDLE);
+    C_SignRecoverInit(_s: CK_SESSION_HANDLE, _m: *mut CK_MECHANISM, _key: CK_OBJECT_HANDLE);
+    C_SignRecover(_s: CK_SESSION_HANDLE, _d: *mut CK_BYTE, _dl: CK_ULONG, _o: *mut CK_BYTE, _ol: *mut CK_ULONG);
+    C_VerifyRecoverInit(_s: CK_SESSION_HANDLE, _m: *mut CK_MECHANISM, _key: CK_OBJECT_HANDLE);
+    C_VerifyRecover(_s: CK_SESSION_HANDLE, _d: *mut CK_BYTE, _dl: CK_ULONG, _o: *mut CK_BYTE, _ol: *mut CK_ULONG);
+    C_DigestEncryptUpdate(_s: CK_SESSION_HANDLE, _d: *mut CK_BYTE, _dl: CK_ULONG, _o: *mut CK_BYTE, _ol: *mut CK_ULONG);
+    C_DecryptDigestUpdate(_s: CK_SESSION_HANDLE, _d: *mut CK_BYTE, _dl: CK_ULONG, _o: *mut CK_BYTE, _ol: *mut CK_ULONG);
+    C_SignEncryptUpdate(_s: CK_SESSION_HANDLE, _d: *mut CK_BYTE, _dl: CK_ULONG, _o: *mut CK_BYTE, _ol: *mut CK_ULONG);
+    C_DecryptVerifyUpdate(_s: CK_SESSION_HANDLE, _d: *mut CK_BYTE, _dl: CK_ULONG, _o: *mut CK_BYTE, _ol: *mut CK_ULONG);
+
+    // 3.0 message-based functions
+    C_MessageEncryptInit(_s: CK_SESSION_HANDLE, _m: *mut CK_MECHANISM, _key: CK_OBJECT_HANDLE);
+    C_EncryptMessage(
+        _s: CK_SESSION_HANDLE,
+        _p: *mut c_void,
+        _pl: CK_ULONG,
+        _a: *mut CK_BYTE,
+        _al: CK_ULONG,
+        _d: *mut CK_BYTE,
+        _dl: CK_ULONG,
+        _o: *mut CK_BYTE,
+        _ol: *mut CK_ULONG,
+    );
+    C_EncryptMessageBegin(_s: CK_SESSION_HANDLE, _p: *mut c_void, _pl: CK_ULONG, _a: *mut CK_BYTE, _al: CK_ULONG);
+    C_EncryptMessageNext(
+        _s: CK_SESSION_HANDLE,
+        _p: *mut c_void,
+        _pl: CK_ULONG,
+        _d: *mut CK_BYTE,
+        _dl: CK_ULONG,
+        _o: *mut CK_BYTE,
+        _ol: *mut CK_ULONG,
+        _f: CK_FLAGS,
+    );
+    C_MessageEncryptFinal(_s: CK_SESSION_HANDLE);
+    C_MessageDecryptInit(_s: CK_SESSION_HANDLE, _m: *mut CK_MECHANISM, _key: CK_OBJECT_HANDLE);
+    C_DecryptMessage(
+        _s: CK_SESSION_HANDLE,
+        _p: *mut c_void,
+        _pl: CK_ULONG,
+        _a: *mut CK_BYTE,
+        _al: CK_ULONG,
+        _d: *mut CK_BYTE,
+        _dl: CK_ULONG,
+        _o: *mut CK_BYTE,
+        _ol: *mut CK_ULONG,
+    );
+    C_DecryptMessageBegin(_s: CK_SESSION_HANDLE, _p: *mut c_void, _pl: CK_ULONG, _a: *mut CK_BYTE, _al: CK_ULONG);
+    C_DecryptMessageNext(
+        _s: CK_SESSION_HANDLE,
+        _p: *mut c_void,
+        _pl: CK_ULONG,
+        _d: *mut CK_BYTE,
+        _dl: CK_ULONG,
+        _o: *mut CK_BYTE,
+        _ol: *mut CK_ULONG,
+        _f: CK_FLAGS,
+    );
+    C_MessageDecryptFinal(_s: CK_SESSION_HANDLE);
+    C_MessageSignInit(_s: CK_SESSION_HANDLE, _m: *mut CK_MECHANISM, _key: CK_OBJECT_HANDLE);
+    C_SignMessage(
+        _s: CK_SESSION_HANDLE,
+        _p: *mut c_void,
+        _pl: CK_ULONG,
+        _d: *mut CK_BYTE,
+        _dl: CK_ULONG,
+        _o: *mut CK_BYTE,
+        _ol: *mut CK_ULONG,
+    );
+    C_SignMessageBegin(_s: CK_SESSION_HANDLE, _p: *mut c_void, _pl: CK_ULONG);
+    C_SignMessageNext(
+        _s: CK_SESSION_HANDLE,
+        _p: *mut c_void,
+        _pl: CK_ULONG,
+        _d: *mut CK_BYTE,
+        _dl: CK_ULONG,
+        _o: *mut CK_BYTE,
+        _ol: *mut CK_ULONG,
+    );
+    C_MessageSignFinal(_s: CK_SESSION_HANDLE);
+    C_MessageVerifyInit(_s: CK_SESSION_HANDLE, _m: *mut CK_MECHANISM, _key: CK_OBJECT_HANDLE);
+    C_VerifyMessage(
+        _s: CK_SESSION_HANDLE,
+        _p: *mut c_void,
+        _pl: CK_ULONG,
+        _d: *mut CK_BYTE,
+        _dl: CK_ULONG,
+        _sig: *mut CK_BYTE,
+        _sl: CK_ULONG,
+    );
+    C_VerifyMessageBegin(_s: CK_SESSION_HANDLE, _p: *mut c_void, _pl: CK_ULONG);
+    C_VerifyMessageNext(
+        _s: CK_SESSION_HANDLE,
+        _p: *mut c_void,
+        _pl: CK_ULONG,
+        _d: *mut CK_BYTE,
+        _dl: CK_ULONG,
+        _sig: *mut CK_BYTE,
+        _sl: CK_ULONG,
+    );
+    C_MessageVerifyFinal(_s: CK_SESSION_HANDLE);
+
+    // 3.2
+    C_EncapsulateKey(
+        _s: CK_SESSION_HANDLE,
+        _m: *mut CK_MECHANISM,
+        _key: CK_OBJECT_HANDLE,
+        _t: *mut CK_ATTRIBUTE,
+        _tl: CK_ULONG,
+        _c: *mut CK_BYTE,
+        _cl: *mut CK_ULONG,
+        _h: *mut CK_OBJECT_HANDLE,
+    );
+    C_DecapsulateKey(
+        _s: CK_SESSION_HANDLE,
+        _m: *mut CK_MECHANISM,
+        _key: CK_OBJECT_HANDLE,
+        _t: *mut CK_ATTRIBUTE,
+        _tl: CK_ULONG,
+        _c: *mut CK_BYTE,
+        _cl: CK_ULONG,
+        _h: *mut CK_OBJECT_HANDLE,
+    );
+    C_VerifySignatureInit(
+        _s: CK_SESSION_HANDLE,
+        _m: *mut CK_MECHANISM,
+        _key: CK_OBJECT_HANDLE,
+        _sig: *mut CK_BYTE,
+        _sl: CK_ULONG,
+    );
+    C_VerifySignature(_s: CK_SESSION_HANDLE, _d: *mut CK_BYTE, _dl: CK_ULONG);
+    C_VerifySignatureUpdate(_s: CK_SESSION_HANDLE, _d: *mut CK_BYTE, _dl: CK_ULONG);
+    C_VerifySignatureFinal(_s: CK_SESSION_HANDLE);
+    C_GetSessionValidationFlags(_s: CK_SESSION_HANDLE, _ty: CK_SESSION_VALIDATION_FLAGS_TYPE, _f: *mut CK_FLAGS);
+    C_AsyncComplete(_s: CK_SESSION_HANDLE, _name: *mut CK_UTF8CHAR, _r: *mut CK_ASYNC_DATA);
+    C_AsyncGetID(_s: CK_SESSION_HANDLE, _name: *mut CK_UTF8CHAR, _id: *mut CK_ULONG);
+    C_AsyncJoin(_s: CK_SESSION_HANDLE, _name: *mut CK_UTF8CHAR, _id: CK_ULONG, _d: *mut CK_BYTE, _dl: CK_ULONG);
+    C_WrapKeyAuthenticated(
+        _s: CK_SESSION_HANDLE,
+        _m: *mut CK_MECHANISM,
+        _wk: CK_OBJECT_HANDLE,
+        _k: CK_OBJECT_HANDLE,
+        _a: *mut CK_BYTE,
+        _al: CK_ULONG,
+        _o: *mut CK_BYTE,
+        _ol: *mut CK_ULONG,
+    );
+    C_UnwrapKeyAuthenticated(
+        _s: CK_SESSION_HANDLE,
+        _m: *mut CK_MECHANISM,
+        _uk: CK_OBJECT_HANDLE,
+        _w: *mut CK_BYTE,
+        _wl: CK_ULONG,
+        _t: *mut CK_ATTRIBUTE,
+        _tl: CK_ULONG,
+        _a: *mut CK_BYTE,
+        _al: CK_ULONG,
+        _h: *mut CK_OBJECT_HANDLE,
+    );
+}
