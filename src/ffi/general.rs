@@ -45,11 +45,39 @@ fn register_fork_handlers() {
     });
 }
 
+static PIN: Once = Once::new();
+
+/// Keep this library mapped for the life of the process, whatever the application's
+/// `dlclose`: once used, the process holds thread-exit destructors (ours and our
+/// dependencies') and fork handlers pointing into it, which must never run unmapped code.
+fn pin_library() {
+    PIN.call_once(|| {
+        let anchor = pin_library as fn() as *const c_void;
+        // SAFETY: `Dl_info` is plain data (pointers and integers) for which all-zero is valid.
+        let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
+        // SAFETY: `anchor` is an address inside this library and `info` is writable.
+        let found = unsafe { libc::dladdr(anchor, &mut info) };
+        if found == 0 || info.dli_fname.is_null() {
+            return;
+        }
+        // SAFETY: `dli_fname` is the loader's NUL-terminated path of the already loaded object;
+        // RTLD_NOLOAD only takes a new reference to it, RTLD_NODELETE makes it permanent. The
+        // handle is deliberately never closed.
+        let _handle = unsafe {
+            libc::dlopen(
+                info.dli_fname,
+                libc::RTLD_NOW | libc::RTLD_NOLOAD | libc::RTLD_NODELETE,
+            )
+        };
+    });
+}
+
 cryptoki_fn! {
     /// C_Initialize. `pInitArgs` NULL or a CK_C_INITIALIZE_ARGS: mutex callbacks all or none
     /// (else CKR_ARGUMENTS_BAD), and if given, CKF_OS_LOCKING_OK too (we only use OS locking,
     /// else CKR_CANT_LOCK). Extension: a non-NULL `pReserved` is a NUL-terminated config path.
     fn C_Initialize(pInitArgs: *mut c_void) {
+        pin_library();
         let mut config = None;
         if !pInitArgs.is_null() {
             // SAFETY: a non-NULL pInitArgs points to a CK_C_INITIALIZE_ARGS (contract).

@@ -240,9 +240,11 @@ pub(crate) fn padded<const N: usize>(s: &str) -> [u8; N] {
 }
 
 /// A blank-padded label field as a string (C_InitToken's pLabel: 32 bytes).
+/// Some applications pass a shorter NUL-terminated string: it ends at the first NUL.
 pub(crate) fn unpadded(field: &[u8]) -> Result<String> {
-    let s = std::str::from_utf8(field).map_err(|_| Error::ArgumentsBad)?;
-    Ok(s.trim_end_matches([' ', '\0']).to_owned())
+    let end = field.iter().position(|b| *b == 0).unwrap_or(field.len());
+    let s = std::str::from_utf8(&field[..end]).map_err(|_| Error::ArgumentsBad)?;
+    Ok(s.trim_end_matches(' ').to_owned())
 }
 
 /// A `CK_VERSION`.
@@ -376,6 +378,8 @@ mod tests {
         // "é" is two bytes: never cut in the middle.
         assert_eq!(&padded::<2>("aé"), b"a ");
         assert_eq!(unpadded(b"label   ").unwrap(), "label");
+        assert_eq!(unpadded(b"lab\0\xff\xfe  ").unwrap(), "lab");
+        assert!(unpadded(b"\xff   ").is_err());
         assert_eq!(len_from_ck(5).unwrap(), 5);
         assert_eq!(from_ck(to_ck(42)), 42);
     }

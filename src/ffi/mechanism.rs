@@ -102,12 +102,12 @@ unsafe fn parse(m: &CK_MECHANISM) -> Result<Mechanism> {
                 out_len: Some(from_ck(len)),
             }
         }
-        // SAFETY: the parameter obeys the contract.
         CKM_AES_KEY_WRAP => Mechanism::AesKeyWrap {
+            // SAFETY: the parameter obeys the contract.
             iv: unsafe { optional_iv(m) }?,
         },
-        // SAFETY: the parameter obeys the contract.
         CKM_AES_KEY_WRAP_KWP => Mechanism::AesKeyWrapKwp {
+            // SAFETY: the parameter obeys the contract.
             iv: unsafe { optional_iv(m) }?,
         },
         CKM_ECDH1_DERIVE => {
@@ -211,8 +211,8 @@ unsafe fn oaep(m: &CK_MECHANISM) -> Result<OaepParams> {
 unsafe fn gcm(m: &CK_MECHANISM) -> Result<GcmParams> {
     // SAFETY: contract.
     let p = unsafe { param::<CK_GCM_PARAMS>(m) }?;
-    // ulIvBits is ignored, as the 2.40 errata and most implementations do.
     // SAFETY: contract.
+    // ulIvBits is ignored, as the 2.40 errata and most implementations do.
     let iv = unsafe { bytes_or(p.pIv, p.ulIvLen, Error::MechanismParamInvalid) }?.to_vec();
     // SAFETY: contract.
     let aad = unsafe { bytes_or(p.pAAD, p.ulAADLen, Error::MechanismParamInvalid) }?.to_vec();
@@ -347,8 +347,8 @@ mod tests {
             parse_ok(&mech(CKM_ECDSA, &mut junk)),
             Err(Error::MechanismParamInvalid)
         );
-        // SAFETY: NULL.
         assert_eq!(
+            // SAFETY: NULL.
             unsafe { mechanism(std::ptr::null()) },
             Err(Error::ArgumentsBad)
         );
@@ -492,5 +492,111 @@ mod tests {
                 out_len: Some(16)
             })
         );
+    }
+
+    /// Property: arbitrary mechanism numbers and parameter lengths never panic; every error
+    /// is CKR_MECHANISM_INVALID or CKR_MECHANISM_PARAM_INVALID.
+    #[test]
+    fn arbitrary_mechanisms_never_panic() {
+        let mut rng = crate::ffi::template::tests::Rng(0xdead_beef_cafe_f00d);
+        let known = [
+            CKM_AES_KEY_GEN,
+            CKM_SHA256,
+            CKM_RSA_PKCS_PSS,
+            CKM_SHA256_RSA_PKCS_PSS,
+            CKM_RSA_PKCS_OAEP,
+            CKM_AES_CBC,
+            CKM_AES_CBC_PAD,
+            CKM_AES_CTR,
+            CKM_AES_GCM,
+            CKM_SHA256_HMAC_GENERAL,
+            CKM_AES_CMAC_GENERAL,
+            CKM_AES_KEY_WRAP,
+            CKM_AES_KEY_WRAP_KWP,
+            CKM_ECDH1_DERIVE,
+            CKM_ECDSA,
+        ];
+        let mut data = rng.bytes(64);
+        for _ in 0..5000 {
+            let ty = if rng.below(10) == 0 {
+                rng.next()
+            } else {
+                known[rng.below(known.len())]
+            };
+            // Structures with pointers get valid (or NULL) pointers and arbitrary lengths no
+            // longer than the buffers; the rest get arbitrary bytes.
+            let dp = if rng.below(4) == 0 {
+                std::ptr::null_mut()
+            } else {
+                data.as_mut_ptr()
+            };
+            let dl = len_to_ck(rng.below(65));
+            let mut oaep = CK_RSA_PKCS_OAEP_PARAMS {
+                hashAlg: CKM_SHA256,
+                mgf: CKG_MGF1_SHA256,
+                source: rng.next() % 3,
+                pSourceData: dp.cast(),
+                ulSourceDataLen: dl,
+            };
+            let mut gcm = CK_GCM_PARAMS {
+                pIv: dp,
+                ulIvLen: dl,
+                ulIvBits: 0,
+                pAAD: dp,
+                ulAADLen: dl,
+                ulTagBits: rng.next(),
+            };
+            let mut ecdh = CK_ECDH1_DERIVE_PARAMS {
+                kdf: 1,
+                ulSharedDataLen: dl,
+                pSharedData: dp,
+                ulPublicDataLen: dl,
+                pPublicData: dp,
+            };
+            let mut raw = rng.bytes(64);
+            let (p, max): (*mut c_void, usize) = match ty {
+                CKM_RSA_PKCS_OAEP => (
+                    (&mut oaep as *mut CK_RSA_PKCS_OAEP_PARAMS).cast(),
+                    size_of::<CK_RSA_PKCS_OAEP_PARAMS>(),
+                ),
+                CKM_AES_GCM => (
+                    (&mut gcm as *mut CK_GCM_PARAMS).cast(),
+                    size_of::<CK_GCM_PARAMS>(),
+                ),
+                CKM_ECDH1_DERIVE => (
+                    (&mut ecdh as *mut CK_ECDH1_DERIVE_PARAMS).cast(),
+                    size_of::<CK_ECDH1_DERIVE_PARAMS>(),
+                ),
+                _ => (raw.as_mut_ptr().cast(), raw.len()),
+            };
+            // Whole structures most of the time, so the inner checks run too.
+            let len = if rng.below(2) == 0 {
+                max
+            } else {
+                rng.below(max + 1)
+            };
+            let len = if matches!(ty, CKM_RSA_PKCS_OAEP | CKM_AES_GCM | CKM_ECDH1_DERIVE) {
+                len
+            } else {
+                rng.below(max + 1)
+            };
+            let p = if rng.below(8) == 0 {
+                std::ptr::null_mut()
+            } else {
+                p
+            };
+            let m = CK_MECHANISM {
+                mechanism: ty,
+                pParameter: p,
+                ulParameterLen: len_to_ck(len),
+            };
+            match parse_ok(&m) {
+                Ok(_) => {}
+                Err(e) => assert!(
+                    matches!(e, Error::MechanismInvalid | Error::MechanismParamInvalid),
+                    "{ty:#x}: {e:?}"
+                ),
+            }
+        }
     }
 }

@@ -257,7 +257,7 @@ unsafe fn fill_one(slot: *mut CK_ATTRIBUTE, read: &AttrRead, outcome: &mut Outco
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn attr(ty: CK_ATTRIBUTE_TYPE, v: &mut [u8]) -> CK_ATTRIBUTE {
@@ -338,8 +338,8 @@ mod tests {
             // SAFETY: pointers refer to live locals with their lengths, or NULL.
             assert_eq!(unsafe { template(&a, 1) }, Err(e), "type {:#x}", a.type_);
         }
-        // SAFETY: NULL array.
         assert_eq!(
+            // SAFETY: NULL array.
             unsafe { template(std::ptr::null(), 1) },
             Err(Error::ArgumentsBad)
         );
@@ -373,8 +373,8 @@ mod tests {
             ulValueLen: 5,
             ..outer[0]
         }];
-        // SAFETY: as above (5 < the array's size).
         assert_eq!(
+            // SAFETY: as above (5 < the array's size).
             unsafe { template(bad.as_ptr(), 1) },
             Err(Error::AttributeValueInvalid)
         );
@@ -385,8 +385,8 @@ mod tests {
             pValue: deeper.as_mut_ptr().cast(),
             ulValueLen: len_to_ck(size_of::<CK_ATTRIBUTE>()),
         }];
-        // SAFETY: as above.
         assert_eq!(
+            // SAFETY: as above.
             unsafe { template(deepest.as_ptr(), 1) },
             Err(Error::AttributeValueInvalid)
         );
@@ -461,8 +461,8 @@ mod tests {
         assert_eq!(CK_ULONG::from_ne_bytes(class), CKO_SECRET_KEY);
         assert_eq!(t[3].ulValueLen, 8);
         assert_eq!(t[4].ulValueLen, CK_UNAVAILABLE_INFORMATION);
-        // Precedence: invalid beats too small.
         // SAFETY: as above.
+        // Precedence: invalid beats too small.
         let r = unsafe { fill(t.as_mut_ptr().add(2), &reads[2..]) };
         assert_eq!(r, Err(Error::AttributeTypeInvalid));
     }
@@ -512,5 +512,196 @@ mod tests {
             (r, outer[0].ulValueLen),
             (Err(Error::BufferTooSmall), CK_UNAVAILABLE_INFORMATION)
         );
+    }
+
+    /// A small deterministic generator (xorshift), for property-style tests without a
+    /// dependency.
+    pub(crate) struct Rng(pub(crate) u64);
+
+    impl Rng {
+        pub(crate) fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        pub(crate) fn below(&mut self, n: usize) -> usize {
+            usize::try_from(self.next() % n as u64).unwrap()
+        }
+        pub(crate) fn bytes(&mut self, n: usize) -> Vec<u8> {
+            (0..n).map(|_| self.next() as u8).collect()
+        }
+    }
+
+    fn random_type(rng: &mut Rng) -> CK_ATTRIBUTE_TYPE {
+        let table = crate::hsm::attrs::TABLE;
+        if rng.below(8) == 0 {
+            0x8000_0000 | (rng.next() % 1000)
+        } else {
+            table[rng.below(table.len())].ty
+        }
+    }
+
+    fn random_value(rng: &mut Rng, ty: AttrType, depth: u8) -> AttrValue {
+        match kind(ty) {
+            AttrKind::Bool => AttrValue::Bool(rng.below(2) == 1),
+            AttrKind::Ulong => AttrValue::Ulong(rng.next()),
+            AttrKind::Bytes | AttrKind::Date => {
+                let n = rng.below(40);
+                AttrValue::Bytes(rng.bytes(n))
+            }
+            AttrKind::Mechanisms => {
+                AttrValue::Mechanisms((0..rng.below(5)).map(|_| rng.next()).collect())
+            }
+            AttrKind::Template if depth == 0 => AttrValue::Template(
+                (0..rng.below(4))
+                    .map(|_| {
+                        let mut t = random_type(&mut *rng);
+                        while kind(t) == AttrKind::Template {
+                            t = random_type(&mut *rng);
+                        }
+                        Attribute::new(t, random_value(&mut *rng, t, 1))
+                    })
+                    .collect(),
+            ),
+            AttrKind::Template => AttrValue::Template(vec![]),
+        }
+    }
+
+    /// Property: any template written by the two-pass protocol (`fill`) parses back to itself.
+    #[test]
+    fn written_templates_parse_back() {
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+        for _ in 0..500 {
+            let tpl: Template = (0..rng.below(6))
+                .map(|_| {
+                    let t = random_type(&mut rng);
+                    Attribute::new(t, random_value(&mut rng, t, 0))
+                })
+                .collect();
+            let reads: Vec<AttrRead> = tpl
+                .iter()
+                .map(|a| AttrRead::Value(a.value.clone()))
+                .collect();
+            let mut raw: Vec<CK_ATTRIBUTE> = tpl
+                .iter()
+                .map(|a| CK_ATTRIBUTE {
+                    type_: a.ty,
+                    pValue: std::ptr::null_mut(),
+                    ulValueLen: 0,
+                })
+                .collect();
+            // Pass 1: lengths. Pass 2: buffers (and, for templates, element arrays). Pass 3:
+            // element buffers.
+            let mut bufs: Vec<Vec<u8>> = Vec::new();
+            let mut arrays: Vec<Vec<CK_ATTRIBUTE>> = Vec::new();
+            // SAFETY: `raw` is live, its values NULL.
+            unsafe { fill(raw.as_mut_ptr(), &reads) }.unwrap();
+            for (r, a) in raw.iter_mut().zip(&tpl) {
+                if let AttrValue::Template(inner) = &a.value {
+                    let mut arr = vec![
+                        CK_ATTRIBUTE {
+                            type_: 0,
+                            pValue: std::ptr::null_mut(),
+                            ulValueLen: 0
+                        };
+                        inner.len()
+                    ];
+                    r.pValue = arr.as_mut_ptr().cast();
+                    arrays.push(arr);
+                } else {
+                    let mut b = vec![0u8; usize::try_from(r.ulValueLen).unwrap()];
+                    r.pValue = b.as_mut_ptr().cast();
+                    bufs.push(b);
+                }
+            }
+            // SAFETY: values point to live buffers and arrays of the announced sizes.
+            unsafe { fill(raw.as_mut_ptr(), &reads) }.unwrap();
+            for arr in &mut arrays {
+                for e in arr.iter_mut() {
+                    let mut b = vec![0u8; usize::try_from(e.ulValueLen).unwrap()];
+                    e.pValue = b.as_mut_ptr().cast();
+                    bufs.push(b);
+                }
+            }
+            // SAFETY: as above, element values now point to live buffers.
+            unsafe { fill(raw.as_mut_ptr(), &reads) }.unwrap();
+            // SAFETY: as above.
+            let parsed = unsafe { template(raw.as_ptr(), len_to_ck(raw.len())) }.unwrap();
+            assert_eq!(parsed, tpl);
+        }
+    }
+
+    /// Property: arbitrary lengths and bytes never panic, and every error is one of the two
+    /// the spec gives for bad templates.
+    #[test]
+    fn arbitrary_templates_never_panic() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        for _ in 0..2000 {
+            let mut bufs: Vec<Vec<u8>> = Vec::new();
+            let mut nested: Vec<Vec<CK_ATTRIBUTE>> = Vec::new();
+            let mut raw = Vec::new();
+            for _ in 0..rng.below(6) {
+                let ty = random_type(&mut rng);
+                let a = if kind(ty) == AttrKind::Template && rng.below(2) == 0 {
+                    let mut inner: Vec<CK_ATTRIBUTE> = (0..rng.below(3))
+                        .map(|_| {
+                            let n = rng.below(12);
+                            let mut b = rng.bytes(n);
+                            let a = CK_ATTRIBUTE {
+                                type_: random_type(&mut rng),
+                                pValue: b.as_mut_ptr().cast(),
+                                ulValueLen: len_to_ck(rng.below(n + 1)),
+                            };
+                            bufs.push(b);
+                            a
+                        })
+                        .collect();
+                    let bytes_len = inner.len() * size_of::<CK_ATTRIBUTE>();
+                    let a = CK_ATTRIBUTE {
+                        type_: ty,
+                        pValue: inner.as_mut_ptr().cast(),
+                        ulValueLen: len_to_ck(rng.below(bytes_len + 1)),
+                    };
+                    nested.push(inner);
+                    a
+                } else if rng.below(10) == 0 {
+                    CK_ATTRIBUTE {
+                        type_: ty,
+                        pValue: std::ptr::null_mut(),
+                        ulValueLen: len_to_ck(rng.below(3)),
+                    }
+                } else {
+                    let n = rng.below(20);
+                    let mut b = rng.bytes(n);
+                    let a = CK_ATTRIBUTE {
+                        type_: ty,
+                        pValue: b.as_mut_ptr().cast(),
+                        ulValueLen: len_to_ck(rng.below(n + 1)),
+                    };
+                    bufs.push(b);
+                    a
+                };
+                raw.push(a);
+            }
+            // SAFETY: every value pointer refers to a live buffer at least as long as its
+            // announced length, or is NULL.
+            match unsafe { template(raw.as_ptr(), len_to_ck(raw.len())) } {
+                Ok(t) => {
+                    assert_eq!(t.len(), raw.len());
+                    for a in &t {
+                        match (kind(a.ty), &a.value) {
+                            (AttrKind::Bool, AttrValue::Bool(_))
+                            | (AttrKind::Ulong, AttrValue::Ulong(_))
+                            | (AttrKind::Bytes | AttrKind::Date, AttrValue::Bytes(_))
+                            | (AttrKind::Mechanisms, AttrValue::Mechanisms(_))
+                            | (AttrKind::Template, AttrValue::Template(_)) => {}
+                            (k, v) => panic!("{k:?} decoded as {v:?}"),
+                        }
+                    }
+                }
+                Err(e) => assert_eq!(e, Error::AttributeValueInvalid),
+            }
+        }
     }
 }

@@ -324,7 +324,7 @@ impl Core {
     /// Seal an object for the store.
     fn seal_object(&self, id: ObjectId, version: u64, obj: &Object) -> Result<Vec<u8>> {
         let keys = self.keys.read();
-        let (tag, key) = if obj.is_private() {
+        let (tag, key) = if obj.owner_only() {
             (SEALED_PRIVATE, keys.dk.clone().ok_or(Error::UserNotLoggedIn)?)
         } else {
             let pk = match keys.pk.clone() {
@@ -368,7 +368,7 @@ impl Core {
         self.audit.set_key(None);
         let mut cache = self.cache.write();
         let private: Vec<ObjectId> =
-            cache.objects.values().filter(|e| e.obj.is_private() && e.session.is_none()).map(|e| e.id).collect();
+            cache.objects.values().filter(|e| e.obj.owner_only() && e.session.is_none()).map(|e| e.id).collect();
         for id in private {
             cache.remove(id);
         }
@@ -412,7 +412,7 @@ impl Core {
                 return false;
             }
         }
-        if !e.obj.is_private() {
+        if !e.obj.owner_only() {
             return true;
         }
         match login {
@@ -460,11 +460,10 @@ impl Core {
         if obj.is_token() && !rw {
             return Err(Error::SessionReadOnly);
         }
-        let secret_class = matches!(obj.class(), CKO_PRIVATE_KEY | CKO_SECRET_KEY);
         match login.map(|l| l.role) {
             Some(Role::CryptoUser) => Ok(()),
             // Admins and public sessions: public, non-secret objects only.
-            _ if obj.is_private() || secret_class => Err(Error::UserNotLoggedIn),
+            _ if obj.owner_only() => Err(Error::UserNotLoggedIn),
             _ => Ok(()),
         }
     }
@@ -788,6 +787,19 @@ impl Core {
     fn set_attributes(&self, conn: ConnId, sid: SessionId, id: ObjectId, template: &[Attribute]) -> Result<()> {
         let login = self.login_of(conn)?;
         let rw = self.session_rw(conn, sid)?;
+        if login.as_deref().is_some_and(|l| l.role == Role::Admin) && !template.is_empty() && template.iter().all(|a| a.ty == CKA_TRUSTED) {
+            // Admins mark wrapping keys trusted (CloudHSM); they see every token key's metadata.
+            self.refresh()?;
+            let e = self.cache.read().objects.get(&id).cloned().ok_or(Error::ObjectHandleInvalid)?;
+            if !rw {
+                return Err(Error::SessionReadOnly);
+            }
+            if e.session.is_some() || !e.obj.is_key() {
+                return Err(Error::ObjectHandleInvalid);
+            }
+            let obj = objects::apply_changes(&e.obj, template, false, true)?;
+            return self.replace_object(&e, obj);
+        }
         let e = self.entry(conn, login.as_deref(), id)?;
         if e.session.is_none() && !rw {
             return Err(Error::SessionReadOnly);

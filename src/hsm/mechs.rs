@@ -8,6 +8,7 @@ use zeroize::Zeroizing;
 
 use super::api::{AttrValue, Attribute, MechanismInfo, Mechanism, OpKind};
 use super::objects::Object;
+use super::vendor;
 use crate::crypto::aes::{AesKey, AesStream, StreamMode};
 use crate::crypto::ec::{self, Curve, EcPrivateKey, EcPublicKey};
 use crate::crypto::hmac::{HmacKey, HmacStream};
@@ -47,6 +48,7 @@ pub fn table() -> Vec<MechanismInfo> {
         m(CKM_AES_CMAC_GENERAL, 16, 32, sv),
         m(CKM_AES_KEY_WRAP, 16, 32, CKF_WRAP | CKF_UNWRAP),
         m(CKM_AES_KEY_WRAP_KWP, 16, 32, CKF_WRAP | CKF_UNWRAP),
+        m(vendor::CKM_CLOUDHSM_AES_KEY_WRAP_NO_PAD, 16, 32, CKF_WRAP | CKF_UNWRAP),
         m(CKM_ECDH1_DERIVE, 256, 521, CKF_DERIVE | ec_flags),
     ];
     // OAEP also wraps and unwraps secret keys.
@@ -782,11 +784,11 @@ pub fn derive(mech: &Mechanism, base: &ParsedKey, key_type: u64, template: &[Att
     };
     let hash = match *kdf {
         CKD_NULL => None,
-        CKD_SHA1_KDF => Some(HashAlg::Sha1),
-        CKD_SHA224_KDF => Some(HashAlg::Sha224),
-        CKD_SHA256_KDF => Some(HashAlg::Sha256),
-        CKD_SHA384_KDF => Some(HashAlg::Sha384),
-        CKD_SHA512_KDF => Some(HashAlg::Sha512),
+        CKD_SHA1_KDF | vendor::CKD_CLOUDHSM_X963_SHA1_KDF => Some(HashAlg::Sha1),
+        CKD_SHA224_KDF | vendor::CKD_CLOUDHSM_X963_SHA224_KDF => Some(HashAlg::Sha224),
+        CKD_SHA256_KDF | vendor::CKD_CLOUDHSM_X963_SHA256_KDF => Some(HashAlg::Sha256),
+        CKD_SHA384_KDF | vendor::CKD_CLOUDHSM_X963_SHA384_KDF => Some(HashAlg::Sha384),
+        CKD_SHA512_KDF | vendor::CKD_CLOUDHSM_X963_SHA512_KDF => Some(HashAlg::Sha512),
         _ => return Err(Error::MechanismParamInvalid),
     };
     let value: Zeroizing<Vec<u8>> = match hash {

@@ -8,6 +8,7 @@ pub mod core;
 pub mod mechs;
 pub mod objects;
 pub mod users;
+pub mod vendor;
 pub mod wire;
 
 use std::sync::Arc;

@@ -67,6 +67,12 @@ impl Object {
     pub fn is_private(&self) -> bool {
         self.bool(CKA_PRIVATE)
     }
+    /// Whether only its owner (and sharees) may see it: private objects, and every secret or
+    /// private key whatever its CKA_PRIVATE says (a token key belongs to the crypto user who
+    /// made it). Such objects are sealed under the domain key.
+    pub fn owner_only(&self) -> bool {
+        self.is_private() || matches!(self.class(), CKO_SECRET_KEY | CKO_PRIVATE_KEY)
+    }
     pub fn is_key(&self) -> bool {
         matches!(self.class(), CKO_SECRET_KEY | CKO_PRIVATE_KEY | CKO_PUBLIC_KEY)
     }
@@ -74,9 +80,13 @@ impl Object {
         self.bytes(CKA_LABEL).unwrap_or(&[])
     }
 
-    /// Whether every attribute of `template` is present with an equal value.
+    /// Whether every attribute of `template` is present with an equal value. Hidden key
+    /// material never matches, so a search cannot test guesses of a sensitive value.
     pub fn matches(&self, template: &[Attribute]) -> bool {
-        template.iter().all(|a| self.attrs.get(&a.ty) == Some(&a.value))
+        template.iter().all(|a| match self.read(a.ty) {
+            AttrRead::Value(v) => v == a.value,
+            AttrRead::Sensitive | AttrRead::Invalid => false,
+        })
     }
 
     /// C_GetAttributeValue, one attribute at a time.
