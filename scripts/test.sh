@@ -4,10 +4,25 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(opensc softhsm2 libengine-pkcs11-openssl gnutls-bin p11-kit openssl curl)
+# What the tests use, as "command-or-file:Debian package".
+needs=(
+    pkcs11-tool:opensc
+    /usr/lib/softhsm/libsofthsm2.so:softhsm2
+    /usr/lib/x86_64-linux-gnu/engines-3/pkcs11.so:libengine-pkcs11-openssl
+    p11tool:gnutls-bin
+    certtool:gnutls-bin
+    p11-kit:p11-kit
+    openssl:openssl
+    curl:curl
+    nginx:nginx
+    javac:default-jdk-headless
+    xxd:xxd
+)
 missing=()
-for p in "${packages[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+for n in "${needs[@]}"; do
+    what=${n%%:*} pkg=${n##*:}
+    if [ "${what#/}" != "$what" ]; then [ -e "$what" ] && continue; else command -v "$what" >/dev/null 2>&1 && continue; fi
+    case " ${missing[*]} " in *" $pkg "*) ;; *) missing+=("$pkg") ;; esac
 done
 if [ ${#missing[@]} -gt 0 ]; then
     echo "== installing Debian packages: ${missing[*]}"

@@ -46,6 +46,13 @@ impl Handles {
         }
     }
 
+    /// Keep only the objects `keep` says yes to.
+    pub(crate) fn retain(&mut self, keep: impl Fn(ObjectId) -> bool) {
+        self.by_id.retain(|id, _| keep(*id));
+        let by_id = &self.by_id;
+        self.by_handle.retain(|_, id| by_id.contains_key(id));
+    }
+
     /// Forget every object (the token was re-initialized).
     pub(crate) fn clear(&mut self) {
         self.by_id.clear();
@@ -71,7 +78,10 @@ mod tests {
         assert_eq!(h.existing(ObjectId(1)), None);
         let a2 = h.handle(ObjectId(1));
         assert_ne!(a2, a, "a forgotten handle is never reused");
+        let c = h.handle(ObjectId(3));
+        h.retain(|id| id != ObjectId(2));
+        assert_eq!((h.id(b), h.id(c)), (None, Some(ObjectId(3))));
         h.clear();
-        assert_eq!(h.id(b), None);
+        assert_eq!(h.id(c), None);
     }
 }

@@ -300,7 +300,9 @@ impl Slot {
             sid: session.sid(),
         });
         if st.sessions.is_empty() && st.login.take().is_some() {
-            let _ = self.call(Request::Logout { conn: self.conn });
+            if self.call(Request::Logout { conn: self.conn }).is_ok() {
+                self.forget_invisible();
+            }
         }
         expect_ok(closed?)
     }
@@ -345,7 +347,24 @@ impl Slot {
         for s in st.sessions.values() {
             s.terminate_ops();
         }
-        expect_ok(r?)
+        expect_ok(r?)?;
+        self.forget_invisible();
+        Ok(())
+    }
+
+    /// After a logout, handles to objects the application can no longer see (private
+    /// objects) become invalid, even if a user logs in again (PKCS#11 C_Logout): keep only
+    /// the handles of objects still visible. One find, never per object.
+    fn forget_invisible(&self) {
+        let visible = match self.call(Request::FindObjects {
+            conn: self.conn,
+            template: Vec::new(),
+        }) {
+            Ok(Response::Objects(ids)) => ids.into_iter().collect::<std::collections::HashSet<_>>(),
+            // Best effort: the core refuses invisible objects anyway.
+            _ => return,
+        };
+        self.objects.write().retain(|id| visible.contains(&id));
     }
 
     /// Who is logged in.

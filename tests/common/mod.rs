@@ -11,6 +11,11 @@
 //!
 //! Every scenario is declared once with `black_box_suite!` and runs twice: with the slot's
 //! transport "direct" and "wire" (every request encoded as on the network).
+//!
+//! The module under test is `$CLOUDHSM_PKCS11_MODULE` if set (used as is), else
+//! `<target>/release/libcloudhsm_pkcs11.so`, built first if missing or older than the sources.
+//! Run one scenario with its steps' output: `cargo test --release --test objects
+//! find_among_10000 -- --nocapture`.
 #![allow(dead_code, unreachable_pub, unsafe_code)]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
