@@ -35,6 +35,9 @@ fi
 echo "== cargo fmt --check"
 cargo fmt --all --check
 
+echo "== cargo clippy"
+cargo clippy --all-targets --quiet -- -D warnings
+
 echo "== build"
 cargo build --release --lib --bins --examples
 

@@ -128,7 +128,9 @@ impl Config {
                 let text = std::fs::read_to_string(&p).map_err(|_| Error::GeneralError)?;
                 Config::parse(&text)
             }
-            None => Ok(Config { slots: vec![SlotConfig::embedded_default()] }),
+            None => Ok(Config {
+                slots: vec![SlotConfig::embedded_default()],
+            }),
         }
     }
 
@@ -188,6 +190,8 @@ mod tests {
     #[test]
     fn rejects_bad_config() {
         assert!(Config::parse("[[cluster]]\nname = \"a\"\nbogus = 1\n").is_err());
-        assert!(Config::parse("[[cluster]]\nname = \"a\"\nmin_pin_len = 9\nmax_pin_len = 8\n").is_err());
+        assert!(
+            Config::parse("[[cluster]]\nname = \"a\"\nmin_pin_len = 9\nmax_pin_len = 8\n").is_err()
+        );
     }
 }

@@ -128,7 +128,7 @@ impl AesKey {
 
     /// ECB encryption; `data.len()` a multiple of 16, else `DataLenRange`.
     pub fn ecb_encrypt(&self, data: &[u8]) -> Result<Vec<u8>> {
-        if data.len() % BLOCK != 0 {
+        if !data.len().is_multiple_of(BLOCK) {
             return Err(Error::DataLenRange);
         }
         let mut out = data.to_vec();
@@ -138,7 +138,7 @@ impl AesKey {
 
     /// ECB decryption; `data.len()` a multiple of 16, else `EncryptedDataLenRange`.
     pub fn ecb_decrypt(&self, data: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
-        if data.len() % BLOCK != 0 {
+        if !data.len().is_multiple_of(BLOCK) {
             return Err(Error::EncryptedDataLenRange);
         }
         let mut out = Zeroizing::new(data.to_vec());
@@ -157,7 +157,7 @@ impl AesKey {
             out.resize(full + BLOCK, p as u8);
             out
         } else {
-            if data.len() % BLOCK != 0 {
+            if !data.len().is_multiple_of(BLOCK) {
                 return Err(Error::DataLenRange);
             }
             data.to_vec()
@@ -171,7 +171,7 @@ impl AesKey {
     /// `EncryptedDataLenRange`. Bad padding: `EncryptedDataInvalid`, after a constant-time
     /// check of the whole last block.
     pub fn cbc_decrypt(&self, iv: &[u8; 16], data: &[u8], pad: bool) -> Result<Zeroizing<Vec<u8>>> {
-        if data.len() % BLOCK != 0 || (pad && data.is_empty()) {
+        if !data.len().is_multiple_of(BLOCK) || (pad && data.is_empty()) {
             return Err(Error::EncryptedDataLenRange);
         }
         let mut out = Zeroizing::new(data.to_vec());
@@ -212,7 +212,7 @@ impl AesKey {
 
     /// RFC 3394 key wrap; `data.len()` a multiple of 8 and at least 16, else `DataLenRange`.
     pub fn key_wrap(&self, data: &[u8]) -> Result<Vec<u8>> {
-        if data.len() < 16 || data.len() % 8 != 0 || data.len() > (1 << 30) {
+        if data.len() < 16 || !data.len().is_multiple_of(8) || data.len() > (1 << 30) {
             return Err(Error::DataLenRange);
         }
         self.schedule.wrap(data)
@@ -221,7 +221,7 @@ impl AesKey {
     /// RFC 3394 key unwrap. Bad length: `EncryptedDataLenRange`; failed integrity check:
     /// `EncryptedDataInvalid`.
     pub fn key_unwrap(&self, data: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
-        if data.len() < 24 || data.len() % 8 != 0 || data.len() > (1 << 30) {
+        if data.len() < 24 || !data.len().is_multiple_of(8) || data.len() > (1 << 30) {
             return Err(Error::EncryptedDataLenRange);
         }
         self.schedule
@@ -240,7 +240,7 @@ impl AesKey {
     /// RFC 5649 key unwrap. Bad length: `EncryptedDataLenRange`; failed integrity check or
     /// padding: `EncryptedDataInvalid`.
     pub fn key_unwrap_pad(&self, data: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
-        if data.len() < 16 || data.len() % 8 != 0 || data.len() > (1 << 30) {
+        if data.len() < 16 || !data.len().is_multiple_of(8) || data.len() > (1 << 30) {
             return Err(Error::EncryptedDataLenRange);
         }
         self.schedule

@@ -23,7 +23,10 @@ pub struct Hasher {
 
 impl Hasher {
     pub fn new(alg: HashAlg) -> Self {
-        Hasher { alg, ctx: digest::Context::new(algorithm(alg)) }
+        Hasher {
+            alg,
+            ctx: digest::Context::new(algorithm(alg)),
+        }
     }
     pub fn alg(&self) -> HashAlg {
         self.alg

@@ -811,7 +811,7 @@ impl AesSchedule {
 
     /// RFC 3394 key unwrap; the integrity check is constant time in aws-lc.
     pub(super) fn unwrap(&self, data: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
-        if data.len() < 24 || data.len() % 8 != 0 {
+        if data.len() < 24 || !data.len().is_multiple_of(8) {
             return fail();
         }
         let mut out = Zeroizing::new(vec![0u8; data.len() - 8]);

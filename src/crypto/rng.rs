@@ -6,7 +6,9 @@ use crate::error::{Error, Result};
 
 /// Fill `buf` with random bytes.
 pub fn fill(buf: &mut [u8]) -> Result<()> {
-    SystemRandom::new().fill(buf).map_err(|_| Error::FunctionFailed)
+    SystemRandom::new()
+        .fill(buf)
+        .map_err(|_| Error::FunctionFailed)
 }
 
 /// A random u128 (object ids).

@@ -76,7 +76,7 @@ fn generation_exponent(e: &[u8]) -> Result<u64> {
 /// Generates an RSA key pair. `bits`: 1024..=8192, a multiple of 128, else `KeySizeRange`.
 /// `public_exponent`: odd, >= 3, at most 32 bits, else `AttributeValueInvalid`.
 pub fn generate(bits: usize, public_exponent: &[u8]) -> Result<RsaComponents> {
-    if !(MIN_BITS..=MAX_GENERATE_BITS).contains(&bits) || bits % 128 != 0 {
+    if !(MIN_BITS..=MAX_GENERATE_BITS).contains(&bits) || !bits.is_multiple_of(128) {
         return Err(Error::KeySizeRange);
     }
     let e = generation_exponent(public_exponent)?;

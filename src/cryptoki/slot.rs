@@ -299,10 +299,11 @@ impl Slot {
             conn: self.conn,
             sid: session.sid(),
         });
-        if st.sessions.is_empty() && st.login.take().is_some() {
-            if self.call(Request::Logout { conn: self.conn }).is_ok() {
-                self.forget_invisible();
-            }
+        if st.sessions.is_empty()
+            && st.login.take().is_some()
+            && self.call(Request::Logout { conn: self.conn }).is_ok()
+        {
+            self.forget_invisible();
         }
         expect_ok(closed?)
     }

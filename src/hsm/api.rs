@@ -191,18 +191,34 @@ pub enum Mechanism {
     AesEcb,
     AesCbc([u8; 16]),
     AesCbcPad([u8; 16]),
-    AesCtr { counter_bits: u64, cb: [u8; 16] },
+    AesCtr {
+        counter_bits: u64,
+        cb: [u8; 16],
+    },
     AesGcm(GcmParams),
     // HMAC: `out_len` is Some for the _GENERAL variants.
-    Hmac { hash: HashAlg, out_len: Option<u64> },
+    Hmac {
+        hash: HashAlg,
+        out_len: Option<u64>,
+    },
     /// CKM_AES_CMAC (`out_len` None) and CKM_AES_CMAC_GENERAL.
-    AesCmac { out_len: Option<u64> },
+    AesCmac {
+        out_len: Option<u64>,
+    },
     /// CKM_AES_KEY_WRAP (RFC 3394); `iv` must be absent or the default A6 x 8.
-    AesKeyWrap { iv: Option<Vec<u8>> },
+    AesKeyWrap {
+        iv: Option<Vec<u8>>,
+    },
     /// CKM_AES_KEY_WRAP_KWP (RFC 5649); `iv` must be absent or the default A65959A6.
-    AesKeyWrapKwp { iv: Option<Vec<u8>> },
+    AesKeyWrapKwp {
+        iv: Option<Vec<u8>>,
+    },
     /// CKM_ECDH1_DERIVE (CK_ECDH1_DERIVE_PARAMS): `kdf` is the CKD_* number.
-    Ecdh1Derive { kdf: u64, shared_data: Vec<u8>, public_data: Vec<u8> },
+    Ecdh1Derive {
+        kdf: u64,
+        shared_data: Vec<u8>,
+        public_data: Vec<u8>,
+    },
 }
 
 impl Mechanism {
@@ -210,9 +226,9 @@ impl Mechanism {
     /// above the seam.
     pub fn prehashed(&self) -> Option<HashAlg> {
         match self {
-            Mechanism::HashRsaPkcs(h) | Mechanism::HashRsaPkcsPss(h, _) | Mechanism::HashEcdsa(h) => {
-                Some(*h)
-            }
+            Mechanism::HashRsaPkcs(h)
+            | Mechanism::HashRsaPkcsPss(h, _)
+            | Mechanism::HashEcdsa(h) => Some(*h),
             _ => None,
         }
     }
@@ -258,25 +274,91 @@ pub struct PinState {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Request {
     Connect,
-    Disconnect { conn: ConnId },
-    TokenInfo { conn: ConnId },
-    InitToken { conn: ConnId, so_pin: Secret, label: String },
-    Login { conn: ConnId, user_type: UserType, username: Option<String>, pin: Secret },
+    Disconnect {
+        conn: ConnId,
+    },
+    TokenInfo {
+        conn: ConnId,
+    },
+    InitToken {
+        conn: ConnId,
+        so_pin: Secret,
+        label: String,
+    },
+    Login {
+        conn: ConnId,
+        user_type: UserType,
+        username: Option<String>,
+        pin: Secret,
+    },
     /// CKU_CONTEXT_SPECIFIC: re-authenticate the logged-in user for one operation.
-    ContextLogin { conn: ConnId, op: OpId, pin: Secret },
-    Logout { conn: ConnId },
-    InitPin { conn: ConnId, pin: Secret },
-    SetPin { conn: ConnId, old: Secret, new: Secret },
-    OpenSession { conn: ConnId, sid: SessionId, rw: bool },
-    CloseSession { conn: ConnId, sid: SessionId },
-    CreateObject { conn: ConnId, sid: SessionId, template: Template },
-    CopyObject { conn: ConnId, sid: SessionId, id: ObjectId, template: Template },
-    DestroyObject { conn: ConnId, sid: SessionId, id: ObjectId },
-    GetAttributes { conn: ConnId, id: ObjectId, types: Vec<AttrType> },
-    SetAttributes { conn: ConnId, sid: SessionId, id: ObjectId, template: Template },
-    ObjectSize { conn: ConnId, id: ObjectId },
-    FindObjects { conn: ConnId, template: Template },
-    GenerateKey { conn: ConnId, sid: SessionId, mech: Mechanism, template: Template },
+    ContextLogin {
+        conn: ConnId,
+        op: OpId,
+        pin: Secret,
+    },
+    Logout {
+        conn: ConnId,
+    },
+    InitPin {
+        conn: ConnId,
+        pin: Secret,
+    },
+    SetPin {
+        conn: ConnId,
+        old: Secret,
+        new: Secret,
+    },
+    OpenSession {
+        conn: ConnId,
+        sid: SessionId,
+        rw: bool,
+    },
+    CloseSession {
+        conn: ConnId,
+        sid: SessionId,
+    },
+    CreateObject {
+        conn: ConnId,
+        sid: SessionId,
+        template: Template,
+    },
+    CopyObject {
+        conn: ConnId,
+        sid: SessionId,
+        id: ObjectId,
+        template: Template,
+    },
+    DestroyObject {
+        conn: ConnId,
+        sid: SessionId,
+        id: ObjectId,
+    },
+    GetAttributes {
+        conn: ConnId,
+        id: ObjectId,
+        types: Vec<AttrType>,
+    },
+    SetAttributes {
+        conn: ConnId,
+        sid: SessionId,
+        id: ObjectId,
+        template: Template,
+    },
+    ObjectSize {
+        conn: ConnId,
+        id: ObjectId,
+    },
+    FindObjects {
+        conn: ConnId,
+        template: Template,
+    },
+    GenerateKey {
+        conn: ConnId,
+        sid: SessionId,
+        mech: Mechanism,
+        template: Template,
+    },
     GenerateKeyPair {
         conn: ConnId,
         sid: SessionId,
@@ -284,7 +366,12 @@ pub enum Request {
         public: Template,
         private: Template,
     },
-    WrapKey { conn: ConnId, mech: Mechanism, wrapping: ObjectId, key: ObjectId },
+    WrapKey {
+        conn: ConnId,
+        mech: Mechanism,
+        wrapping: ObjectId,
+        key: ObjectId,
+    },
     UnwrapKey {
         conn: ConnId,
         sid: SessionId,
@@ -293,41 +380,100 @@ pub enum Request {
         wrapped: Vec<u8>,
         template: Template,
     },
-    DeriveKey { conn: ConnId, sid: SessionId, mech: Mechanism, base: ObjectId, template: Template },
+    DeriveKey {
+        conn: ConnId,
+        sid: SessionId,
+        mech: Mechanism,
+        base: ObjectId,
+        template: Template,
+    },
     /// Start an operation: checks the key, the mechanism and the user's rights now, as
     /// C_*Init must.
-    OpInit { conn: ConnId, sid: SessionId, kind: OpKind, mech: Mechanism, key: ObjectId },
+    OpInit {
+        conn: ConnId,
+        sid: SessionId,
+        kind: OpKind,
+        mech: Mechanism,
+        key: ObjectId,
+    },
     /// Feed data to a multi-part operation; returns output produced so far.
-    OpUpdate { conn: ConnId, op: OpId, data: Vec<u8> },
+    OpUpdate {
+        conn: ConnId,
+        op: OpId,
+        data: Vec<u8>,
+    },
     /// Finish a multi-part operation; `data` is the signature for Verify. Ends the operation,
     /// whatever the outcome.
-    OpFinal { conn: ConnId, op: OpId, data: Vec<u8> },
+    OpFinal {
+        conn: ConnId,
+        op: OpId,
+        data: Vec<u8>,
+    },
     /// Single-part operation; `extra` is the signature for Verify. Ends the operation,
     /// whatever the outcome.
-    OpOneShot { conn: ConnId, op: OpId, data: Vec<u8>, extra: Vec<u8> },
-    OpCancel { conn: ConnId, op: OpId },
+    OpOneShot {
+        conn: ConnId,
+        op: OpId,
+        data: Vec<u8>,
+        extra: Vec<u8>,
+    },
+    OpCancel {
+        conn: ConnId,
+        op: OpId,
+    },
     /// The mechanisms this token offers (C_GetMechanismList / C_GetMechanismInfo).
     Mechanisms,
     // ---- management (cloudhsm-cli); every rule is enforced in the core
     /// Create a user (admins only).
-    UserCreate { conn: ConnId, name: String, role: Role, password: Secret },
+    UserCreate {
+        conn: ConnId,
+        name: String,
+        role: Role,
+        password: Secret,
+    },
     /// Delete a user (admins only; not while logged in, not while owning keys, not the last admin).
-    UserDelete { conn: ConnId, name: String },
+    UserDelete {
+        conn: ConnId,
+        name: String,
+    },
     /// Every user (anyone, logged in or not).
-    UserList { conn: ConnId },
+    UserList {
+        conn: ConnId,
+    },
     /// Change a password: your own (give `old`), or anyone's as an admin (clears a lockout).
-    UserChangePassword { conn: ConnId, name: String, old: Option<Secret>, new: Secret },
+    UserChangePassword {
+        conn: ConnId,
+        name: String,
+        old: Option<Secret>,
+        new: Secret,
+    },
     /// Share / unshare a key with another crypto user (the owner only).
-    KeyShare { conn: ConnId, id: ObjectId, user: String, share: bool },
+    KeyShare {
+        conn: ConnId,
+        id: ObjectId,
+        user: String,
+        share: bool,
+    },
     /// Token keys with their metadata: a crypto user sees what it owns or is shared, and
     /// public keys; an admin sees every key's metadata, never key material.
-    KeyList { conn: ConnId, template: Template },
+    KeyList {
+        conn: ConnId,
+        template: Template,
+    },
     /// Cluster facts and operation counters (anyone).
-    ClusterInfo { conn: ConnId },
+    ClusterInfo {
+        conn: ConnId,
+    },
     /// Check the audit chain (a logged-in user, for the MAC key).
-    AuditVerify { conn: ConnId },
-    GenerateRandom { len: u64 },
-    SeedRandom { data: Vec<u8> },
+    AuditVerify {
+        conn: ConnId,
+    },
+    GenerateRandom {
+        len: u64,
+    },
+    SeedRandom {
+        data: Vec<u8>,
+    },
 }
 
 /// A response across the seam.
@@ -336,9 +482,15 @@ pub enum Response {
     Ok,
     Connected(ConnId),
     TokenInfo(TokenInfo),
-    LoggedIn { user: String, role: Role },
+    LoggedIn {
+        user: String,
+        role: Role,
+    },
     Object(ObjectId),
-    KeyPair { public: ObjectId, private: ObjectId },
+    KeyPair {
+        public: ObjectId,
+        private: ObjectId,
+    },
     Objects(Vec<ObjectId>),
     Attributes(Vec<AttrRead>),
     Size(u64),

@@ -138,7 +138,10 @@ attr_table! {
 
 /// Metadata of an attribute type, or None for a type the token does not know.
 pub fn meta(ty: AttrType) -> Option<&'static AttrMeta> {
-    TABLE.binary_search_by_key(&ty, |m| m.ty).ok().map(|i| &TABLE[i])
+    TABLE
+        .binary_search_by_key(&ty, |m| m.ty)
+        .ok()
+        .map(|i| &TABLE[i])
 }
 
 /// How to decode a value of this type. Unknown types decode as bytes (the core then rejects
@@ -154,7 +157,12 @@ mod tests {
     #[test]
     fn table_is_sorted_and_unique() {
         for w in TABLE.windows(2) {
-            assert!(w[0].ty < w[1].ty, "{} must sort before {}", w[0].name, w[1].name);
+            assert!(
+                w[0].ty < w[1].ty,
+                "{} must sort before {}",
+                w[0].name,
+                w[1].name
+            );
         }
     }
 

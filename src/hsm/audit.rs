@@ -87,10 +87,18 @@ fn record_mac(key: &HmacKey, rec: &AuditRecord) -> Result<String> {
 impl AuditLog {
     /// Open the log of the store in `dir`, counting this process as one more boot.
     pub fn open(dir: &Path) -> Result<AuditLog> {
-        let log = AuditLog { dir: dir.to_path_buf(), boot: 0, key: Mutex::new(None) };
+        let log = AuditLog {
+            dir: dir.to_path_buf(),
+            boot: 0,
+            key: Mutex::new(None),
+        };
         let boot = log.with_lock(|_| {
             let p = log.dir.join("audit.boot");
-            let n = std::fs::read_to_string(&p).ok().and_then(|s| s.trim().parse::<u64>().ok()).unwrap_or(0) + 1;
+            let n = std::fs::read_to_string(&p)
+                .ok()
+                .and_then(|s| s.trim().parse::<u64>().ok())
+                .unwrap_or(0)
+                + 1;
             std::fs::write(&p, n.to_string()).map_err(io)?;
             Ok(n)
         })?;
@@ -103,7 +111,12 @@ impl AuditLog {
     }
 
     fn with_lock<T>(&self, f: impl FnOnce(&File) -> Result<T>) -> Result<T> {
-        let lock = OpenOptions::new().create(true).truncate(false).write(true).open(self.dir.join("audit.lock")).map_err(io)?;
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(self.dir.join("audit.lock"))
+            .map_err(io)?;
         lock.lock().map_err(io)?;
         let out = f(&lock);
         let _ = lock.unlock();
@@ -115,13 +128,24 @@ impl AuditLog {
     }
 
     /// Append one record.
-    pub fn append(&self, opcode: &str, user: Option<&str>, role: Option<&str>, keys: Vec<String>, response: &str) -> Result<()> {
+    pub fn append(
+        &self,
+        opcode: &str,
+        user: Option<&str>,
+        role: Option<&str>,
+        keys: Vec<String>,
+        response: &str,
+    ) -> Result<()> {
         let key_guard = self.key.lock();
         self.with_lock(|_| {
             let (last_seq, prev) = match last_line(&self.live())? {
                 Some(line) => {
-                    let rec: AuditRecord = serde_json::from_str(&line).map_err(|_| Error::DeviceError)?;
-                    (rec.seq, hex::encode(digest(HashAlg::Sha256, line.as_bytes())))
+                    let rec: AuditRecord =
+                        serde_json::from_str(&line).map_err(|_| Error::DeviceError)?;
+                    (
+                        rec.seq,
+                        hex::encode(digest(HashAlg::Sha256, line.as_bytes())),
+                    )
                 }
                 None => self.last_of_rotated()?,
             };
@@ -146,9 +170,14 @@ impl AuditLog {
             if std::fs::metadata(&live).is_ok_and(|m| m.len() > ROTATE_BYTES) {
                 // Rotation keeps the chain: the new file's first record hashes the old last line.
                 let first = first_seq(&live)?.unwrap_or(rec.seq);
-                std::fs::rename(&live, self.dir.join(format!("audit.log.{first:020}"))).map_err(io)?;
+                std::fs::rename(&live, self.dir.join(format!("audit.log.{first:020}")))
+                    .map_err(io)?;
             }
-            let mut f = OpenOptions::new().create(true).append(true).open(&live).map_err(io)?;
+            let mut f = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&live)
+                .map_err(io)?;
             f.write_all(line.as_bytes()).map_err(io)?;
             f.sync_data().map_err(io)
         })
@@ -159,8 +188,12 @@ impl AuditLog {
         match self.files()?.into_iter().rev().find(|p| *p != self.live()) {
             Some(p) => match last_line(&p)? {
                 Some(line) => {
-                    let rec: AuditRecord = serde_json::from_str(&line).map_err(|_| Error::DeviceError)?;
-                    Ok((rec.seq, hex::encode(digest(HashAlg::Sha256, line.as_bytes()))))
+                    let rec: AuditRecord =
+                        serde_json::from_str(&line).map_err(|_| Error::DeviceError)?;
+                    Ok((
+                        rec.seq,
+                        hex::encode(digest(HashAlg::Sha256, line.as_bytes())),
+                    ))
                 }
                 None => Ok((0, String::new())),
             },
@@ -173,7 +206,11 @@ impl AuditLog {
         let mut rotated: Vec<PathBuf> = std::fs::read_dir(&self.dir)
             .map_err(io)?
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("audit.log.")))
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("audit.log."))
+            })
             .collect();
         rotated.sort();
         if self.live().exists() {
@@ -195,7 +232,12 @@ impl AuditLog {
                     let line = line.map_err(io)?;
                     let rec: AuditRecord = match serde_json::from_str(&line) {
                         Ok(r) => r,
-                        Err(_) => return Ok(Verdict::Bad { seq: expected_seq, reason: "unreadable record".into() }),
+                        Err(_) => {
+                            return Ok(Verdict::Bad {
+                                seq: expected_seq,
+                                reason: "unreadable record".into(),
+                            })
+                        }
                     };
                     if rec.seq != expected_seq {
                         let reason = if rec.seq > expected_seq {
@@ -203,16 +245,28 @@ impl AuditLog {
                         } else {
                             "reordered or repeated record".to_string()
                         };
-                        return Ok(Verdict::Bad { seq: expected_seq, reason });
+                        return Ok(Verdict::Bad {
+                            seq: expected_seq,
+                            reason,
+                        });
                     }
                     if rec.prev != prev {
-                        return Ok(Verdict::Bad { seq: rec.seq, reason: "does not chain to the previous record".into() });
+                        return Ok(Verdict::Bad {
+                            seq: rec.seq,
+                            reason: "does not chain to the previous record".into(),
+                        });
                     }
                     match &rec.mac {
                         Some(mac) => {
                             let want = record_mac(key, &rec)?;
-                            if !bool::from(subtle::ConstantTimeEq::ct_eq(want.as_bytes(), mac.as_bytes())) {
-                                return Ok(Verdict::Bad { seq: rec.seq, reason: "forged: MAC does not match".into() });
+                            if !bool::from(subtle::ConstantTimeEq::ct_eq(
+                                want.as_bytes(),
+                                mac.as_bytes(),
+                            )) {
+                                return Ok(Verdict::Bad {
+                                    seq: rec.seq,
+                                    reason: "forged: MAC does not match".into(),
+                                });
                             }
                             authenticated += pending + 1;
                             pending = 0;
@@ -223,7 +277,10 @@ impl AuditLog {
                     expected_seq += 1;
                 }
             }
-            Ok(Verdict::Ok { count: expected_seq - 1, authenticated })
+            Ok(Verdict::Ok {
+                count: expected_seq - 1,
+                authenticated,
+            })
         })
     }
 }
@@ -256,7 +313,9 @@ fn last_line(path: &Path) -> Result<Option<String>> {
 fn first_seq(path: &Path) -> Result<Option<u64>> {
     let f = File::open(path).map_err(io)?;
     match BufReader::new(f).lines().next() {
-        Some(Ok(line)) => Ok(serde_json::from_str::<AuditRecord>(&line).ok().map(|r| r.seq)),
+        Some(Ok(line)) => Ok(serde_json::from_str::<AuditRecord>(&line)
+            .ok()
+            .map(|r| r.seq)),
         _ => Ok(None),
     }
 }
@@ -271,11 +330,17 @@ pub struct Counters {
 impl Counters {
     /// Counters for the given mechanism numbers.
     pub fn new(mechs: impl IntoIterator<Item = u64>) -> Self {
-        Counters { by_mech: mechs.into_iter().map(|m| (m, AtomicU64::new(0))).collect(), other: AtomicU64::new(0) }
+        Counters {
+            by_mech: mechs.into_iter().map(|m| (m, AtomicU64::new(0))).collect(),
+            other: AtomicU64::new(0),
+        }
     }
     /// Count one operation with a mechanism (called at C_*Init).
     pub fn count(&self, mech: u64) {
-        self.by_mech.get(&mech).unwrap_or(&self.other).fetch_add(1, Ordering::Relaxed);
+        self.by_mech
+            .get(&mech)
+            .unwrap_or(&self.other)
+            .fetch_add(1, Ordering::Relaxed);
     }
     /// (total, per mechanism with a non-zero count).
     pub fn snapshot(&self) -> (u64, BTreeMap<u64, u64>) {
@@ -285,7 +350,10 @@ impl Counters {
             .map(|(m, c)| (*m, c.load(Ordering::Relaxed)))
             .filter(|(_, c)| *c > 0)
             .collect();
-        (per.values().sum::<u64>() + self.other.load(Ordering::Relaxed), per)
+        (
+            per.values().sum::<u64>() + self.other.load(Ordering::Relaxed),
+            per,
+        )
     }
 }
 
@@ -298,12 +366,32 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let log = AuditLog::open(dir.path()).unwrap();
         let key = audit_key(&[9u8; 32]).unwrap();
-        log.append("CN_LOGIN", Some("cu1"), Some("crypto-user"), vec![], "CKR_PIN_INCORRECT").unwrap();
+        log.append(
+            "CN_LOGIN",
+            Some("cu1"),
+            Some("crypto-user"),
+            vec![],
+            "CKR_PIN_INCORRECT",
+        )
+        .unwrap();
         log.set_key(Some(audit_key(&[9u8; 32]).unwrap()));
         for i in 0..5 {
-            log.append("CN_GENERATE_KEY", Some("cu1"), Some("crypto-user"), vec![format!("0x{i:x}")], "OK").unwrap();
+            log.append(
+                "CN_GENERATE_KEY",
+                Some("cu1"),
+                Some("crypto-user"),
+                vec![format!("0x{i:x}")],
+                "OK",
+            )
+            .unwrap();
         }
-        assert_eq!(log.verify(&key).unwrap(), Verdict::Ok { count: 6, authenticated: 6 });
+        assert_eq!(
+            log.verify(&key).unwrap(),
+            Verdict::Ok {
+                count: 6,
+                authenticated: 6
+            }
+        );
         let path = dir.path().join("audit.log");
         let text = std::fs::read_to_string(&path).unwrap();
         let lines: Vec<&str> = text.lines().collect();
@@ -311,19 +399,31 @@ mod tests {
         // A changed field: forged.
         let forged = text.replacen("\"0x2\"", "\"0x9\"", 1);
         std::fs::write(&path, &forged).unwrap();
-        assert!(matches!(log.verify(&key).unwrap(), Verdict::Bad { seq: 4, .. }));
+        assert!(matches!(
+            log.verify(&key).unwrap(),
+            Verdict::Bad { seq: 4, .. }
+        ));
         // A deleted line: the gap is named.
         let mut gap = lines.clone();
         gap.remove(2);
         std::fs::write(&path, gap.join("\n") + "\n").unwrap();
-        assert!(matches!(log.verify(&key).unwrap(), Verdict::Bad { seq: 3, .. }));
+        assert!(matches!(
+            log.verify(&key).unwrap(),
+            Verdict::Bad { seq: 3, .. }
+        ));
         // Swapped lines: reordering.
         let mut swapped = lines.clone();
         swapped.swap(3, 4);
         std::fs::write(&path, swapped.join("\n") + "\n").unwrap();
-        assert!(matches!(log.verify(&key).unwrap(), Verdict::Bad { seq: 4, .. }));
+        assert!(matches!(
+            log.verify(&key).unwrap(),
+            Verdict::Bad { seq: 4, .. }
+        ));
         // A wrong key: nothing authenticates.
         std::fs::write(&path, &text).unwrap();
-        assert!(matches!(log.verify(&audit_key(&[1u8; 32]).unwrap()).unwrap(), Verdict::Bad { seq: 2, .. }));
+        assert!(matches!(
+            log.verify(&audit_key(&[1u8; 32]).unwrap()).unwrap(),
+            Verdict::Bad { seq: 2, .. }
+        ));
     }
 }

@@ -60,12 +60,26 @@ pub struct Entry {
 }
 
 impl Entry {
-    fn new(id: ObjectId, obj: Object, version: u64, session: Option<(ConnId, SessionId)>) -> Arc<Self> {
-        Arc::new(Entry { id, obj, version, session, key: OnceLock::new() })
+    fn new(
+        id: ObjectId,
+        obj: Object,
+        version: u64,
+        session: Option<(ConnId, SessionId)>,
+    ) -> Arc<Self> {
+        Arc::new(Entry {
+            id,
+            obj,
+            version,
+            session,
+            key: OnceLock::new(),
+        })
     }
     /// The parsed key, parsed on first use and kept (invalidated by replacing the entry).
     pub fn key(&self) -> Result<&ParsedKey> {
-        self.key.get_or_init(|| mechs::parse(&self.obj)).as_ref().map_err(|e| *e)
+        self.key
+            .get_or_init(|| mechs::parse(&self.obj))
+            .as_ref()
+            .map_err(|e| *e)
     }
 }
 
@@ -209,8 +223,18 @@ impl Core {
         };
         let admin = UserRecord::unactivated(DEFAULT_ADMIN);
         let writes = vec![
-            Write::Put { kind: Kind::Meta, id: META_ID.to_vec(), expected: 0, body: enc(&meta)? },
-            Write::Put { kind: Kind::User, id: DEFAULT_ADMIN.as_bytes().to_vec(), expected: 0, body: enc(&admin)? },
+            Write::Put {
+                kind: Kind::Meta,
+                id: META_ID.to_vec(),
+                expected: 0,
+                body: enc(&meta)?,
+            },
+            Write::Put {
+                kind: Kind::User,
+                id: DEFAULT_ADMIN.as_bytes().to_vec(),
+                expected: 0,
+                body: enc(&admin)?,
+            },
         ];
         // Another process may have created it first: a conflict is fine.
         self.store.commit(writes)?;
@@ -245,7 +269,10 @@ impl Core {
                     }
                     _ => {}
                 },
-                Change::Delete { kind: Kind::Object, id } => {
+                Change::Delete {
+                    kind: Kind::Object,
+                    id,
+                } => {
                     let oid = parse_oid(&id)?;
                     cache.remove(oid);
                     cache.sealed.remove(&oid);
@@ -254,8 +281,12 @@ impl Core {
                 Change::Delete { .. } => {}
                 Change::Reset => {
                     // Session objects stay; every token object is reloaded from the puts that follow.
-                    let token: Vec<ObjectId> =
-                        cache.objects.values().filter(|e| e.session.is_none()).map(|e| e.id).collect();
+                    let token: Vec<ObjectId> = cache
+                        .objects
+                        .values()
+                        .filter(|e| e.session.is_none())
+                        .map(|e| e.id)
+                        .collect();
                     for id in token {
                         cache.remove(id);
                     }
@@ -271,14 +302,22 @@ impl Core {
 
     fn load_object(&self, cache: &mut Cache, keys: &Keys, rec: Record) {
         let Ok(oid) = parse_oid(&rec.id) else { return };
-        if cache.objects.get(&oid).is_some_and(|e| e.version >= rec.version) {
+        if cache
+            .objects
+            .get(&oid)
+            .is_some_and(|e| e.version >= rec.version)
+        {
             return;
         }
         let private = rec.body.first() == Some(&SEALED_PRIVATE);
         if private {
             cache.sealed.insert(oid, rec.clone());
         }
-        let key = if private { keys.dk.clone() } else { keys.pk.clone().or_else(|| self.public_key_unchecked(cache)) };
+        let key = if private {
+            keys.dk.clone()
+        } else {
+            keys.pk.clone().or_else(|| self.public_key_unchecked(cache))
+        };
         let Some(key) = key else {
             cache.remove(oid);
             return;
@@ -325,11 +364,16 @@ impl Core {
     fn seal_object(&self, id: ObjectId, version: u64, obj: &Object) -> Result<Vec<u8>> {
         let keys = self.keys.read();
         let (tag, key) = if obj.owner_only() {
-            (SEALED_PRIVATE, keys.dk.clone().ok_or(Error::UserNotLoggedIn)?)
+            (
+                SEALED_PRIVATE,
+                keys.dk.clone().ok_or(Error::UserNotLoggedIn)?,
+            )
         } else {
             let pk = match keys.pk.clone() {
                 Some(pk) => pk,
-                None => self.public_key_unchecked(&self.cache.read()).ok_or(Error::UserPinNotInitialized)?,
+                None => self
+                    .public_key_unchecked(&self.cache.read())
+                    .ok_or(Error::UserPinNotInitialized)?,
             };
             (SEALED_PUBLIC, pk)
         };
@@ -342,7 +386,11 @@ impl Core {
     // ---------------------------------------------------------------- connections
 
     fn conn(&self, conn: ConnId) -> Result<Arc<Mutex<Conn>>> {
-        self.conns.read().get(&conn).cloned().ok_or(Error::GeneralError)
+        self.conns
+            .read()
+            .get(&conn)
+            .cloned()
+            .ok_or(Error::GeneralError)
     }
 
     fn login_of(&self, conn: ConnId) -> Result<Option<Arc<Login>>> {
@@ -351,7 +399,12 @@ impl Core {
 
     /// The session's RW flag, checking it belongs to the connection.
     fn session_rw(&self, conn: ConnId, sid: SessionId) -> Result<bool> {
-        self.conn(conn)?.lock().sessions.get(&sid).copied().ok_or(Error::SessionHandleInvalid)
+        self.conn(conn)?
+            .lock()
+            .sessions
+            .get(&sid)
+            .copied()
+            .ok_or(Error::SessionHandleInvalid)
     }
 
     fn any_logged_in(&self) -> bool {
@@ -367,8 +420,12 @@ impl Core {
         keys.dk = None;
         self.audit.set_key(None);
         let mut cache = self.cache.write();
-        let private: Vec<ObjectId> =
-            cache.objects.values().filter(|e| e.obj.owner_only() && e.session.is_none()).map(|e| e.id).collect();
+        let private: Vec<ObjectId> = cache
+            .objects
+            .values()
+            .filter(|e| e.obj.owner_only() && e.session.is_none())
+            .map(|e| e.id)
+            .collect();
         for id in private {
             cache.remove(id);
         }
@@ -379,7 +436,10 @@ impl Core {
         let pk_bytes = meta.pk.ok_or(Error::StoreCorrupt)?;
         let check = meta.dk_check.as_ref().ok_or(Error::StoreCorrupt)?;
         let opened = dk.open(Kind::Meta, DK_CHECK_ID, 0, check)?;
-        if !bool::from(subtle::ConstantTimeEq::ct_eq(opened.as_slice(), &pk_bytes[..])) {
+        if !bool::from(subtle::ConstantTimeEq::ct_eq(
+            opened.as_slice(),
+            &pk_bytes[..],
+        )) {
             return Err(Error::StoreCorrupt);
         }
         self.audit.set_key(Some(audit::audit_key(dk.bytes())?));
@@ -390,8 +450,14 @@ impl Core {
         let mut cache = self.cache.write();
         let sealed: Vec<Record> = cache.sealed.values().cloned().collect();
         for rec in sealed {
-            let Ok(oid) = parse_oid(&rec.id) else { continue };
-            if cache.objects.get(&oid).is_some_and(|e| e.version >= rec.version) {
+            let Ok(oid) = parse_oid(&rec.id) else {
+                continue;
+            };
+            if cache
+                .objects
+                .get(&oid)
+                .is_some_and(|e| e.version >= rec.version)
+            {
                 continue;
             }
             match open_object(&dk, &rec) {
@@ -417,7 +483,7 @@ impl Core {
         }
         match login {
             Some(l) if l.role == Role::CryptoUser => {
-                e.obj.owner.as_deref() == Some(l.user.as_str()) || e.obj.shared.iter().any(|s| *s == l.user)
+                e.obj.owner.as_deref() == Some(l.user.as_str()) || e.obj.shared.contains(&l.user)
             }
             _ => false,
         }
@@ -434,7 +500,11 @@ impl Core {
                 if cache.corrupt.contains(&id) {
                     return Err(Error::StoreCorrupt);
                 }
-                cache.objects.get(&id).cloned().ok_or(Error::ObjectHandleInvalid)?
+                cache
+                    .objects
+                    .get(&id)
+                    .cloned()
+                    .ok_or(Error::ObjectHandleInvalid)?
             }
         };
         if Self::visible(login, conn, &e) {
@@ -455,7 +525,13 @@ impl Core {
     }
 
     /// Who may create an object of this kind in this session.
-    fn check_create(&self, conn: ConnId, sid: SessionId, login: Option<&Login>, obj: &Object) -> Result<()> {
+    fn check_create(
+        &self,
+        conn: ConnId,
+        sid: SessionId,
+        login: Option<&Login>,
+        obj: &Object,
+    ) -> Result<()> {
         let rw = self.session_rw(conn, sid)?;
         if obj.is_token() && !rw {
             return Err(Error::SessionReadOnly);
@@ -469,14 +545,30 @@ impl Core {
     }
 
     /// Store (token) or keep (session) a new object.
-    fn add_object(&self, conn: ConnId, sid: SessionId, login: Option<&Login>, mut obj: Object, id: ObjectId) -> Result<()> {
-        obj.owner = login.filter(|l| l.role == Role::CryptoUser).map(|l| l.user.clone());
+    fn add_object(
+        &self,
+        conn: ConnId,
+        sid: SessionId,
+        login: Option<&Login>,
+        mut obj: Object,
+        id: ObjectId,
+    ) -> Result<()> {
+        obj.owner = login
+            .filter(|l| l.role == Role::CryptoUser)
+            .map(|l| l.user.clone());
         if obj.is_token() {
             let body = self.seal_object(id, 1, &obj)?;
-            self.commit(vec![Write::Put { kind: Kind::Object, id: oid_bytes(id), expected: 0, body }])?;
+            self.commit(vec![Write::Put {
+                kind: Kind::Object,
+                id: oid_bytes(id),
+                expected: 0,
+                body,
+            }])?;
             self.cache.write().insert(Entry::new(id, obj, 1, None));
         } else {
-            self.cache.write().insert(Entry::new(id, obj, 0, Some((conn, sid))));
+            self.cache
+                .write()
+                .insert(Entry::new(id, obj, 0, Some((conn, sid))));
         }
         Ok(())
     }
@@ -484,13 +576,22 @@ impl Core {
     /// Replace an object with a changed version.
     fn replace_object(&self, e: &Entry, obj: Object) -> Result<()> {
         if e.session.is_some() {
-            self.cache.write().insert(Entry::new(e.id, obj, 0, e.session));
+            self.cache
+                .write()
+                .insert(Entry::new(e.id, obj, 0, e.session));
             return Ok(());
         }
         let version = e.version + 1;
         let body = self.seal_object(e.id, version, &obj)?;
-        self.commit(vec![Write::Put { kind: Kind::Object, id: oid_bytes(e.id), expected: e.version, body }])?;
-        self.cache.write().insert(Entry::new(e.id, obj, version, None));
+        self.commit(vec![Write::Put {
+            kind: Kind::Object,
+            id: oid_bytes(e.id),
+            expected: e.version,
+            body,
+        }])?;
+        self.cache
+            .write()
+            .insert(Entry::new(e.id, obj, version, None));
         Ok(())
     }
 
@@ -504,7 +605,9 @@ impl Core {
         let (meta, _) = self.meta()?;
         let user = self.user(DEFAULT_CRYPTO_USER)?;
         let admin = self.user(DEFAULT_ADMIN)?;
-        let pin_state = |u: &Option<(UserRecord, u64)>| u.as_ref().map(|(r, _)| r.pin_state()).unwrap_or_default();
+        let pin_state = |u: &Option<(UserRecord, u64)>| {
+            u.as_ref().map(|(r, _)| r.pin_state()).unwrap_or_default()
+        };
         let count = self.cache.read().objects.len() as u64;
         Ok(TokenInfo {
             label: meta.label.clone(),
@@ -553,9 +656,16 @@ impl Core {
             Err(_) => {
                 // Count the failure; retry on a concurrent update so no failure is lost.
                 for _ in 0..20 {
-                    let Some((mut cur, v)) = self.user(name)? else { break };
+                    let Some((mut cur, v)) = self.user(name)? else {
+                        break;
+                    };
                     cur.failed = cur.failed.saturating_add(1);
-                    let w = Write::Put { kind: Kind::User, id: name.as_bytes().to_vec(), expected: v, body: enc(&cur)? };
+                    let w = Write::Put {
+                        kind: Kind::User,
+                        id: name.as_bytes().to_vec(),
+                        expected: v,
+                        body: enc(&cur)?,
+                    };
                     if self.store.commit(vec![w])? != CommitOutcome::Conflict {
                         break;
                     }
@@ -580,15 +690,27 @@ impl Core {
             let dk = SealKey::generate()?;
             let pk = SealKey::generate()?;
             let admin = UserRecord::new(&name, Role::Admin, password, &dk)?;
-            let (_, admin_version) = self.user(&name)?.unwrap_or((UserRecord::unactivated(&name), 0));
+            let (_, admin_version) = self
+                .user(&name)?
+                .unwrap_or((UserRecord::unactivated(&name), 0));
             meta.activated = true;
             meta.label = label;
             meta.generation += 1;
             meta.pk = Some(*pk.bytes());
             meta.dk_check = Some(dk.seal(Kind::Meta, DK_CHECK_ID, 0, pk.bytes())?);
             return self.commit(vec![
-                Write::Put { kind: Kind::Meta, id: META_ID.to_vec(), expected: meta_version, body: enc(&meta)? },
-                Write::Put { kind: Kind::User, id: name.as_bytes().to_vec(), expected: admin_version, body: enc(&admin)? },
+                Write::Put {
+                    kind: Kind::Meta,
+                    id: META_ID.to_vec(),
+                    expected: meta_version,
+                    body: enc(&meta)?,
+                },
+                Write::Put {
+                    kind: Kind::User,
+                    id: name.as_bytes().to_vec(),
+                    expected: admin_version,
+                    body: enc(&admin)?,
+                },
             ]);
         }
         // Re-initialization: the admin's password, then every token object and crypto user goes.
@@ -598,26 +720,52 @@ impl Core {
         }
         let mut writes = Vec::new();
         for r in self.store.list(Kind::Object)? {
-            writes.push(Write::Delete { kind: Kind::Object, id: r.id, expected: r.version });
+            writes.push(Write::Delete {
+                kind: Kind::Object,
+                id: r.id,
+                expected: r.version,
+            });
         }
         for r in self.store.list(Kind::User)? {
             let u: UserRecord = dec(&r.body)?;
             if u.role == Role::CryptoUser {
-                writes.push(Write::Delete { kind: Kind::User, id: r.id, expected: r.version });
+                writes.push(Write::Delete {
+                    kind: Kind::User,
+                    id: r.id,
+                    expected: r.version,
+                });
             }
         }
         meta.label = label;
         meta.generation += 1;
-        writes.push(Write::Put { kind: Kind::Meta, id: META_ID.to_vec(), expected: meta_version, body: enc(&meta)? });
+        writes.push(Write::Put {
+            kind: Kind::Meta,
+            id: META_ID.to_vec(),
+            expected: meta_version,
+            body: enc(&meta)?,
+        });
         self.commit(writes)?;
         self.refresh()
     }
 
-    fn login(&self, conn: ConnId, user_type: UserType, username: Option<String>, pin: &[u8]) -> Result<Response> {
+    fn login(
+        &self,
+        conn: ConnId,
+        user_type: UserType,
+        username: Option<String>,
+        pin: &[u8],
+    ) -> Result<Response> {
         let c = self.conn(conn)?;
         if let Some(l) = &c.lock().login {
-            let same = matches!((user_type, l.role), (UserType::User, Role::CryptoUser) | (UserType::So, Role::Admin));
-            return Err(if same { Error::UserAlreadyLoggedIn } else { Error::UserAnotherAlreadyLoggedIn });
+            let same = matches!(
+                (user_type, l.role),
+                (UserType::User, Role::CryptoUser) | (UserType::So, Role::Admin)
+            );
+            return Err(if same {
+                Error::UserAlreadyLoggedIn
+            } else {
+                Error::UserAnotherAlreadyLoggedIn
+            });
         }
         let default = match user_type {
             UserType::So => DEFAULT_ADMIN,
@@ -629,9 +777,14 @@ impl Core {
         };
         let (meta, _) = self.meta()?;
         if !meta.activated {
-            return Err(if user_type == UserType::So { Error::PinIncorrect } else { Error::UserPinNotInitialized });
+            return Err(if user_type == UserType::So {
+                Error::PinIncorrect
+            } else {
+                Error::UserPinNotInitialized
+            });
         }
-        if user_type == UserType::User && name == DEFAULT_CRYPTO_USER && self.user(&name)?.is_none() {
+        if user_type == UserType::User && name == DEFAULT_CRYPTO_USER && self.user(&name)?.is_none()
+        {
             return Err(Error::UserPinNotInitialized);
         }
         let (rec, dk) = self.authenticate(&name, password)?;
@@ -647,8 +800,14 @@ impl Core {
         if guard.login.is_some() {
             return Err(Error::UserAlreadyLoggedIn);
         }
-        guard.login = Some(Arc::new(Login { user: name.clone(), role: rec.role }));
-        Ok(Response::LoggedIn { user: name, role: rec.role })
+        guard.login = Some(Arc::new(Login {
+            user: name.clone(),
+            role: rec.role,
+        }));
+        Ok(Response::LoggedIn {
+            user: name,
+            role: rec.role,
+        })
     }
 
     fn logout(&self, conn: ConnId) -> Result<()> {
@@ -683,7 +842,12 @@ impl Core {
         }
         let rec = UserRecord::new(&name, Role::CryptoUser, password, &dk)?;
         let expected = existing.map_or(0, |(_, v)| v);
-        self.commit(vec![Write::Put { kind: Kind::User, id: name.as_bytes().to_vec(), expected, body: enc(&rec)? }])
+        self.commit(vec![Write::Put {
+            kind: Kind::User,
+            id: name.as_bytes().to_vec(),
+            expected,
+            body: enc(&rec)?,
+        }])
     }
 
     fn set_pin(&self, conn: ConnId, old: &[u8], new: &[u8]) -> Result<()> {
@@ -697,7 +861,12 @@ impl Core {
         let (rec, dk) = self.authenticate(&name, old_pw)?;
         let updated = UserRecord::new(&name, rec.role, new_pw, &dk)?;
         let (_, version) = self.user(&name)?.ok_or(Error::PinIncorrect)?;
-        self.commit(vec![Write::Put { kind: Kind::User, id: name.as_bytes().to_vec(), expected: version, body: enc(&updated)? }])
+        self.commit(vec![Write::Put {
+            kind: Kind::User,
+            id: name.as_bytes().to_vec(),
+            expected: version,
+            body: enc(&updated)?,
+        }])
     }
 
     fn find(&self, conn: ConnId, template: &[Attribute]) -> Result<Vec<ObjectId>> {
@@ -713,7 +882,9 @@ impl Core {
         let empty = EMPTY.get_or_init(HashSet::new);
         for a in template {
             let set = match (&a.value, a.ty) {
-                (AttrValue::Bytes(v), CKA_LABEL | CKA_ID) => cache.index.get(&(a.ty, v.clone())).unwrap_or(empty),
+                (AttrValue::Bytes(v), CKA_LABEL | CKA_ID) => {
+                    cache.index.get(&(a.ty, v.clone())).unwrap_or(empty)
+                }
                 (AttrValue::Ulong(c), CKA_CLASS) => cache.by_class.get(c).unwrap_or(empty),
                 _ => continue,
             };
@@ -721,16 +892,32 @@ impl Core {
                 candidates = Some(set);
             }
         }
-        let ok = |e: &Arc<Entry>| Self::visible(login.as_deref(), conn, e) && e.obj.matches(template);
+        let ok =
+            |e: &Arc<Entry>| Self::visible(login.as_deref(), conn, e) && e.obj.matches(template);
         let mut out: Vec<ObjectId> = match candidates {
-            Some(set) => set.iter().filter_map(|id| cache.objects.get(id)).filter(|e| ok(e)).map(|e| e.id).collect(),
-            None => cache.objects.values().filter(|e| ok(e)).map(|e| e.id).collect(),
+            Some(set) => set
+                .iter()
+                .filter_map(|id| cache.objects.get(id))
+                .filter(|e| ok(e))
+                .map(|e| e.id)
+                .collect(),
+            None => cache
+                .objects
+                .values()
+                .filter(|e| ok(e))
+                .map(|e| e.id)
+                .collect(),
         };
         out.sort_unstable();
         Ok(out)
     }
 
-    fn create_object(&self, conn: ConnId, sid: SessionId, template: &[Attribute]) -> Result<ObjectId> {
+    fn create_object(
+        &self,
+        conn: ConnId,
+        sid: SessionId,
+        template: &[Attribute],
+    ) -> Result<ObjectId> {
         let login = self.login_of(conn)?;
         let (class, key_type) = objects::class_and_type(template)?;
         let class = class.ok_or(Error::TemplateIncomplete)?;
@@ -742,7 +929,13 @@ impl Core {
         Ok(id)
     }
 
-    fn copy_object(&self, conn: ConnId, sid: SessionId, id: ObjectId, template: &[Attribute]) -> Result<ObjectId> {
+    fn copy_object(
+        &self,
+        conn: ConnId,
+        sid: SessionId,
+        id: ObjectId,
+        template: &[Attribute],
+    ) -> Result<ObjectId> {
         let login = self.login_of(conn)?;
         let e = self.entry(conn, login.as_deref(), id)?;
         if !e.obj.bool(CKA_COPYABLE) {
@@ -752,7 +945,10 @@ impl Core {
         let is_so = login.as_deref().is_some_and(|l| l.role == Role::Admin);
         let mut obj = objects::apply_changes(&e.obj, template, true, is_so)?;
         let new_id = Self::new_object_id()?;
-        obj.attrs.insert(CKA_UNIQUE_ID, AttrValue::Bytes(format!("{:032x}", new_id.0).into_bytes()));
+        obj.attrs.insert(
+            CKA_UNIQUE_ID,
+            AttrValue::Bytes(format!("{:032x}", new_id.0).into_bytes()),
+        );
         self.check_create(conn, sid, login.as_deref(), &obj)?;
         self.add_object(conn, sid, login.as_deref(), obj, new_id)?;
         Ok(new_id)
@@ -770,7 +966,11 @@ impl Core {
         }
         Self::check_owner(login.as_deref(), &e)?;
         if e.session.is_none() {
-            self.commit(vec![Write::Delete { kind: Kind::Object, id: oid_bytes(id), expected: e.version }])?;
+            self.commit(vec![Write::Delete {
+                kind: Kind::Object,
+                id: oid_bytes(id),
+                expected: e.version,
+            }])?;
         }
         let mut cache = self.cache.write();
         cache.remove(id);
@@ -778,19 +978,39 @@ impl Core {
         Ok(())
     }
 
-    fn get_attributes(&self, conn: ConnId, id: ObjectId, types: &[AttrType]) -> Result<Vec<AttrRead>> {
+    fn get_attributes(
+        &self,
+        conn: ConnId,
+        id: ObjectId,
+        types: &[AttrType],
+    ) -> Result<Vec<AttrRead>> {
         let login = self.login_of(conn)?;
         let e = self.entry(conn, login.as_deref(), id)?;
         Ok(types.iter().map(|t| e.obj.read(*t)).collect())
     }
 
-    fn set_attributes(&self, conn: ConnId, sid: SessionId, id: ObjectId, template: &[Attribute]) -> Result<()> {
+    fn set_attributes(
+        &self,
+        conn: ConnId,
+        sid: SessionId,
+        id: ObjectId,
+        template: &[Attribute],
+    ) -> Result<()> {
         let login = self.login_of(conn)?;
         let rw = self.session_rw(conn, sid)?;
-        if login.as_deref().is_some_and(|l| l.role == Role::Admin) && !template.is_empty() && template.iter().all(|a| a.ty == CKA_TRUSTED) {
+        if login.as_deref().is_some_and(|l| l.role == Role::Admin)
+            && !template.is_empty()
+            && template.iter().all(|a| a.ty == CKA_TRUSTED)
+        {
             // Admins mark wrapping keys trusted (CloudHSM); they see every token key's metadata.
             self.refresh()?;
-            let e = self.cache.read().objects.get(&id).cloned().ok_or(Error::ObjectHandleInvalid)?;
+            let e = self
+                .cache
+                .read()
+                .objects
+                .get(&id)
+                .cloned()
+                .ok_or(Error::ObjectHandleInvalid)?;
             if !rw {
                 return Err(Error::SessionReadOnly);
             }
@@ -814,7 +1034,13 @@ impl Core {
         self.replace_object(&e, obj)
     }
 
-    fn generate_key(&self, conn: ConnId, sid: SessionId, mech: &Mechanism, template: &[Attribute]) -> Result<ObjectId> {
+    fn generate_key(
+        &self,
+        conn: ConnId,
+        sid: SessionId,
+        mech: &Mechanism,
+        template: &[Attribute],
+    ) -> Result<ObjectId> {
         let login = self.login_of(conn)?;
         let (class, _) = objects::class_and_type(template)?;
         if class.is_some_and(|c| c != CKO_SECRET_KEY) {
@@ -822,7 +1048,14 @@ impl Core {
         }
         let (kt, material) = mechs::generate_secret(mech, template)?;
         let id = Self::new_object_id()?;
-        let obj = objects::build(CKO_SECRET_KEY, Some(kt), template, material, Origin::Generate(mechs::ck_type(mech)), id)?;
+        let obj = objects::build(
+            CKO_SECRET_KEY,
+            Some(kt),
+            template,
+            material,
+            Origin::Generate(mechs::ck_type(mech)),
+            id,
+        )?;
         self.check_create(conn, sid, login.as_deref(), &obj)?;
         self.add_object(conn, sid, login.as_deref(), obj, id)?;
         Ok(id)
@@ -857,35 +1090,71 @@ impl Core {
             let _ = self.destroy_object(conn, sid, priv_id);
             return Err(e);
         }
-        Ok(Response::KeyPair { public: pub_id, private: priv_id })
+        Ok(Response::KeyPair {
+            public: pub_id,
+            private: priv_id,
+        })
     }
 
-    fn op_init(&self, conn: ConnId, sid: SessionId, kind: OpKind, mech: Mechanism, key: ObjectId) -> Result<OpId> {
+    fn op_init(
+        &self,
+        conn: ConnId,
+        sid: SessionId,
+        kind: OpKind,
+        mech: Mechanism,
+        key: ObjectId,
+    ) -> Result<OpId> {
         self.session_rw(conn, sid)?;
         let login = self.login_of(conn)?;
         if login.as_deref().is_some_and(|l| l.role != Role::CryptoUser) {
             // Admins never use keys.
             return Err(Error::UserNotLoggedIn);
         }
-        let e = self.entry(conn, login.as_deref(), key).map_err(|err| match err {
-            Error::ObjectHandleInvalid => Error::KeyHandleInvalid,
-            other => other,
-        })?;
+        let e = self
+            .entry(conn, login.as_deref(), key)
+            .map_err(|err| match err {
+                Error::ObjectHandleInvalid => Error::KeyHandleInvalid,
+                other => other,
+            })?;
         mechs::check_key(kind, &mech, &e.obj)?;
         e.key()?;
-        let needs_auth = e.obj.bool(CKA_ALWAYS_AUTHENTICATE) && matches!(kind, OpKind::Sign | OpKind::Decrypt);
+        let needs_auth =
+            e.obj.bool(CKA_ALWAYS_AUTHENTICATE) && matches!(kind, OpKind::Sign | OpKind::Decrypt);
         let id = OpId(self.next_id());
         self.counters.count(mechs::ck_type(&mech));
-        self.ops.lock().insert(id, Op { conn, sid, kind, mech, entry: e, state: OpState::Fresh, needs_auth });
+        self.ops.lock().insert(
+            id,
+            Op {
+                conn,
+                sid,
+                kind,
+                mech,
+                entry: e,
+                state: OpState::Fresh,
+                needs_auth,
+            },
+        );
         Ok(id)
     }
 
     /// A key for use by the logged-in crypto user (admins never use keys).
-    fn usable_key(&self, conn: ConnId, login: Option<&Login>, id: ObjectId, invalid: Error) -> Result<Arc<Entry>> {
+    fn usable_key(
+        &self,
+        conn: ConnId,
+        login: Option<&Login>,
+        id: ObjectId,
+        invalid: Error,
+    ) -> Result<Arc<Entry>> {
         if login.is_some_and(|l| l.role != Role::CryptoUser) {
             return Err(Error::UserNotLoggedIn);
         }
-        self.entry(conn, login, id).map_err(|e| if e == Error::ObjectHandleInvalid { invalid } else { e })
+        self.entry(conn, login, id).map_err(|e| {
+            if e == Error::ObjectHandleInvalid {
+                invalid
+            } else {
+                e
+            }
+        })
     }
 
     fn check_allowed(mech: &Mechanism, obj: &Object) -> Result<()> {
@@ -897,9 +1166,20 @@ impl Core {
         Ok(())
     }
 
-    fn wrap_key(&self, conn: ConnId, mech: &Mechanism, wrapping: ObjectId, key: ObjectId) -> Result<Vec<u8>> {
+    fn wrap_key(
+        &self,
+        conn: ConnId,
+        mech: &Mechanism,
+        wrapping: ObjectId,
+        key: ObjectId,
+    ) -> Result<Vec<u8>> {
         let login = self.login_of(conn)?;
-        let w = self.usable_key(conn, login.as_deref(), wrapping, Error::WrappingKeyHandleInvalid)?;
+        let w = self.usable_key(
+            conn,
+            login.as_deref(),
+            wrapping,
+            Error::WrappingKeyHandleInvalid,
+        )?;
         let k = self.usable_key(conn, login.as_deref(), key, Error::KeyHandleInvalid)?;
         if !w.obj.bool(CKA_WRAP) {
             return Err(Error::KeyFunctionNotPermitted);
@@ -932,7 +1212,12 @@ impl Core {
         template: &[Attribute],
     ) -> Result<ObjectId> {
         let login = self.login_of(conn)?;
-        let u = self.usable_key(conn, login.as_deref(), unwrapping, Error::UnwrappingKeyHandleInvalid)?;
+        let u = self.usable_key(
+            conn,
+            login.as_deref(),
+            unwrapping,
+            Error::UnwrappingKeyHandleInvalid,
+        )?;
         if !u.obj.bool(CKA_UNWRAP) {
             return Err(Error::KeyFunctionNotPermitted);
         }
@@ -960,7 +1245,14 @@ impl Core {
         Ok(id)
     }
 
-    fn derive_key(&self, conn: ConnId, sid: SessionId, mech: &Mechanism, base: ObjectId, template: &[Attribute]) -> Result<ObjectId> {
+    fn derive_key(
+        &self,
+        conn: ConnId,
+        sid: SessionId,
+        mech: &Mechanism,
+        base: ObjectId,
+        template: &[Attribute],
+    ) -> Result<ObjectId> {
         let login = self.login_of(conn)?;
         let b = self.usable_key(conn, login.as_deref(), base, Error::KeyHandleInvalid)?;
         if !b.obj.bool(CKA_DERIVE) {
@@ -974,14 +1266,28 @@ impl Core {
             return Err(Error::TemplateInconsistent);
         }
         objects::check_template(template)?;
-        let (kt, material) = mechs::derive(mech, b.key()?, key_type.unwrap_or(CKK_GENERIC_SECRET), template)?;
+        let (kt, material) = mechs::derive(
+            mech,
+            b.key()?,
+            key_type.unwrap_or(CKK_GENERIC_SECRET),
+            template,
+        )?;
         let id = Self::new_object_id()?;
-        let mut obj = objects::build(CKO_SECRET_KEY, Some(kt), template, material, Origin::Unwrap, id)?;
+        let mut obj = objects::build(
+            CKO_SECRET_KEY,
+            Some(kt),
+            template,
+            material,
+            Origin::Unwrap,
+            id,
+        )?;
         // Derived keys inherit "always sensitive / never extractable" from the base (spec).
         let always = b.obj.bool(CKA_ALWAYS_SENSITIVE) && obj.bool(CKA_SENSITIVE);
         let never = b.obj.bool(CKA_NEVER_EXTRACTABLE) && !obj.bool(CKA_EXTRACTABLE);
-        obj.attrs.insert(CKA_ALWAYS_SENSITIVE, AttrValue::Bool(always));
-        obj.attrs.insert(CKA_NEVER_EXTRACTABLE, AttrValue::Bool(never));
+        obj.attrs
+            .insert(CKA_ALWAYS_SENSITIVE, AttrValue::Bool(always));
+        obj.attrs
+            .insert(CKA_NEVER_EXTRACTABLE, AttrValue::Bool(never));
         self.check_create(conn, sid, login.as_deref(), &obj)?;
         self.add_object(conn, sid, login.as_deref(), obj, id)?;
         Ok(id)
@@ -1030,18 +1336,30 @@ impl Core {
         let password = users::split_pin(pin, &login.user).1;
         self.authenticate(&login.user, password)?;
         let mut ops = self.ops.lock();
-        let o = ops.get_mut(&op).filter(|o| o.conn == conn).ok_or(Error::OperationNotInitialized)?;
+        let o = ops
+            .get_mut(&op)
+            .filter(|o| o.conn == conn)
+            .ok_or(Error::OperationNotInitialized)?;
         o.needs_auth = false;
         Ok(())
     }
 
     fn close_session(&self, conn: ConnId, sid: SessionId) -> Result<()> {
         let c = self.conn(conn)?;
-        c.lock().sessions.remove(&sid).ok_or(Error::SessionHandleInvalid)?;
-        self.ops.lock().retain(|_, o| !(o.conn == conn && o.sid == sid));
+        c.lock()
+            .sessions
+            .remove(&sid)
+            .ok_or(Error::SessionHandleInvalid)?;
+        self.ops
+            .lock()
+            .retain(|_, o| !(o.conn == conn && o.sid == sid));
         let mut cache = self.cache.write();
-        let dead: Vec<ObjectId> =
-            cache.objects.values().filter(|e| e.session == Some((conn, sid))).map(|e| e.id).collect();
+        let dead: Vec<ObjectId> = cache
+            .objects
+            .values()
+            .filter(|e| e.session == Some((conn, sid)))
+            .map(|e| e.id)
+            .collect();
         for id in dead {
             cache.remove(id);
         }
@@ -1049,12 +1367,20 @@ impl Core {
     }
 
     fn disconnect(&self, conn: ConnId) -> Result<()> {
-        let c = self.conns.write().remove(&conn).ok_or(Error::GeneralError)?;
+        let c = self
+            .conns
+            .write()
+            .remove(&conn)
+            .ok_or(Error::GeneralError)?;
         self.ops.lock().retain(|_, o| o.conn != conn);
         {
             let mut cache = self.cache.write();
-            let dead: Vec<ObjectId> =
-                cache.objects.values().filter(|e| e.session.is_some_and(|(c, _)| c == conn)).map(|e| e.id).collect();
+            let dead: Vec<ObjectId> = cache
+                .objects
+                .values()
+                .filter(|e| e.session.is_some_and(|(c, _)| c == conn))
+                .map(|e| e.id)
+                .collect();
             for id in dead {
                 cache.remove(id);
             }
@@ -1092,11 +1418,17 @@ impl Core {
             R::CopyObject { .. } | R::InitToken { .. } | R::InitPin { .. } | R::SetPin { .. } => {
                 return Err(Error::FunctionNotSupported)
             }
-            R::GenerateKey { template, .. } | R::UnwrapKey { template, .. } | R::DeriveKey { template, .. } => vec![template],
-            R::GenerateKeyPair { public, private, .. } => vec![public, private],
+            R::GenerateKey { template, .. }
+            | R::UnwrapKey { template, .. }
+            | R::DeriveKey { template, .. } => vec![template],
+            R::GenerateKeyPair {
+                public, private, ..
+            } => vec![public, private],
             R::CreateObject { template, .. } => {
                 let (class, _) = objects::class_and_type(template)?;
-                if class.is_some_and(|c| matches!(c, CKO_SECRET_KEY | CKO_PRIVATE_KEY | CKO_PUBLIC_KEY)) {
+                if class
+                    .is_some_and(|c| matches!(c, CKO_SECRET_KEY | CKO_PRIVATE_KEY | CKO_PUBLIC_KEY))
+                {
                     vec![template]
                 } else {
                     vec![]
@@ -1106,7 +1438,9 @@ impl Core {
         };
         // CKA_PRIVATE is "partially supported": keys must stay private.
         for t in key_templates {
-            if t.iter().any(|a| a.ty == CKA_PRIVATE && a.value == AttrValue::Bool(false)) {
+            if t.iter()
+                .any(|a| a.ty == CKA_PRIVATE && a.value == AttrValue::Bool(false))
+            {
                 return Err(Error::AttributeValueInvalid);
             }
         }
@@ -1119,8 +1453,14 @@ impl Core {
             return Ok(());
         }
         let limit = match mech {
-            Mechanism::Hmac { hash: crate::crypto::HashAlg::Sha1 | crate::crypto::HashAlg::Sha256, .. } => 16_288,
-            Mechanism::Hmac { hash: crate::crypto::HashAlg::Sha224, .. } => 16_256,
+            Mechanism::Hmac {
+                hash: crate::crypto::HashAlg::Sha1 | crate::crypto::HashAlg::Sha256,
+                ..
+            } => 16_288,
+            Mechanism::Hmac {
+                hash: crate::crypto::HashAlg::Sha224,
+                ..
+            } => 16_256,
             Mechanism::Hmac { .. } => 16_224,
             Mechanism::AesCbc(_) | Mechanism::AesCbcPad(_) => 16_272,
             Mechanism::AesGcm(_) => 16_224,
@@ -1138,7 +1478,9 @@ impl Core {
         Ok(match req {
             R::Connect => {
                 let id = ConnId(self.next_id());
-                self.conns.write().insert(id, Arc::new(Mutex::new(Conn::default())));
+                self.conns
+                    .write()
+                    .insert(id, Arc::new(Mutex::new(Conn::default())));
                 Response::Connected(id)
             }
             R::Disconnect { conn } => {
@@ -1146,11 +1488,20 @@ impl Core {
                 Response::Ok
             }
             R::TokenInfo { conn: _ } => Response::TokenInfo(self.token_info()?),
-            R::InitToken { conn, so_pin, label } => {
+            R::InitToken {
+                conn,
+                so_pin,
+                label,
+            } => {
                 self.init_token(conn, so_pin.as_bytes(), &label)?;
                 Response::Ok
             }
-            R::Login { conn, user_type, username, pin } => self.login(conn, user_type, username, pin.as_bytes())?,
+            R::Login {
+                conn,
+                user_type,
+                username,
+                pin,
+            } => self.login(conn, user_type, username, pin.as_bytes())?,
             R::ContextLogin { conn, op, pin } => {
                 self.context_login(conn, op, pin.as_bytes())?;
                 Response::Ok
@@ -1175,14 +1526,30 @@ impl Core {
                 self.close_session(conn, sid)?;
                 Response::Ok
             }
-            R::CreateObject { conn, sid, template } => Response::Object(self.create_object(conn, sid, &template)?),
-            R::CopyObject { conn, sid, id, template } => Response::Object(self.copy_object(conn, sid, id, &template)?),
+            R::CreateObject {
+                conn,
+                sid,
+                template,
+            } => Response::Object(self.create_object(conn, sid, &template)?),
+            R::CopyObject {
+                conn,
+                sid,
+                id,
+                template,
+            } => Response::Object(self.copy_object(conn, sid, id, &template)?),
             R::DestroyObject { conn, sid, id } => {
                 self.destroy_object(conn, sid, id)?;
                 Response::Ok
             }
-            R::GetAttributes { conn, id, types } => Response::Attributes(self.get_attributes(conn, id, &types)?),
-            R::SetAttributes { conn, sid, id, template } => {
+            R::GetAttributes { conn, id, types } => {
+                Response::Attributes(self.get_attributes(conn, id, &types)?)
+            }
+            R::SetAttributes {
+                conn,
+                sid,
+                id,
+                template,
+            } => {
                 self.set_attributes(conn, sid, id, &template)?;
                 Response::Ok
             }
@@ -1191,21 +1558,61 @@ impl Core {
                 Response::Size(self.entry(conn, login.as_deref(), id)?.obj.size())
             }
             R::FindObjects { conn, template } => Response::Objects(self.find(conn, &template)?),
-            R::GenerateKey { conn, sid, mech, template } => Response::Object(self.generate_key(conn, sid, &mech, &template)?),
-            R::GenerateKeyPair { conn, sid, mech, public, private } => {
-                self.generate_key_pair(conn, sid, &mech, &public, &private)?
-            }
-            R::WrapKey { conn, mech, wrapping, key } => Response::Data(self.wrap_key(conn, &mech, wrapping, key)?),
-            R::UnwrapKey { conn, sid, mech, unwrapping, wrapped, template } => {
-                Response::Object(self.unwrap_key(conn, sid, &mech, unwrapping, &wrapped, &template)?)
-            }
-            R::DeriveKey { conn, sid, mech, base, template } => Response::Object(self.derive_key(conn, sid, &mech, base, &template)?),
-            R::OpInit { conn, sid, kind, mech, key } => Response::Op(self.op_init(conn, sid, kind, mech, key)?),
+            R::GenerateKey {
+                conn,
+                sid,
+                mech,
+                template,
+            } => Response::Object(self.generate_key(conn, sid, &mech, &template)?),
+            R::GenerateKeyPair {
+                conn,
+                sid,
+                mech,
+                public,
+                private,
+            } => self.generate_key_pair(conn, sid, &mech, &public, &private)?,
+            R::WrapKey {
+                conn,
+                mech,
+                wrapping,
+                key,
+            } => Response::Data(self.wrap_key(conn, &mech, wrapping, key)?),
+            R::UnwrapKey {
+                conn,
+                sid,
+                mech,
+                unwrapping,
+                wrapped,
+                template,
+            } => Response::Object(
+                self.unwrap_key(conn, sid, &mech, unwrapping, &wrapped, &template)?,
+            ),
+            R::DeriveKey {
+                conn,
+                sid,
+                mech,
+                base,
+                template,
+            } => Response::Object(self.derive_key(conn, sid, &mech, base, &template)?),
+            R::OpInit {
+                conn,
+                sid,
+                kind,
+                mech,
+                key,
+            } => Response::Op(self.op_init(conn, sid, kind, mech, key)?),
             R::OpUpdate { conn, op, data } => Response::Data(self.op_update(conn, op, &data)?),
             R::OpFinal { conn, op, data } => Response::Data(self.op_final(conn, op, &data)?),
-            R::OpOneShot { conn, op, data, extra } => Response::Data(self.op_one_shot(conn, op, &data, &extra)?),
+            R::OpOneShot {
+                conn,
+                op,
+                data,
+                extra,
+            } => Response::Data(self.op_one_shot(conn, op, &data, &extra)?),
             R::OpCancel { conn, op } => {
-                self.ops.lock().retain(|id, o| !(*id == op && o.conn == conn));
+                self.ops
+                    .lock()
+                    .retain(|id, o| !(*id == op && o.conn == conn));
                 Response::Ok
             }
             R::Mechanisms => Response::Mechanisms(mechs::table()),
@@ -1219,7 +1626,12 @@ impl Core {
                 Response::Data(out)
             }
             R::SeedRandom { .. } => return Err(Error::RandomSeedNotSupported),
-            R::UserCreate { conn, name, role, password } => {
+            R::UserCreate {
+                conn,
+                name,
+                role,
+                password,
+            } => {
                 self.user_create(conn, &name, role, password.as_bytes())?;
                 Response::Ok
             }
@@ -1228,11 +1640,26 @@ impl Core {
                 Response::Ok
             }
             R::UserList { conn: _ } => Response::Users(self.user_list()?),
-            R::UserChangePassword { conn, name, old, new } => {
-                self.user_change_password(conn, &name, old.as_ref().map(Secret::as_bytes), new.as_bytes())?;
+            R::UserChangePassword {
+                conn,
+                name,
+                old,
+                new,
+            } => {
+                self.user_change_password(
+                    conn,
+                    &name,
+                    old.as_ref().map(Secret::as_bytes),
+                    new.as_bytes(),
+                )?;
                 Response::Ok
             }
-            R::KeyShare { conn, id, user, share } => {
+            R::KeyShare {
+                conn,
+                id,
+                user,
+                share,
+            } => {
                 self.key_share(conn, id, &user, share)?;
                 Response::Ok
             }
@@ -1275,14 +1702,23 @@ impl Core {
         }
         let dk = self.keys.read().dk.clone().ok_or(Error::UserNotLoggedIn)?;
         let rec = UserRecord::new(&name, role, password, &dk)?;
-        self.commit(vec![Write::Put { kind: Kind::User, id: name.as_bytes().to_vec(), expected: 0, body: enc(&rec)? }])
+        self.commit(vec![Write::Put {
+            kind: Kind::User,
+            id: name.as_bytes().to_vec(),
+            expected: 0,
+            body: enc(&rec)?,
+        }])
     }
 
     fn user_delete(&self, conn: ConnId, name: &str) -> Result<()> {
         self.admin(conn)?;
         let name = users::check_name(name).map_err(|_| Error::ArgumentsBad)?;
         let (rec, version) = self.user(&name)?.ok_or(Error::ArgumentsBad)?;
-        let logged_in = self.conns.read().values().any(|c| c.lock().login.as_deref().is_some_and(|l| l.user == name));
+        let logged_in = self
+            .conns
+            .read()
+            .values()
+            .any(|c| c.lock().login.as_deref().is_some_and(|l| l.user == name));
         if logged_in {
             return Err(Error::ActionProhibited);
         }
@@ -1295,7 +1731,11 @@ impl Core {
                 if !cache.sealed.is_empty() && self.keys.read().dk.is_none() {
                     return Err(Error::UserNotLoggedIn);
                 }
-                if cache.objects.values().any(|e| e.session.is_none() && e.obj.owner.as_deref() == Some(name.as_str())) {
+                if cache
+                    .objects
+                    .values()
+                    .any(|e| e.session.is_none() && e.obj.owner.as_deref() == Some(name.as_str()))
+                {
                     return Err(Error::ActionProhibited);
                 }
             }
@@ -1312,7 +1752,11 @@ impl Core {
                 }
             }
         }
-        self.commit(vec![Write::Delete { kind: Kind::User, id: name.as_bytes().to_vec(), expected: version }])
+        self.commit(vec![Write::Delete {
+            kind: Kind::User,
+            id: name.as_bytes().to_vec(),
+            expected: version,
+        }])
     }
 
     fn user_list(&self) -> Result<Vec<UserInfo>> {
@@ -1321,13 +1765,26 @@ impl Core {
             .list(Kind::User)?
             .iter()
             .map(|r| dec::<UserRecord>(&r.body))
-            .map(|u| u.map(|u| UserInfo { locked: u.locked(), failed_logins: u.failed, name: u.name, role: u.role }))
+            .map(|u| {
+                u.map(|u| UserInfo {
+                    locked: u.locked(),
+                    failed_logins: u.failed,
+                    name: u.name,
+                    role: u.role,
+                })
+            })
             .collect::<Result<_>>()?;
         out.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(out)
     }
 
-    fn user_change_password(&self, conn: ConnId, name: &str, old: Option<&[u8]>, new: &[u8]) -> Result<()> {
+    fn user_change_password(
+        &self,
+        conn: ConnId,
+        name: &str,
+        old: Option<&[u8]>,
+        new: &[u8],
+    ) -> Result<()> {
         let login = self.login_of(conn)?.ok_or(Error::UserNotLoggedIn)?;
         let name = users::check_name(name).map_err(|_| Error::ArgumentsBad)?;
         self.check_password_len(new)?;
@@ -1335,14 +1792,24 @@ impl Core {
         let dk = if login.user == name {
             self.authenticate(&name, old.ok_or(Error::ArgumentsBad)?)?.1
         } else if login.role == Role::Admin {
-            self.keys.read().dk.clone().ok_or(Error::UserNotLoggedIn).and_then(|k| SealKey::new(k.bytes()))?
+            self.keys
+                .read()
+                .dk
+                .clone()
+                .ok_or(Error::UserNotLoggedIn)
+                .and_then(|k| SealKey::new(k.bytes()))?
         } else {
             return Err(Error::UserTypeInvalid);
         };
         // A new keyslot; the failed-login counter starts again (an admin reset unlocks).
         let updated = UserRecord::new(&name, rec.role, new, &dk)?;
         let version = self.user(&name)?.map_or(version, |(_, v)| v);
-        self.commit(vec![Write::Put { kind: Kind::User, id: name.as_bytes().to_vec(), expected: version, body: enc(&updated)? }])
+        self.commit(vec![Write::Put {
+            kind: Kind::User,
+            id: name.as_bytes().to_vec(),
+            expected: version,
+            body: enc(&updated)?,
+        }])
     }
 
     fn key_share(&self, conn: ConnId, id: ObjectId, user: &str, share: bool) -> Result<()> {
@@ -1378,7 +1845,9 @@ impl Core {
             .objects
             .values()
             .filter(|e| e.obj.is_key() && e.obj.matches(template))
-            .filter(|e| (is_admin && e.session.is_none()) || Self::visible(login.as_deref(), conn, e))
+            .filter(|e| {
+                (is_admin && e.session.is_none()) || Self::visible(login.as_deref(), conn, e)
+            })
             .map(|e| KeyInfo {
                 id: e.id,
                 owner: e.obj.owner.clone(),
@@ -1387,7 +1856,10 @@ impl Core {
                     .obj
                     .attrs
                     .iter()
-                    .filter(|(ty, _)| !super::attrs::meta(**ty).is_some_and(|m| m.flags & super::attrs::flag::SECRET != 0))
+                    .filter(|(ty, _)| {
+                        super::attrs::meta(**ty)
+                            .is_none_or(|m| m.flags & super::attrs::flag::SECRET == 0)
+                    })
                     .map(|(ty, v)| Attribute::new(*ty, v.clone()))
                     .collect(),
             })
@@ -1431,8 +1903,12 @@ fn audit_event(req: &Request) -> Option<(&'static str, Vec<ObjectId>)> {
         R::WrapKey { wrapping, key, .. } => ("CN_WRAP_KEY", vec![*wrapping, *key]),
         R::UnwrapKey { unwrapping, .. } => ("CN_UNWRAP_KEY", vec![*unwrapping]),
         R::DeriveKey { base, .. } => ("CN_DERIVE_KEY", vec![*base]),
-        R::KeyShare { id, share: true, .. } => ("CN_SHARE_OBJECT", vec![*id]),
-        R::KeyShare { id, share: false, .. } => ("CN_UNSHARE_OBJECT", vec![*id]),
+        R::KeyShare {
+            id, share: true, ..
+        } => ("CN_SHARE_OBJECT", vec![*id]),
+        R::KeyShare {
+            id, share: false, ..
+        } => ("CN_UNSHARE_OBJECT", vec![*id]),
         _ => return None,
     })
 }
@@ -1465,13 +1941,21 @@ fn request_conn(req: &Request) -> Option<ConnId> {
 
 impl Hsm for Core {
     fn call(&self, req: Request) -> Result<Response> {
-        let Some((opcode, mut keys)) = audit_event(&req) else { return self.dispatch(req) };
+        let Some((opcode, mut keys)) = audit_event(&req) else {
+            return self.dispatch(req);
+        };
         let who = request_conn(&req).and_then(|c| self.login_of(c).ok().flatten());
         // A login names its user in the PIN; audit the name, never the password.
         let attempted = match &req {
-            Request::Login { username: Some(n), .. } => Some(n.to_ascii_lowercase()),
+            Request::Login {
+                username: Some(n), ..
+            } => Some(n.to_ascii_lowercase()),
             Request::Login { user_type, pin, .. } => {
-                let default = if *user_type == UserType::So { DEFAULT_ADMIN } else { DEFAULT_CRYPTO_USER };
+                let default = if *user_type == UserType::So {
+                    DEFAULT_ADMIN
+                } else {
+                    DEFAULT_CRYPTO_USER
+                };
                 Some(users::split_pin(pin.as_bytes(), default).0)
             }
             _ => None,
@@ -1483,7 +1967,9 @@ impl Hsm for Core {
             _ => {}
         }
         let (user, role) = match (&result, who, attempted) {
-            (Ok(Response::LoggedIn { user, role }), _, _) => (Some(user.clone()), Some(role.as_str())),
+            (Ok(Response::LoggedIn { user, role }), _, _) => {
+                (Some(user.clone()), Some(role.as_str()))
+            }
             (_, Some(l), _) => (Some(l.user.clone()), Some(l.role.as_str())),
             (_, None, a) => (a, None),
         };
@@ -1493,7 +1979,8 @@ impl Hsm for Core {
         };
         let refs = keys.iter().map(|k| format!("0x{:032x}", k.0)).collect();
         // The audit trail must not be lost silently: a failed append fails the call.
-        self.audit.append(opcode, user.as_deref(), role, refs, &response)?;
+        self.audit
+            .append(opcode, user.as_deref(), role, refs, &response)?;
         result
     }
 }

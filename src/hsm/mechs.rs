@@ -6,7 +6,7 @@ use std::sync::Arc;
 use cryptoki_sys::*;
 use zeroize::Zeroizing;
 
-use super::api::{AttrValue, Attribute, MechanismInfo, Mechanism, OpKind};
+use super::api::{AttrValue, Attribute, Mechanism, MechanismInfo, OpKind};
 use super::objects::Object;
 use super::vendor;
 use crate::crypto::aes::{AesKey, AesStream, StreamMode};
@@ -25,15 +25,35 @@ pub const GENERIC_MAX: u64 = 800;
 
 /// The mechanism table (C_GetMechanismList / C_GetMechanismInfo).
 pub fn table() -> Vec<MechanismInfo> {
-    let m = |mech, min_key, max_key, flags| MechanismInfo { mech, min_key, max_key, flags };
+    let m = |mech, min_key, max_key, flags| MechanismInfo {
+        mech,
+        min_key,
+        max_key,
+        flags,
+    };
     let sv = CKF_SIGN | CKF_VERIFY;
     let ed = CKF_ENCRYPT | CKF_DECRYPT;
     let ec_flags = CKF_EC_F_P | CKF_EC_OID | CKF_EC_UNCOMPRESS;
     let mut t = vec![
-        m(CKM_RSA_PKCS_KEY_PAIR_GEN, RSA_MIN_BITS, RSA_MAX_BITS, CKF_GENERATE_KEY_PAIR),
-        m(CKM_EC_KEY_PAIR_GEN, 256, 521, CKF_GENERATE_KEY_PAIR | ec_flags),
+        m(
+            CKM_RSA_PKCS_KEY_PAIR_GEN,
+            RSA_MIN_BITS,
+            RSA_MAX_BITS,
+            CKF_GENERATE_KEY_PAIR,
+        ),
+        m(
+            CKM_EC_KEY_PAIR_GEN,
+            256,
+            521,
+            CKF_GENERATE_KEY_PAIR | ec_flags,
+        ),
         m(CKM_AES_KEY_GEN, 16, 32, CKF_GENERATE),
-        m(CKM_GENERIC_SECRET_KEY_GEN, GENERIC_MIN * 8, GENERIC_MAX * 8, CKF_GENERATE),
+        m(
+            CKM_GENERIC_SECRET_KEY_GEN,
+            GENERIC_MIN * 8,
+            GENERIC_MAX * 8,
+            CKF_GENERATE,
+        ),
         m(CKM_RSA_PKCS, RSA_MIN_BITS, RSA_MAX_BITS, sv | ed),
         m(CKM_RSA_X_509, RSA_MIN_BITS, RSA_MAX_BITS, sv | ed),
         m(CKM_RSA_PKCS_PSS, RSA_MIN_BITS, RSA_MAX_BITS, sv),
@@ -48,14 +68,25 @@ pub fn table() -> Vec<MechanismInfo> {
         m(CKM_AES_CMAC_GENERAL, 16, 32, sv),
         m(CKM_AES_KEY_WRAP, 16, 32, CKF_WRAP | CKF_UNWRAP),
         m(CKM_AES_KEY_WRAP_KWP, 16, 32, CKF_WRAP | CKF_UNWRAP),
-        m(vendor::CKM_CLOUDHSM_AES_KEY_WRAP_NO_PAD, 16, 32, CKF_WRAP | CKF_UNWRAP),
+        m(
+            vendor::CKM_CLOUDHSM_AES_KEY_WRAP_NO_PAD,
+            16,
+            32,
+            CKF_WRAP | CKF_UNWRAP,
+        ),
         m(CKM_ECDH1_DERIVE, 256, 521, CKF_DERIVE | ec_flags),
     ];
     // OAEP also wraps and unwraps secret keys.
     for info in t.iter_mut().filter(|i| i.mech == CKM_RSA_PKCS_OAEP) {
         info.flags |= CKF_WRAP | CKF_UNWRAP;
     }
-    for h in [HashAlg::Sha1, HashAlg::Sha224, HashAlg::Sha256, HashAlg::Sha384, HashAlg::Sha512] {
+    for h in [
+        HashAlg::Sha1,
+        HashAlg::Sha224,
+        HashAlg::Sha256,
+        HashAlg::Sha384,
+        HashAlg::Sha512,
+    ] {
         t.push(m(digest_mech(h), 0, 0, CKF_DIGEST));
         t.push(m(rsa_pkcs_mech(h), RSA_MIN_BITS, RSA_MAX_BITS, sv));
         t.push(m(rsa_pss_mech(h), RSA_MIN_BITS, RSA_MAX_BITS, sv));
@@ -135,8 +166,14 @@ pub fn ck_type(m: &Mechanism) -> u64 {
         Mechanism::AesCbcPad(_) => CKM_AES_CBC_PAD,
         Mechanism::AesCtr { .. } => CKM_AES_CTR,
         Mechanism::AesGcm(_) => CKM_AES_GCM,
-        Mechanism::Hmac { hash, out_len: None } => hmac_mechs(*hash).0,
-        Mechanism::Hmac { hash, out_len: Some(_) } => hmac_mechs(*hash).1,
+        Mechanism::Hmac {
+            hash,
+            out_len: None,
+        } => hmac_mechs(*hash).0,
+        Mechanism::Hmac {
+            hash,
+            out_len: Some(_),
+        } => hmac_mechs(*hash).1,
         Mechanism::AesCmac { out_len: None } => CKM_AES_CMAC,
         Mechanism::AesCmac { out_len: Some(_) } => CKM_AES_CMAC_GENERAL,
         Mechanism::AesKeyWrap { .. } => CKM_AES_KEY_WRAP,
@@ -176,25 +213,28 @@ fn rsa_components(obj: &Object) -> Result<RsaComponents> {
 /// Parse an object's key material.
 pub fn parse(obj: &Object) -> Result<ParsedKey> {
     match (obj.class(), obj.key_type()) {
-        (CKO_PRIVATE_KEY, Some(CKK_RSA)) => {
-            Ok(ParsedKey::RsaPrivate(RsaPrivateKey::from_components(&rsa_components(obj)?)?))
-        }
+        (CKO_PRIVATE_KEY, Some(CKK_RSA)) => Ok(ParsedKey::RsaPrivate(
+            RsaPrivateKey::from_components(&rsa_components(obj)?)?,
+        )),
         (CKO_PUBLIC_KEY, Some(CKK_RSA)) => Ok(ParsedKey::RsaPublic(RsaPublicKey::from_components(
             attr_bytes(obj, CKA_MODULUS)?,
             attr_bytes(obj, CKA_PUBLIC_EXPONENT)?,
         )?)),
         (CKO_PRIVATE_KEY, Some(CKK_EC)) => {
             let curve = Curve::from_params(attr_bytes(obj, CKA_EC_PARAMS)?)?;
-            Ok(ParsedKey::EcPrivate(EcPrivateKey::from_scalar(curve, attr_bytes(obj, CKA_VALUE)?)?))
+            Ok(ParsedKey::EcPrivate(EcPrivateKey::from_scalar(
+                curve,
+                attr_bytes(obj, CKA_VALUE)?,
+            )?))
         }
         (CKO_PUBLIC_KEY, Some(CKK_EC)) => {
             let curve = Curve::from_params(attr_bytes(obj, CKA_EC_PARAMS)?)?;
             let point = ec::ec_point_from_der(attr_bytes(obj, CKA_EC_POINT)?)?;
             Ok(ParsedKey::EcPublic(EcPublicKey::from_point(curve, &point)?))
         }
-        (CKO_SECRET_KEY, Some(CKK_AES)) => {
-            Ok(ParsedKey::Aes(Arc::new(AesKey::new(attr_bytes(obj, CKA_VALUE)?)?)))
-        }
+        (CKO_SECRET_KEY, Some(CKK_AES)) => Ok(ParsedKey::Aes(Arc::new(AesKey::new(attr_bytes(
+            obj, CKA_VALUE,
+        )?)?))),
         (CKO_SECRET_KEY, Some(_)) => {
             // Generic secrets (and HMAC key types) key HMAC; the hash is chosen per operation.
             let v = Zeroizing::new(attr_bytes(obj, CKA_VALUE)?.to_vec());
@@ -220,10 +260,14 @@ fn requirements(kind: OpKind, mech: &Mechanism) -> Result<(u64, u64, u64)> {
     let signing = matches!(kind, OpKind::Sign | OpKind::Verify);
     let (key_type, class) = match mech {
         M::RsaPkcs | M::RsaX509 => (CKK_RSA, asym_class),
-        M::RsaPkcsPss(_) | M::HashRsaPkcs(_) | M::HashRsaPkcsPss(..) if signing => (CKK_RSA, asym_class),
+        M::RsaPkcsPss(_) | M::HashRsaPkcs(_) | M::HashRsaPkcsPss(..) if signing => {
+            (CKK_RSA, asym_class)
+        }
         M::RsaPkcsOaep(_) if !signing => (CKK_RSA, asym_class),
         M::Ecdsa | M::HashEcdsa(_) if signing => (CKK_EC, asym_class),
-        M::AesEcb | M::AesCbc(_) | M::AesCbcPad(_) | M::AesCtr { .. } | M::AesGcm(_) if !signing => {
+        M::AesEcb | M::AesCbc(_) | M::AesCbcPad(_) | M::AesCtr { .. } | M::AesGcm(_)
+            if !signing =>
+        {
             (CKK_AES, CKO_SECRET_KEY)
         }
         M::Hmac { .. } if signing => (CKK_GENERIC_SECRET, CKO_SECRET_KEY),
@@ -241,7 +285,11 @@ pub fn check_key(kind: OpKind, mech: &Mechanism, obj: &Object) -> Result<()> {
         || (key_type == CKK_GENERIC_SECRET
             && matches!(
                 kt,
-                CKK_SHA_1_HMAC | CKK_SHA224_HMAC | CKK_SHA256_HMAC | CKK_SHA384_HMAC | CKK_SHA512_HMAC
+                CKK_SHA_1_HMAC
+                    | CKK_SHA224_HMAC
+                    | CKK_SHA256_HMAC
+                    | CKK_SHA384_HMAC
+                    | CKK_SHA512_HMAC
             ));
     if !type_ok || obj.class() != class {
         return Err(Error::KeyTypeInconsistent);
@@ -259,18 +307,24 @@ pub fn check_key(kind: OpKind, mech: &Mechanism, obj: &Object) -> Result<()> {
 
 fn check_params(mech: &Mechanism) -> Result<()> {
     match mech {
-        Mechanism::AesGcm(p) => {
-            if p.iv.is_empty() || p.iv.len() > 256 || !matches!(p.tag_bits, 32..=128) || p.tag_bits % 8 != 0 {
-                return Err(Error::MechanismParamInvalid);
-            }
+        Mechanism::AesGcm(p)
+            if (p.iv.is_empty()
+                || p.iv.len() > 256
+                || !matches!(p.tag_bits, 32..=128)
+                || p.tag_bits % 8 != 0) =>
+        {
+            return Err(Error::MechanismParamInvalid);
         }
         Mechanism::AesCtr { counter_bits, .. } if !(1..=128).contains(counter_bits) => {
             return Err(Error::MechanismParamInvalid)
         }
-        Mechanism::Hmac { hash, out_len: Some(l) } if *l == 0 || *l > hash.len() as u64 => {
+        Mechanism::Hmac {
+            hash,
+            out_len: Some(l),
+        } if *l == 0 || *l > hash.len() as u64 => return Err(Error::MechanismParamInvalid),
+        Mechanism::AesCmac { out_len: Some(l) } if *l == 0 || *l > 16 => {
             return Err(Error::MechanismParamInvalid)
         }
-        Mechanism::AesCmac { out_len: Some(l) } if *l == 0 || *l > 16 => return Err(Error::MechanismParamInvalid),
         Mechanism::RsaPkcsPss(p) | Mechanism::HashRsaPkcsPss(_, p) => {
             if let Mechanism::HashRsaPkcsPss(h, _) = mech {
                 if *h != p.hash {
@@ -289,8 +343,8 @@ pub enum OpState {
     Fresh,
     /// Buffered input (GCM, where nothing may be released before the tag is checked).
     Buffer(Zeroizing<Vec<u8>>),
-    Aes(AesStream),
-    Hmac(HmacStream),
+    Aes(Box<AesStream>),
+    Hmac(Box<HmacStream>),
 }
 
 fn hmac_for(key: &Zeroizing<Vec<u8>>, hash: HashAlg) -> HmacKey {
@@ -305,7 +359,13 @@ fn digest_len_ok(mech: &Mechanism, data: &[u8]) -> Result<()> {
 }
 
 /// A single-part operation. For Verify, `extra` is the signature and the output is empty.
-pub fn one_shot(kind: OpKind, mech: &Mechanism, key: &ParsedKey, data: &[u8], extra: &[u8]) -> Result<Vec<u8>> {
+pub fn one_shot(
+    kind: OpKind,
+    mech: &Mechanism,
+    key: &ParsedKey,
+    data: &[u8],
+    extra: &[u8],
+) -> Result<Vec<u8>> {
     use Mechanism as M;
     use ParsedKey as K;
     digest_len_ok(mech, data)?;
@@ -319,9 +379,15 @@ pub fn one_shot(kind: OpKind, mech: &Mechanism, key: &ParsedKey, data: &[u8], ex
             }
             k.sign_pss(p.hash, p.mgf, usize_of(p.salt_len)?, data)
         }
-        (OpKind::Sign, M::HashRsaPkcsPss(_, p), K::RsaPrivate(k)) => k.sign_pss(p.hash, p.mgf, usize_of(p.salt_len)?, data),
-        (OpKind::Verify, M::HashRsaPkcs(h), K::RsaPublic(k)) => k.verify_pkcs1(*h, data, extra).map(|()| Vec::new()),
-        (OpKind::Verify, M::RsaPkcs, K::RsaPublic(k)) => k.verify_pkcs1_raw(data, extra).map(|()| Vec::new()),
+        (OpKind::Sign, M::HashRsaPkcsPss(_, p), K::RsaPrivate(k)) => {
+            k.sign_pss(p.hash, p.mgf, usize_of(p.salt_len)?, data)
+        }
+        (OpKind::Verify, M::HashRsaPkcs(h), K::RsaPublic(k)) => {
+            k.verify_pkcs1(*h, data, extra).map(|()| Vec::new())
+        }
+        (OpKind::Verify, M::RsaPkcs, K::RsaPublic(k)) => {
+            k.verify_pkcs1_raw(data, extra).map(|()| Vec::new())
+        }
         (OpKind::Verify, M::RsaX509, K::RsaPublic(k)) => {
             if extra.len() != k.modulus_len() {
                 return Err(Error::SignatureLenRange);
@@ -339,31 +405,44 @@ pub fn one_shot(kind: OpKind, mech: &Mechanism, key: &ParsedKey, data: &[u8], ex
             if data.len() != p.hash.len() {
                 return Err(Error::DataLenRange);
             }
-            k.verify_pss(p.hash, p.mgf, usize_of(p.salt_len)?, data, extra).map(|()| Vec::new())
+            k.verify_pss(p.hash, p.mgf, usize_of(p.salt_len)?, data, extra)
+                .map(|()| Vec::new())
         }
-        (OpKind::Verify, M::HashRsaPkcsPss(_, p), K::RsaPublic(k)) => {
-            k.verify_pss(p.hash, p.mgf, usize_of(p.salt_len)?, data, extra).map(|()| Vec::new())
+        (OpKind::Verify, M::HashRsaPkcsPss(_, p), K::RsaPublic(k)) => k
+            .verify_pss(p.hash, p.mgf, usize_of(p.salt_len)?, data, extra)
+            .map(|()| Vec::new()),
+        (OpKind::Encrypt, M::RsaPkcsOaep(p), K::RsaPublic(k)) => {
+            k.encrypt_oaep(p.hash, p.mgf, &p.label, data)
         }
-        (OpKind::Encrypt, M::RsaPkcsOaep(p), K::RsaPublic(k)) => k.encrypt_oaep(p.hash, p.mgf, &p.label, data),
-        (OpKind::Decrypt, M::RsaPkcsOaep(p), K::RsaPrivate(k)) => {
-            k.decrypt_oaep(p.hash, p.mgf, &p.label, data).map(|z| z.to_vec())
-        }
+        (OpKind::Decrypt, M::RsaPkcsOaep(p), K::RsaPrivate(k)) => k
+            .decrypt_oaep(p.hash, p.mgf, &p.label, data)
+            .map(|z| z.to_vec()),
         (OpKind::Encrypt, M::RsaPkcs, K::RsaPublic(k)) => k.encrypt_pkcs1(data),
-        (OpKind::Decrypt, M::RsaPkcs, K::RsaPrivate(k)) => k.decrypt_pkcs1(data).map(|z| z.to_vec()),
+        (OpKind::Decrypt, M::RsaPkcs, K::RsaPrivate(k)) => {
+            k.decrypt_pkcs1(data).map(|z| z.to_vec())
+        }
         (OpKind::Encrypt, M::RsaX509, K::RsaPublic(k)) => k.raw_public(data),
         (OpKind::Decrypt, M::RsaX509, K::RsaPrivate(k)) => k.raw_private(data),
         (OpKind::Sign, M::Ecdsa | M::HashEcdsa(_), K::EcPrivate(k)) => k.sign_digest(data),
-        (OpKind::Verify, M::Ecdsa | M::HashEcdsa(_), K::EcPublic(k)) => k.verify_digest(data, extra).map(|()| Vec::new()),
-        (OpKind::Encrypt, M::AesGcm(p), K::Aes(k)) => k.gcm_seal(&p.iv, &p.aad, data, tag_len(p.tag_bits)),
-        (OpKind::Decrypt, M::AesGcm(p), K::Aes(k)) => {
-            k.gcm_open(&p.iv, &p.aad, data, tag_len(p.tag_bits)).map(|z| z.to_vec())
+        (OpKind::Verify, M::Ecdsa | M::HashEcdsa(_), K::EcPublic(k)) => {
+            k.verify_digest(data, extra).map(|()| Vec::new())
         }
+        (OpKind::Encrypt, M::AesGcm(p), K::Aes(k)) => {
+            k.gcm_seal(&p.iv, &p.aad, data, tag_len(p.tag_bits))
+        }
+        (OpKind::Decrypt, M::AesGcm(p), K::Aes(k)) => k
+            .gcm_open(&p.iv, &p.aad, data, tag_len(p.tag_bits))
+            .map(|z| z.to_vec()),
         (OpKind::Encrypt, M::AesEcb, K::Aes(k)) => k.ecb_encrypt(data),
         (OpKind::Decrypt, M::AesEcb, K::Aes(k)) => k.ecb_decrypt(data).map(|z| z.to_vec()),
         (OpKind::Encrypt, M::AesCbc(iv), K::Aes(k)) => k.cbc_encrypt(iv, data, false),
-        (OpKind::Decrypt, M::AesCbc(iv), K::Aes(k)) => k.cbc_decrypt(iv, data, false).map(|z| z.to_vec()),
+        (OpKind::Decrypt, M::AesCbc(iv), K::Aes(k)) => {
+            k.cbc_decrypt(iv, data, false).map(|z| z.to_vec())
+        }
         (OpKind::Encrypt, M::AesCbcPad(iv), K::Aes(k)) => k.cbc_encrypt(iv, data, true),
-        (OpKind::Decrypt, M::AesCbcPad(iv), K::Aes(k)) => k.cbc_decrypt(iv, data, true).map(|z| z.to_vec()),
+        (OpKind::Decrypt, M::AesCbcPad(iv), K::Aes(k)) => {
+            k.cbc_decrypt(iv, data, true).map(|z| z.to_vec())
+        }
         (OpKind::Encrypt | OpKind::Decrypt, M::AesCtr { counter_bits, cb }, K::Aes(k)) => {
             k.ctr_xor(cb, usize_of(*counter_bits)?, data)
         }
@@ -422,25 +501,43 @@ pub fn multipart(mech: &Mechanism) -> bool {
 }
 
 /// Feed a multi-part operation.
-pub fn update(kind: OpKind, mech: &Mechanism, key: &ParsedKey, state: &mut OpState, data: &[u8]) -> Result<Vec<u8>> {
+pub fn update(
+    kind: OpKind,
+    mech: &Mechanism,
+    key: &ParsedKey,
+    state: &mut OpState,
+    data: &[u8],
+) -> Result<Vec<u8>> {
     if !multipart(mech) {
         return Err(Error::FunctionNotSupported);
     }
     if matches!(state, OpState::Fresh) {
         *state = match (mech, key) {
-            (Mechanism::AesGcm(_) | Mechanism::AesCmac { .. }, _) => OpState::Buffer(Zeroizing::new(Vec::new())),
-            (Mechanism::Hmac { hash, .. }, ParsedKey::Hmac(_, v)) => OpState::Hmac(hmac_for(v, *hash).stream()),
+            (Mechanism::AesGcm(_) | Mechanism::AesCmac { .. }, _) => {
+                OpState::Buffer(Zeroizing::new(Vec::new()))
+            }
+            (Mechanism::Hmac { hash, .. }, ParsedKey::Hmac(_, v)) => {
+                OpState::Hmac(Box::new(hmac_for(v, *hash).stream()))
+            }
             (m, ParsedKey::Aes(k)) => {
                 let mode = match m {
                     Mechanism::AesEcb => StreamMode::Ecb,
-                    Mechanism::AesCbc(iv) => StreamMode::Cbc { iv: *iv, pad: false },
+                    Mechanism::AesCbc(iv) => StreamMode::Cbc {
+                        iv: *iv,
+                        pad: false,
+                    },
                     Mechanism::AesCbcPad(iv) => StreamMode::Cbc { iv: *iv, pad: true },
-                    Mechanism::AesCtr { counter_bits, cb } => {
-                        StreamMode::Ctr { counter_block: *cb, counter_bits: usize_of(*counter_bits)? }
-                    }
+                    Mechanism::AesCtr { counter_bits, cb } => StreamMode::Ctr {
+                        counter_block: *cb,
+                        counter_bits: usize_of(*counter_bits)?,
+                    },
                     _ => return Err(Error::MechanismInvalid),
                 };
-                OpState::Aes(AesStream::new(k.clone(), mode, kind == OpKind::Encrypt))
+                OpState::Aes(Box::new(AesStream::new(
+                    k.clone(),
+                    mode,
+                    kind == OpKind::Encrypt,
+                )))
             }
             _ => return Err(Error::KeyTypeInconsistent),
         };
@@ -460,7 +557,13 @@ pub fn update(kind: OpKind, mech: &Mechanism, key: &ParsedKey, state: &mut OpSta
 }
 
 /// Finish a multi-part operation. For Verify, `extra` is the signature.
-pub fn finish(kind: OpKind, mech: &Mechanism, key: &ParsedKey, state: OpState, extra: &[u8]) -> Result<Vec<u8>> {
+pub fn finish(
+    kind: OpKind,
+    mech: &Mechanism,
+    key: &ParsedKey,
+    state: OpState,
+    extra: &[u8],
+) -> Result<Vec<u8>> {
     match state {
         OpState::Fresh => {
             if !multipart(mech) {
@@ -471,7 +574,9 @@ pub fn finish(kind: OpKind, mech: &Mechanism, key: &ParsedKey, state: OpState, e
         OpState::Buffer(b) => one_shot(kind, mech, key, &b, extra),
         OpState::Aes(s) => s.finish(),
         OpState::Hmac(h) => {
-            let Mechanism::Hmac { hash, out_len } = mech else { return Err(Error::GeneralError) };
+            let Mechanism::Hmac { hash, out_len } = mech else {
+                return Err(Error::GeneralError);
+            };
             let mut mac = h.finish();
             let want = out_len.map_or(hash.len(), |l| l as usize);
             mac.truncate(want);
@@ -499,7 +604,10 @@ fn bytes(ty: u64, v: &[u8]) -> Attribute {
 fn find_ulong(t: &[Attribute], ty: u64) -> Result<Option<u64>> {
     match t.iter().rev().find(|a| a.ty == ty) {
         None => Ok(None),
-        Some(Attribute { value: AttrValue::Ulong(v), .. }) => Ok(Some(*v)),
+        Some(Attribute {
+            value: AttrValue::Ulong(v),
+            ..
+        }) => Ok(Some(*v)),
         Some(_) => Err(Error::AttributeValueInvalid),
     }
 }
@@ -507,7 +615,10 @@ fn find_ulong(t: &[Attribute], ty: u64) -> Result<Option<u64>> {
 fn find_bytes(t: &[Attribute], ty: u64) -> Result<Option<&[u8]>> {
     match t.iter().rev().find(|a| a.ty == ty) {
         None => Ok(None),
-        Some(Attribute { value: AttrValue::Bytes(v), .. }) => Ok(Some(v)),
+        Some(Attribute {
+            value: AttrValue::Bytes(v),
+            ..
+        }) => Ok(Some(v)),
         Some(_) => Err(Error::AttributeValueInvalid),
     }
 }
@@ -517,7 +628,10 @@ pub fn generate_secret(mech: &Mechanism, template: &[Attribute]) -> Result<(u64,
     let len = find_ulong(template, CKA_VALUE_LEN)?.ok_or(Error::TemplateIncomplete)?;
     let (kt, ok) = match mech {
         Mechanism::AesKeyGen => (CKK_AES, matches!(len, 16 | 24 | 32)),
-        Mechanism::GenericSecretKeyGen => (CKK_GENERIC_SECRET, (GENERIC_MIN..=GENERIC_MAX).contains(&len)),
+        Mechanism::GenericSecretKeyGen => (
+            CKK_GENERIC_SECRET,
+            (GENERIC_MIN..=GENERIC_MAX).contains(&len),
+        ),
         _ => return Err(Error::MechanismInvalid),
     };
     if !ok {
@@ -557,7 +671,11 @@ pub fn generate_pair(
 ) -> Result<(u64, Vec<Attribute>, Vec<Attribute>)> {
     for t in [public, private] {
         if let Some(kt) = find_ulong(t, CKA_KEY_TYPE)? {
-            let want = if *mech == Mechanism::RsaPkcsKeyPairGen { CKK_RSA } else { CKK_EC };
+            let want = if *mech == Mechanism::RsaPkcsKeyPairGen {
+                CKK_RSA
+            } else {
+                CKK_EC
+            };
             if kt != want {
                 return Err(Error::TemplateInconsistent);
             }
@@ -576,7 +694,9 @@ pub fn generate_pair(
             Ok((CKK_RSA, pubm, privm))
         }
         Mechanism::EcKeyPairGen => {
-            let params = find_bytes(public, CKA_EC_PARAMS)?.ok_or(Error::TemplateIncomplete)?.to_vec();
+            let params = find_bytes(public, CKA_EC_PARAMS)?
+                .ok_or(Error::TemplateIncomplete)?
+                .to_vec();
             let curve = Curve::from_params(&params)?;
             let (d, point) = ec::generate(curve)?;
             let pubkey = EcPublicKey::from_point(curve, &point)?;
@@ -597,12 +717,18 @@ pub fn generate_pair(
     }
 }
 
-fn rsa_material(key: &RsaPrivateKey, c: &RsaComponents) -> Result<(Vec<Attribute>, Vec<Attribute>)> {
+fn rsa_material(
+    key: &RsaPrivateKey,
+    c: &RsaComponents,
+) -> Result<(Vec<Attribute>, Vec<Attribute>)> {
     let spki = key.public_key()?.to_spki_der()?;
     let pubm = vec![
         bytes(CKA_MODULUS, &c.n),
         bytes(CKA_PUBLIC_EXPONENT, &c.e),
-        Attribute::new(CKA_MODULUS_BITS, AttrValue::Ulong(key.modulus_bits() as u64)),
+        Attribute::new(
+            CKA_MODULUS_BITS,
+            AttrValue::Ulong(key.modulus_bits() as u64),
+        ),
         bytes(CKA_PUBLIC_KEY_INFO, &spki),
     ];
     let privm = vec![
@@ -620,7 +746,11 @@ fn rsa_material(key: &RsaPrivateKey, c: &RsaComponents) -> Result<(Vec<Attribute
 }
 
 /// Computed attributes for an imported key (C_CreateObject), after validating its material.
-pub fn import_material(class: u64, key_type: Option<u64>, template: &[Attribute]) -> Result<Vec<Attribute>> {
+pub fn import_material(
+    class: u64,
+    key_type: Option<u64>,
+    template: &[Attribute],
+) -> Result<Vec<Attribute>> {
     let get = |ty| find_bytes(template, ty).and_then(|v| v.ok_or(Error::TemplateIncomplete));
     let invalid = |_| Error::AttributeValueInvalid;
     match (class, key_type) {
@@ -631,7 +761,8 @@ pub fn import_material(class: u64, key_type: Option<u64>, template: &[Attribute]
             Ok(m)
         }
         (CKO_PUBLIC_KEY, Some(CKK_RSA)) => {
-            let k = RsaPublicKey::from_components(get(CKA_MODULUS)?, get(CKA_PUBLIC_EXPONENT)?).map_err(invalid)?;
+            let k = RsaPublicKey::from_components(get(CKA_MODULUS)?, get(CKA_PUBLIC_EXPONENT)?)
+                .map_err(invalid)?;
             Ok(vec![
                 Attribute::new(CKA_MODULUS_BITS, AttrValue::Ulong(k.modulus_bits() as u64)),
                 bytes(CKA_PUBLIC_KEY_INFO, &k.to_spki_der()?),
@@ -650,7 +781,10 @@ pub fn import_material(class: u64, key_type: Option<u64>, template: &[Attribute]
                 qinv: z(CKA_COEFFICIENT)?,
             };
             let k = RsaPrivateKey::from_components(&c).map_err(invalid)?;
-            Ok(vec![bytes(CKA_PUBLIC_KEY_INFO, &k.public_key()?.to_spki_der()?)])
+            Ok(vec![bytes(
+                CKA_PUBLIC_KEY_INFO,
+                &k.public_key()?.to_spki_der()?,
+            )])
         }
         (CKO_PUBLIC_KEY, Some(CKK_EC)) => {
             let curve = Curve::from_params(get(CKA_EC_PARAMS)?)?;
@@ -697,25 +831,39 @@ pub fn wrap(mech: &Mechanism, wrapping: &ParsedKey, payload: &[u8]) -> Result<Ve
             }
             k.key_wrap_pad(payload)
         }
-        (Mechanism::AesGcm(p), ParsedKey::Aes(k)) => k.gcm_seal(&p.iv, &p.aad, payload, tag_len(p.tag_bits)),
+        (Mechanism::AesGcm(p), ParsedKey::Aes(k)) => {
+            k.gcm_seal(&p.iv, &p.aad, payload, tag_len(p.tag_bits))
+        }
         (Mechanism::AesCbcPad(iv), ParsedKey::Aes(k)) => k.cbc_encrypt(iv, payload, true),
-        (Mechanism::RsaPkcsOaep(p), ParsedKey::RsaPublic(k)) => k.encrypt_oaep(p.hash, p.mgf, &p.label, payload),
-        (Mechanism::AesKeyWrap { .. } | Mechanism::AesKeyWrapKwp { .. } | Mechanism::AesGcm(_)
-            | Mechanism::AesCbcPad(_) | Mechanism::RsaPkcsOaep(_), _) => Err(Error::WrappingKeyTypeInconsistent),
+        (Mechanism::RsaPkcsOaep(p), ParsedKey::RsaPublic(k)) => {
+            k.encrypt_oaep(p.hash, p.mgf, &p.label, payload)
+        }
+        (
+            Mechanism::AesKeyWrap { .. }
+            | Mechanism::AesKeyWrapKwp { .. }
+            | Mechanism::AesGcm(_)
+            | Mechanism::AesCbcPad(_)
+            | Mechanism::RsaPkcsOaep(_),
+            _,
+        ) => Err(Error::WrappingKeyTypeInconsistent),
         _ => Err(Error::MechanismInvalid),
     }
 }
 
 /// Unwrap `wrapped` under `unwrapping` with `mech`. Every failure of the decryption itself is
 /// one code, whatever the cause.
-pub fn unwrap(mech: &Mechanism, unwrapping: &ParsedKey, wrapped: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+pub fn unwrap(
+    mech: &Mechanism,
+    unwrapping: &ParsedKey,
+    wrapped: &[u8],
+) -> Result<Zeroizing<Vec<u8>>> {
     let opaque = |_| Error::WrappedKeyInvalid;
     match (mech, unwrapping) {
         (Mechanism::AesKeyWrap { iv }, ParsedKey::Aes(k)) => {
             if iv.as_ref().is_some_and(|v| v[..] != KW_DEFAULT_IV) {
                 return Err(Error::MechanismParamInvalid);
             }
-            if wrapped.len() < 24 || wrapped.len() % 8 != 0 {
+            if wrapped.len() < 24 || !wrapped.len().is_multiple_of(8) {
                 return Err(Error::WrappedKeyLenRange);
             }
             k.key_unwrap(wrapped).map_err(opaque)
@@ -724,22 +872,39 @@ pub fn unwrap(mech: &Mechanism, unwrapping: &ParsedKey, wrapped: &[u8]) -> Resul
             if iv.as_ref().is_some_and(|v| v[..] != KWP_DEFAULT_IV) {
                 return Err(Error::MechanismParamInvalid);
             }
-            if wrapped.len() < 16 || wrapped.len() % 8 != 0 {
+            if wrapped.len() < 16 || !wrapped.len().is_multiple_of(8) {
                 return Err(Error::WrappedKeyLenRange);
             }
             k.key_unwrap_pad(wrapped).map_err(opaque)
         }
-        (Mechanism::AesGcm(p), ParsedKey::Aes(k)) => k.gcm_open(&p.iv, &p.aad, wrapped, tag_len(p.tag_bits)).map_err(opaque),
-        (Mechanism::AesCbcPad(iv), ParsedKey::Aes(k)) => k.cbc_decrypt(iv, wrapped, true).map_err(opaque),
-        (Mechanism::RsaPkcsOaep(p), ParsedKey::RsaPrivate(k)) => k.decrypt_oaep(p.hash, p.mgf, &p.label, wrapped).map_err(opaque),
-        (Mechanism::AesKeyWrap { .. } | Mechanism::AesKeyWrapKwp { .. } | Mechanism::AesGcm(_)
-            | Mechanism::AesCbcPad(_) | Mechanism::RsaPkcsOaep(_), _) => Err(Error::UnwrappingKeyTypeInconsistent),
+        (Mechanism::AesGcm(p), ParsedKey::Aes(k)) => k
+            .gcm_open(&p.iv, &p.aad, wrapped, tag_len(p.tag_bits))
+            .map_err(opaque),
+        (Mechanism::AesCbcPad(iv), ParsedKey::Aes(k)) => {
+            k.cbc_decrypt(iv, wrapped, true).map_err(opaque)
+        }
+        (Mechanism::RsaPkcsOaep(p), ParsedKey::RsaPrivate(k)) => k
+            .decrypt_oaep(p.hash, p.mgf, &p.label, wrapped)
+            .map_err(opaque),
+        (
+            Mechanism::AesKeyWrap { .. }
+            | Mechanism::AesKeyWrapKwp { .. }
+            | Mechanism::AesGcm(_)
+            | Mechanism::AesCbcPad(_)
+            | Mechanism::RsaPkcsOaep(_),
+            _,
+        ) => Err(Error::UnwrappingKeyTypeInconsistent),
         _ => Err(Error::MechanismInvalid),
     }
 }
 
 /// Material of an unwrapped key: (key type, attributes) for the template's class.
-pub fn unwrapped_material(class: u64, key_type: Option<u64>, template: &[Attribute], payload: &[u8]) -> Result<(u64, Vec<Attribute>)> {
+pub fn unwrapped_material(
+    class: u64,
+    key_type: Option<u64>,
+    template: &[Attribute],
+    payload: &[u8],
+) -> Result<(u64, Vec<Attribute>)> {
     match class {
         CKO_SECRET_KEY => {
             let kt = key_type.ok_or(Error::TemplateIncomplete)?;
@@ -755,14 +920,24 @@ pub fn unwrapped_material(class: u64, key_type: Option<u64>, template: &[Attribu
         }
         CKO_PRIVATE_KEY => match key_type {
             Some(CKK_RSA) => {
-                let (k, c) = RsaPrivateKey::from_pkcs8_der(payload).map_err(|_| Error::WrappedKeyInvalid)?;
+                let (k, c) =
+                    RsaPrivateKey::from_pkcs8_der(payload).map_err(|_| Error::WrappedKeyInvalid)?;
                 Ok((CKK_RSA, rsa_material(&k, &c)?.1))
             }
             Some(CKK_EC) => {
-                let (k, curve, d) = EcPrivateKey::from_pkcs8_der(payload).map_err(|_| Error::WrappedKeyInvalid)?;
+                let (k, curve, d) =
+                    EcPrivateKey::from_pkcs8_der(payload).map_err(|_| Error::WrappedKeyInvalid)?;
                 let public = EcPublicKey::from_point(curve, &k.public_point())?;
-                let params = find_bytes(template, CKA_EC_PARAMS)?.map_or_else(|| curve.params(), <[u8]>::to_vec);
-                Ok((CKK_EC, vec![bytes(CKA_EC_PARAMS, &params), bytes(CKA_VALUE, &d), bytes(CKA_PUBLIC_KEY_INFO, &public.to_spki_der()?)]))
+                let params = find_bytes(template, CKA_EC_PARAMS)?
+                    .map_or_else(|| curve.params(), <[u8]>::to_vec);
+                Ok((
+                    CKK_EC,
+                    vec![
+                        bytes(CKA_EC_PARAMS, &params),
+                        bytes(CKA_VALUE, &d),
+                        bytes(CKA_PUBLIC_KEY_INFO, &public.to_spki_der()?),
+                    ],
+                ))
             }
             Some(_) => Err(Error::TemplateInconsistent),
             None => Err(Error::TemplateIncomplete),
@@ -772,9 +947,23 @@ pub fn unwrapped_material(class: u64, key_type: Option<u64>, template: &[Attribu
 }
 
 /// Derive secret-key material from a base key: (key type, attributes).
-pub fn derive(mech: &Mechanism, base: &ParsedKey, key_type: u64, template: &[Attribute]) -> Result<(u64, Vec<Attribute>)> {
-    let Mechanism::Ecdh1Derive { kdf, shared_data, public_data } = mech else { return Err(Error::MechanismInvalid) };
-    let ParsedKey::EcPrivate(k) = base else { return Err(Error::KeyTypeInconsistent) };
+pub fn derive(
+    mech: &Mechanism,
+    base: &ParsedKey,
+    key_type: u64,
+    template: &[Attribute],
+) -> Result<(u64, Vec<Attribute>)> {
+    let Mechanism::Ecdh1Derive {
+        kdf,
+        shared_data,
+        public_data,
+    } = mech
+    else {
+        return Err(Error::MechanismInvalid);
+    };
+    let ParsedKey::EcPrivate(k) = base else {
+        return Err(Error::KeyTypeInconsistent);
+    };
     let peer = ec::ec_point_from_der(public_data).map_err(|_| Error::MechanismParamInvalid)?;
     let z = k.ecdh(&peer)?;
     let want = match find_ulong(template, CKA_VALUE_LEN)? {

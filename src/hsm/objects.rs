@@ -74,7 +74,10 @@ impl Object {
         self.is_private() || matches!(self.class(), CKO_SECRET_KEY | CKO_PRIVATE_KEY)
     }
     pub fn is_key(&self) -> bool {
-        matches!(self.class(), CKO_SECRET_KEY | CKO_PRIVATE_KEY | CKO_PUBLIC_KEY)
+        matches!(
+            self.class(),
+            CKO_SECRET_KEY | CKO_PRIVATE_KEY | CKO_PUBLIC_KEY
+        )
     }
     pub fn label(&self) -> &[u8] {
         self.bytes(CKA_LABEL).unwrap_or(&[])
@@ -91,7 +94,9 @@ impl Object {
 
     /// C_GetAttributeValue, one attribute at a time.
     pub fn read(&self, ty: AttrType) -> AttrRead {
-        let Some(v) = self.attrs.get(&ty) else { return AttrRead::Invalid };
+        let Some(v) = self.attrs.get(&ty) else {
+            return AttrRead::Invalid;
+        };
         let secret = attrs::meta(ty).is_some_and(|m| m.flags & flag::SECRET != 0);
         let hidden = secret
             && matches!(self.class(), CKO_SECRET_KEY | CKO_PRIVATE_KEY)
@@ -107,13 +112,14 @@ impl Object {
     pub fn size(&self) -> u64 {
         let mut n = 0usize;
         for v in self.attrs.values() {
-            n += 16 + match v {
-                AttrValue::Bool(_) => 1,
-                AttrValue::Ulong(_) => 8,
-                AttrValue::Bytes(b) => b.len(),
-                AttrValue::Template(t) => t.len() * 24,
-                AttrValue::Mechanisms(m) => m.len() * 8,
-            };
+            n += 16
+                + match v {
+                    AttrValue::Bool(_) => 1,
+                    AttrValue::Ulong(_) => 8,
+                    AttrValue::Bytes(b) => b.len(),
+                    AttrValue::Template(t) => t.len() * 24,
+                    AttrValue::Mechanisms(m) => m.len() * 8,
+                };
         }
         n as u64
     }
@@ -157,8 +163,14 @@ fn schema(class: u64, key_type: Option<u64>) -> Result<Vec<(AttrType, Option<Att
             (CKA_END_DATE, empty()),
             (CKA_DERIVE, t()),
             (CKA_LOCAL, f()),
-            (CKA_KEY_GEN_MECHANISM, Some(AttrValue::Ulong(CK_UNAVAILABLE_INFORMATION))),
-            (CKA_ALLOWED_MECHANISMS, Some(AttrValue::Mechanisms(Vec::new()))),
+            (
+                CKA_KEY_GEN_MECHANISM,
+                Some(AttrValue::Ulong(CK_UNAVAILABLE_INFORMATION)),
+            ),
+            (
+                CKA_ALLOWED_MECHANISMS,
+                Some(AttrValue::Mechanisms(Vec::new())),
+            ),
         ]);
     };
     match class {
@@ -283,14 +295,20 @@ pub fn has_attr(obj: &Object, ty: AttrType) -> bool {
 fn ulong_of(template: &[Attribute], ty: AttrType) -> Result<Option<u64>> {
     match template.iter().rev().find(|a| a.ty == ty) {
         None => Ok(None),
-        Some(Attribute { value: AttrValue::Ulong(v), .. }) => Ok(Some(*v)),
+        Some(Attribute {
+            value: AttrValue::Ulong(v),
+            ..
+        }) => Ok(Some(*v)),
         Some(_) => Err(Error::AttributeValueInvalid),
     }
 }
 
 /// The class and key type a template names (for C_CreateObject etc.).
 pub fn class_and_type(template: &[Attribute]) -> Result<(Option<u64>, Option<u64>)> {
-    Ok((ulong_of(template, CKA_CLASS)?, ulong_of(template, CKA_KEY_TYPE)?))
+    Ok((
+        ulong_of(template, CKA_CLASS)?,
+        ulong_of(template, CKA_KEY_TYPE)?,
+    ))
 }
 
 /// Check that each value has the kind its type demands and that no type repeats with
@@ -311,7 +329,10 @@ pub fn check_template(template: &[Attribute]) -> Result<()> {
         if !ok {
             return Err(Error::AttributeValueInvalid);
         }
-        if template[..i].iter().any(|b| b.ty == a.ty && b.value != a.value) {
+        if template[..i]
+            .iter()
+            .any(|b| b.ty == a.ty && b.value != a.value)
+        {
             return Err(Error::TemplateInconsistent);
         }
     }
@@ -380,10 +401,16 @@ pub fn build(
         }
     }
     // Computed attributes.
-    attrs.insert(CKA_UNIQUE_ID, AttrValue::Bytes(format!("{:032x}", id.0).into_bytes()));
+    attrs.insert(
+        CKA_UNIQUE_ID,
+        AttrValue::Bytes(format!("{:032x}", id.0).into_bytes()),
+    );
     let generated = !matches!(origin, Origin::Create);
     if matches!(class, CKO_PUBLIC_KEY | CKO_PRIVATE_KEY | CKO_SECRET_KEY) {
-        attrs.insert(CKA_LOCAL, AttrValue::Bool(matches!(origin, Origin::Generate(_))));
+        attrs.insert(
+            CKA_LOCAL,
+            AttrValue::Bool(matches!(origin, Origin::Generate(_))),
+        );
         if let Origin::Generate(mech) = origin {
             attrs.insert(CKA_KEY_GEN_MECHANISM, AttrValue::Ulong(mech));
         }
@@ -391,10 +418,20 @@ pub fn build(
     if matches!(class, CKO_PRIVATE_KEY | CKO_SECRET_KEY) {
         let sensitive = matches!(attrs.get(&CKA_SENSITIVE), Some(AttrValue::Bool(true)));
         let extractable = matches!(attrs.get(&CKA_EXTRACTABLE), Some(AttrValue::Bool(true)));
-        attrs.insert(CKA_ALWAYS_SENSITIVE, AttrValue::Bool(generated && sensitive));
-        attrs.insert(CKA_NEVER_EXTRACTABLE, AttrValue::Bool(generated && !extractable));
+        attrs.insert(
+            CKA_ALWAYS_SENSITIVE,
+            AttrValue::Bool(generated && sensitive),
+        );
+        attrs.insert(
+            CKA_NEVER_EXTRACTABLE,
+            AttrValue::Bool(generated && !extractable),
+        );
     }
-    let obj = Object { attrs, owner: None, shared: Vec::new() };
+    let obj = Object {
+        attrs,
+        owner: None,
+        shared: Vec::new(),
+    };
     if let Some(given) = template.iter().find(|a| a.ty == CKA_CHECK_VALUE) {
         if obj.attrs.get(&CKA_CHECK_VALUE) != Some(&given.value) {
             return Err(Error::AttributeValueInvalid);
@@ -416,7 +453,12 @@ fn optional_when_absent(ty: AttrType, class: u64, origin: Origin) -> bool {
 /// Check a C_SetAttributeValue / C_CopyObject template against an object's policy and
 /// return the changed object. `copy` relaxes CKA_TOKEN/CKA_PRIVATE/CKA_MODIFIABLE, which a
 /// copy may set. `is_so`: the caller is an admin (may set CKA_TRUSTED).
-pub fn apply_changes(obj: &Object, template: &[Attribute], copy: bool, is_so: bool) -> Result<Object> {
+pub fn apply_changes(
+    obj: &Object,
+    template: &[Attribute],
+    copy: bool,
+    is_so: bool,
+) -> Result<Object> {
     check_template(template)?;
     if !copy && !obj.bool(CKA_MODIFIABLE) {
         return Err(Error::ActionProhibited);
@@ -464,7 +506,10 @@ mod tests {
             CKO_SECRET_KEY,
             Some(CKK_AES),
             template,
-            vec![a(CKA_VALUE, Bytes(vec![7; 32])), a(CKA_VALUE_LEN, Ulong(32))],
+            vec![
+                a(CKA_VALUE, Bytes(vec![7; 32])),
+                a(CKA_VALUE_LEN, Ulong(32)),
+            ],
             Origin::Generate(CKM_AES_KEY_GEN),
             ObjectId(1),
         )
@@ -486,25 +531,49 @@ mod tests {
     fn creation_policy_table() {
         let cases: Vec<(Attribute, Result<()>)> = vec![
             (a(CKA_LOCAL, Bool(true)), Err(Error::AttributeReadOnly)),
-            (a(CKA_ALWAYS_SENSITIVE, Bool(true)), Err(Error::AttributeReadOnly)),
-            (a(CKA_MODULUS, Bytes(vec![1])), Err(Error::AttributeTypeInvalid)),
-            (a(CKA_VALUE, Bytes(vec![1; 32])), Err(Error::TemplateInconsistent)),
-            (a(CKA_VALUE_LEN, Ulong(16)), Err(Error::TemplateInconsistent)),
+            (
+                a(CKA_ALWAYS_SENSITIVE, Bool(true)),
+                Err(Error::AttributeReadOnly),
+            ),
+            (
+                a(CKA_MODULUS, Bytes(vec![1])),
+                Err(Error::AttributeTypeInvalid),
+            ),
+            (
+                a(CKA_VALUE, Bytes(vec![1; 32])),
+                Err(Error::TemplateInconsistent),
+            ),
+            (
+                a(CKA_VALUE_LEN, Ulong(16)),
+                Err(Error::TemplateInconsistent),
+            ),
             (a(CKA_VALUE_LEN, Ulong(32)), Ok(())),
             (a(CKA_TOKEN, Ulong(1)), Err(Error::AttributeValueInvalid)),
-            (a(CKA_START_DATE, Bytes(b"2026x101".to_vec())), Err(Error::AttributeValueInvalid)),
+            (
+                a(CKA_START_DATE, Bytes(b"2026x101".to_vec())),
+                Err(Error::AttributeValueInvalid),
+            ),
             (a(CKA_START_DATE, Bytes(b"20261101".to_vec())), Ok(())),
             (a(CKA_ENCRYPT, Bool(false)), Ok(())),
         ];
         for (attr, want) in cases {
-            assert_eq!(aes(&[attr.clone()]).map(|_| ()), want, "{:#x}", attr.ty);
+            assert_eq!(
+                aes(std::slice::from_ref(&attr)).map(|_| ()),
+                want,
+                "{:#x}",
+                attr.ty
+            );
         }
     }
 
     /// (attribute, new value, expected) for C_SetAttributeValue on a generated AES key.
     #[test]
     fn set_policy_table() {
-        let o = aes(&[a(CKA_EXTRACTABLE, Bool(true)), a(CKA_SENSITIVE, Bool(false))]).unwrap();
+        let o = aes(&[
+            a(CKA_EXTRACTABLE, Bool(true)),
+            a(CKA_SENSITIVE, Bool(false)),
+        ])
+        .unwrap();
         let cases: Vec<(Attribute, Result<()>)> = vec![
             (a(CKA_LABEL, Bytes(b"new".to_vec())), Ok(())),
             (a(CKA_SENSITIVE, Bool(true)), Ok(())),
@@ -512,13 +581,24 @@ mod tests {
             (a(CKA_CLASS, Ulong(CKO_DATA)), Err(Error::AttributeReadOnly)),
             (a(CKA_TOKEN, Bool(true)), Err(Error::AttributeReadOnly)),
             (a(CKA_LOCAL, Bool(false)), Err(Error::AttributeReadOnly)),
-            (a(CKA_VALUE, Bytes(vec![0; 32])), Err(Error::AttributeReadOnly)),
+            (
+                a(CKA_VALUE, Bytes(vec![0; 32])),
+                Err(Error::AttributeReadOnly),
+            ),
             (a(CKA_TRUSTED, Bool(true)), Err(Error::AttributeReadOnly)),
-            (a(CKA_MODULUS, Bytes(vec![1])), Err(Error::AttributeTypeInvalid)),
+            (
+                a(CKA_MODULUS, Bytes(vec![1])),
+                Err(Error::AttributeTypeInvalid),
+            ),
             (a(CKA_WRAP_WITH_TRUSTED, Bool(true)), Ok(())),
         ];
         for (attr, want) in cases {
-            assert_eq!(apply_changes(&o, &[attr.clone()], false, false).map(|_| ()), want, "{:#x}", attr.ty);
+            assert_eq!(
+                apply_changes(&o, std::slice::from_ref(&attr), false, false).map(|_| ()),
+                want,
+                "{:#x}",
+                attr.ty
+            );
         }
         // One-way attributes cannot go back.
         let s = apply_changes(&o, &[a(CKA_SENSITIVE, Bool(true))], false, false).unwrap();
@@ -527,7 +607,16 @@ mod tests {
             Err(Error::AttributeReadOnly)
         );
         // All or nothing: a bad attribute after a good one changes nothing.
-        assert!(apply_changes(&o, &[a(CKA_LABEL, Bytes(b"x".to_vec())), a(CKA_LOCAL, Bool(false))], false, false).is_err());
+        assert!(apply_changes(
+            &o,
+            &[
+                a(CKA_LABEL, Bytes(b"x".to_vec())),
+                a(CKA_LOCAL, Bool(false))
+            ],
+            false,
+            false
+        )
+        .is_err());
         // Not modifiable: nothing changes.
         let ro = aes(&[a(CKA_MODIFIABLE, Bool(false))]).unwrap();
         assert_eq!(
@@ -539,11 +628,26 @@ mod tests {
     #[test]
     fn required_attributes() {
         // A certificate needs its type, subject and value.
-        let r = build(CKO_CERTIFICATE, None, &[a(CKA_CERTIFICATE_TYPE, Ulong(CKC_X_509))], vec![], Origin::Create, ObjectId(2));
+        let r = build(
+            CKO_CERTIFICATE,
+            None,
+            &[a(CKA_CERTIFICATE_TYPE, Ulong(CKC_X_509))],
+            vec![],
+            Origin::Create,
+            ObjectId(2),
+        );
         assert_eq!(r.map(|_| ()), Err(Error::TemplateIncomplete));
         // A key without a key type.
         assert_eq!(
-            build(CKO_SECRET_KEY, None, &[], vec![], Origin::Create, ObjectId(3)).map(|_| ()),
+            build(
+                CKO_SECRET_KEY,
+                None,
+                &[],
+                vec![],
+                Origin::Create,
+                ObjectId(3)
+            )
+            .map(|_| ()),
             Err(Error::TemplateIncomplete)
         );
         // A data object needs nothing.

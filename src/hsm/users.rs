@@ -47,7 +47,12 @@ fn slot_aad_id(name: &str, role: Role) -> Vec<u8> {
 impl UserRecord {
     /// The `admin` of a cluster never activated.
     pub fn unactivated(name: &str) -> Self {
-        UserRecord { name: name.to_string(), role: Role::UnactivatedAdmin, keyslot: None, failed: 0 }
+        UserRecord {
+            name: name.to_string(),
+            role: Role::UnactivatedAdmin,
+            keyslot: None,
+            failed: 0,
+        }
     }
 
     /// A user whose keyslot opens with `password`.
@@ -56,11 +61,16 @@ impl UserRecord {
         let mut salt = vec![0u8; 16];
         crate::crypto::rng::fill(&mut salt)?;
         let kek = kdf::argon2id(password, &salt, params)?;
-        let sealed_dk = SealKey::new(&kek)?.seal(Kind::User, &slot_aad_id(name, role), 0, dk.bytes())?;
+        let sealed_dk =
+            SealKey::new(&kek)?.seal(Kind::User, &slot_aad_id(name, role), 0, dk.bytes())?;
         Ok(UserRecord {
             name: name.to_string(),
             role,
-            keyslot: Some(Keyslot { params, salt, sealed_dk }),
+            keyslot: Some(Keyslot {
+                params,
+                salt,
+                sealed_dk,
+            }),
             failed: 0,
         })
     }
@@ -70,7 +80,12 @@ impl UserRecord {
         let slot = self.keyslot.as_ref().ok_or(Error::PinIncorrect)?;
         let kek = kdf::argon2id(password, &slot.salt, slot.params)?;
         let dk = SealKey::new(&kek)?
-            .open(Kind::User, &slot_aad_id(&self.name, self.role), 0, &slot.sealed_dk)
+            .open(
+                Kind::User,
+                &slot_aad_id(&self.name, self.role),
+                0,
+                &slot.sealed_dk,
+            )
             .map_err(|_| Error::PinIncorrect)?;
         let bytes: [u8; 32] = dk.as_slice().try_into().map_err(|_| Error::StoreCorrupt)?;
         SealKey::new(&bytes)
@@ -92,7 +107,9 @@ impl UserRecord {
 
 /// Validate a user name: 1–31 of `[A-Za-z0-9_]`, stored lower-case.
 pub fn check_name(name: &str) -> Result<String> {
-    let ok = !name.is_empty() && name.len() <= 31 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    let ok = !name.is_empty()
+        && name.len() <= 31
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
     if ok {
         Ok(name.to_ascii_lowercase())
     } else {
@@ -104,7 +121,10 @@ pub fn check_name(name: &str) -> Result<String> {
 /// bare password for `default`.
 pub fn split_pin<'a>(pin: &'a [u8], default: &str) -> (String, &'a [u8]) {
     if let Some(pos) = pin.iter().position(|&b| b == b':') {
-        if let Ok(name) = std::str::from_utf8(&pin[..pos]).map_err(|_| Error::PinInvalid).and_then(check_name) {
+        if let Ok(name) = std::str::from_utf8(&pin[..pos])
+            .map_err(|_| Error::PinInvalid)
+            .and_then(check_name)
+        {
             return (name, &pin[pos + 1..]);
         }
     }
@@ -117,10 +137,22 @@ mod tests {
 
     #[test]
     fn pin_forms() {
-        assert_eq!(split_pin(b"cu1:secret", "user"), ("cu1".to_string(), &b"secret"[..]));
-        assert_eq!(split_pin(b"CU1:a:b", "user"), ("cu1".to_string(), &b"a:b"[..]));
-        assert_eq!(split_pin(b"123456", "user"), ("user".to_string(), &b"123456"[..]));
-        assert_eq!(split_pin(b"bad name:x", "user"), ("user".to_string(), &b"bad name:x"[..]));
+        assert_eq!(
+            split_pin(b"cu1:secret", "user"),
+            ("cu1".to_string(), &b"secret"[..])
+        );
+        assert_eq!(
+            split_pin(b"CU1:a:b", "user"),
+            ("cu1".to_string(), &b"a:b"[..])
+        );
+        assert_eq!(
+            split_pin(b"123456", "user"),
+            ("user".to_string(), &b"123456"[..])
+        );
+        assert_eq!(
+            split_pin(b"bad name:x", "user"),
+            ("user".to_string(), &b"bad name:x"[..])
+        );
         assert!(check_name(&"a".repeat(32)).is_err());
         assert!(check_name("").is_err());
     }
@@ -133,7 +165,10 @@ mod tests {
         assert_eq!(u.unlock(b"password2").err(), Some(Error::PinIncorrect));
         let mut promoted = u.clone();
         promoted.role = Role::Admin;
-        assert_eq!(promoted.unlock(b"password1").err(), Some(Error::PinIncorrect));
+        assert_eq!(
+            promoted.unlock(b"password1").err(),
+            Some(Error::PinIncorrect)
+        );
     }
 
     #[test]

@@ -76,7 +76,13 @@ mod tests {
             template: vec![Attribute::new(3, AttrValue::Bytes(b"label".to_vec()))],
         };
         let bytes = encode_request(&req).unwrap();
-        assert!(matches!(decode_request(&bytes).unwrap(), Request::CreateObject { conn: ConnId(7), .. }));
+        assert!(matches!(
+            decode_request(&bytes).unwrap(),
+            Request::CreateObject {
+                conn: ConnId(7),
+                ..
+            }
+        ));
         let resp: Result<Response> = Err(crate::error::Error::PinLocked);
         let back = decode_response(&encode_response(&resp).unwrap()).unwrap();
         assert_eq!(back.err(), Some(crate::error::Error::PinLocked));
