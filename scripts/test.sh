@@ -49,5 +49,5 @@ cargo run --release --quiet --example quickstart
 
 if [ -x pkcs11-tests/run-all ]; then
     echo "== interop suite"
-    pkcs11-tests/run-all target/release/libcloudhsm_pkcs11.so
+    pkcs11-tests/run-all "${CARGO_TARGET_DIR:-target}/release/libcloudhsm_pkcs11.so"
 fi
