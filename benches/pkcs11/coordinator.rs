@@ -30,9 +30,11 @@ impl SideId {
 }
 
 /// A case's numbers on one side: medians over the repetitions.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct Stats {
     pub(crate) ops_per_s: f64,
+    /// ops/s of each repetition, in run order (for ratios between sides).
+    pub(crate) rep_rates: Vec<f64>,
     pub(crate) cpu_ns_per_op: f64,
     pub(crate) p50_ns: u64,
     pub(crate) p99_ns: u64,
@@ -380,6 +382,10 @@ fn run_case(workers: &mut [Worker], case: &'static Case, index: usize, plan: &Pl
                     reps.iter()
                         .map(|[ops, wall, _]| *ops as f64 * 1e9 / (*wall).max(1) as f64),
                 ),
+                rep_rates: reps
+                    .iter()
+                    .map(|[ops, wall, _]| *ops as f64 * 1e9 / (*wall).max(1) as f64)
+                    .collect(),
                 cpu_ns_per_op: median(
                     reps.iter()
                         .map(|[ops, _, cpu]| *cpu as f64 / (*ops).max(1) as f64),
@@ -403,7 +409,7 @@ fn run_case(workers: &mut [Worker], case: &'static Case, index: usize, plan: &Pl
     CaseResult { case, cells }
 }
 
-fn median(values: impl Iterator<Item = f64>) -> f64 {
+pub(crate) fn median(values: impl Iterator<Item = f64>) -> f64 {
     let mut v: Vec<f64> = values.collect();
     v.sort_by(f64::total_cmp);
     match v.len() {

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::cases::Kind;
-use crate::coordinator::{CaseResult, Cell, Results, SideId};
+use crate::coordinator::{median, CaseResult, Cell, Results, SideId};
 use crate::Options;
 
 /// Everything after this line in the output file is hand-written and survives regeneration.
@@ -78,8 +78,16 @@ impl CaseResult {
         self.stats(side).map(|s| s.ops_per_s)
     }
 
+    /// a ÷ b: the median of the ratios of repetitions run next to each other (so a slow
+    /// drift of the machine's load cancels), or of the medians if the counts differ.
     fn ratio(&self, a: SideId, b: SideId) -> Option<f64> {
-        Some(self.rate(a)? / self.rate(b)?)
+        let (a, b) = (self.stats(a)?, self.stats(b)?);
+        if a.rep_rates.len() == b.rep_rates.len() {
+            let pairs = a.rep_rates.iter().zip(&b.rep_rates);
+            Some(median(pairs.map(|(x, y)| x / y.max(f64::MIN_POSITIVE))))
+        } else {
+            Some(a.ops_per_s / b.ops_per_s)
+        }
     }
 
     fn cell_text(
@@ -365,9 +373,11 @@ size query with a NULL buffer, then the call). Keys are token objects made befor
 Per case: one warm-up, then {reps} repetitions of up to {rep_ms} ms each (fewer ops for slow cases), \
 one side at a time, the order rotating every repetition. **ops/s** is the median over the \
 repetitions; **p50 / p99** are the latency percentiles of every call in them; **CPU/op** is the \
-median of the process's user + system time (getrusage, all threads) per op. Ratios compare \
-medians: ours ÷ SoftHSM, and ours ÷ aws-lc-rs doing the same operation directly, its keys \
-parsed once (the limit of this design). Objects a case creates (keygen, derive, \
+median of the process's user + system time (getrusage, all threads) per op. Ratios (ours ÷ \
+SoftHSM, and ours ÷ aws-lc-rs doing the same operation directly with its keys parsed once: the \
+limit of this design) are the median of the per-repetition ratios, each repetition paired with \
+the other side's run right beside it, so load from other processes largely cancels; the \
+2-thread targets divide medians. Objects a case creates (keygen, derive, \
 C_CreateObject) are destroyed after each repetition, untimed. The find case creates {objects} \
 token AES keys once per side, untimed, then times C_FindObjectsInit + C_FindObjects + \
 C_FindObjectsFinal of one label. The 2-thread rows run one session per thread, both signing \
