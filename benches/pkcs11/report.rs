@@ -61,6 +61,23 @@ fn duration(ns: f64) -> String {
     }
 }
 
+/// Above this relative spread a case's repetitions are reported as noisy.
+const NOISY: f64 = 0.2;
+
+/// The interquartile range of `rates` over their median.
+fn spread(rates: &[f64]) -> f64 {
+    let mut v = rates.to_vec();
+    v.sort_by(f64::total_cmp);
+    if v.is_empty() {
+        return 0.0;
+    }
+    let at = |quarter: usize| v.get((v.len() - 1) * quarter / 4).copied();
+    match (at(1), at(2), at(3)) {
+        (Some(lo), Some(mid), Some(hi)) if mid > 0.0 => (hi - lo) / mid,
+        _ => 0.0,
+    }
+}
+
 fn ratio(r: f64) -> String {
     if r >= 10.0 {
         format!("{r:.0}×")
@@ -200,6 +217,29 @@ impl<'a> Report<'a> {
         }
         if !errors.is_empty() {
             let _ = write!(out, "\n{}\n", errors.join("\n"));
+        }
+        let noisy: Vec<String> = r
+            .cases
+            .iter()
+            .flat_map(|c| {
+                c.cells.iter().filter_map(move |(side, cell)| match cell {
+                    Cell::Measured(s) if spread(&s.rep_rates) > NOISY => Some(format!(
+                        "{} ({} ±{:.0} %)",
+                        c.case.name,
+                        side_title(*side),
+                        spread(&s.rep_rates) * 50.0
+                    )),
+                    _ => None,
+                })
+            })
+            .collect();
+        if !noisy.is_empty() {
+            let _ = write!(
+                out,
+                "\nNoisy (the middle half of the repetitions spans more than ±{:.0} % of the median): {}.\n",
+                NOISY * 50.0,
+                noisy.join(", ")
+            );
         }
         out
     }
@@ -427,7 +467,11 @@ Everything above the marker line near the end is generated; the notes below it a
                 SideId::SoftHsm => run(&["dpkg-query", "-W", "-f", "${Version}", "softhsm2"])
                     .map(|v| format!(" — Debian package softhsm2 {v}"))
                     .unwrap_or_default(),
-                SideId::Ours => format!(" — {}", self.options.ours.display()),
+                SideId::Ours => {
+                    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+                    let path = &self.options.ours;
+                    format!(" — {}", path.strip_prefix(root).unwrap_or(path).display())
+                }
                 SideId::Raw => continue, // its crate versions follow
             };
             let _ = writeln!(out, "- {}: {}{extra}", side_title(s.id), s.description);
