@@ -90,15 +90,15 @@ impl T {
         data: &[u8],
         extra: &[u8],
     ) -> Result<Vec<u8>, Error> {
-        let Response::Op(op) = self.call(Request::OpInit {
+        let op = match self.call(Request::OpInit {
             conn: self.conn,
             sid,
             kind,
             mech,
             key,
-        })?
-        else {
-            panic!()
+        })? {
+            Response::Op(op) | Response::OpIv { op, .. } => op,
+            other => panic!("{other:?}"),
         };
         match self.call(Request::OpOneShot {
             conn: self.conn,
@@ -598,7 +598,54 @@ fn strict_cloudhsm_mode() {
             &[]
         )
         .is_ok());
-    let Response::Op(op) = t
+    // The core draws the encryption IV and hands it back; the caller's must be 12 zero bytes.
+    let Response::OpIv { op, iv } = t
+        .call(Request::OpInit {
+            conn,
+            sid,
+            kind: OpKind::Encrypt,
+            mech: gcm.clone(),
+            key,
+        })
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(iv.len(), 12);
+    assert_ne!(iv, vec![0; 12]);
+    assert_eq!(
+        t.call(Request::OpUpdate {
+            conn,
+            op,
+            data: vec![1; 16]
+        })
+        .err(),
+        Some(Error::MechanismInvalid)
+    );
+    let sealed = t
+        .op(sid, OpKind::Encrypt, gcm.clone(), key, b"strict", &[])
+        .unwrap();
+    assert_eq!(sealed.len(), 6 + 16);
+    for bad_iv in [vec![1u8; 12], vec![0u8; 16]] {
+        let mech = Mechanism::AesGcm(GcmParams {
+            iv: bad_iv,
+            aad: vec![],
+            tag_bits: 128,
+        });
+        assert_eq!(
+            t.call(Request::OpInit {
+                conn,
+                sid,
+                kind: OpKind::Encrypt,
+                mech,
+                key,
+            })
+            .err(),
+            Some(Error::MechanismParamInvalid)
+        );
+    }
+    // Decryption takes the IV the encryption returned.
+    let Response::OpIv { op, iv } = t
         .call(Request::OpInit {
             conn,
             sid,
@@ -610,13 +657,58 @@ fn strict_cloudhsm_mode() {
     else {
         panic!()
     };
-    assert_eq!(
-        t.call(Request::OpUpdate {
+    let Response::Data(ct) = t
+        .call(Request::OpOneShot {
             conn,
             op,
-            data: vec![1; 16]
+            data: b"round trip".to_vec(),
+            extra: vec![],
+        })
+        .unwrap()
+    else {
+        panic!()
+    };
+    let dec = Mechanism::AesGcm(GcmParams {
+        iv,
+        aad: vec![],
+        tag_bits: 128,
+    });
+    assert_eq!(
+        t.op(sid, OpKind::Decrypt, dec, key, &ct, &[]).unwrap(),
+        b"round trip"
+    );
+    // Attributes CloudHSM lacks: unreadable on keys, refused in key templates.
+    let Response::Attributes(read) = t
+        .call(Request::GetAttributes {
+            conn,
+            id: key,
+            types: vec![
+                CKA_LABEL,
+                CKA_START_DATE,
+                CKA_ALLOWED_MECHANISMS,
+                CKA_SIGN_RECOVER,
+            ],
+        })
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert!(matches!(read[0], AttrRead::Value(_)));
+    assert_eq!(
+        &read[1..],
+        &[AttrRead::Invalid, AttrRead::Invalid, AttrRead::Invalid]
+    );
+    assert_eq!(
+        t.call(Request::GenerateKey {
+            conn,
+            sid,
+            mech: Mechanism::AesKeyGen,
+            template: vec![
+                a(CKA_VALUE_LEN, AttrValue::Ulong(32)),
+                a(CKA_START_DATE, AttrValue::Bytes(b"20260101".to_vec())),
+            ],
         })
         .err(),
-        Some(Error::MechanismInvalid)
+        Some(Error::TemplateInconsistent)
     );
 }

@@ -329,8 +329,10 @@ impl Session {
 
     // ----- core operations -----
 
-    /// C_EncryptInit, C_DecryptInit, C_SignInit, C_VerifyInit.
-    pub fn op_init(&self, kind: OpKind, mech: Mechanism, key: u64) -> Result<()> {
+    /// C_EncryptInit, C_DecryptInit, C_SignInit, C_VerifyInit. Returns the IV the core
+    /// generated, if it did (strict CloudHSM mode's AES-GCM encryption), for the caller's
+    /// mechanism parameter.
+    pub fn op_init(&self, kind: OpKind, mech: Mechanism, key: u64) -> Result<Option<Vec<u8>>> {
         let mut ops = self.ops()?;
         if ops.slot(kind).is_some() {
             return Err(Error::OperationActive);
@@ -350,8 +352,10 @@ impl Session {
             &[Error::ObjectHandleInvalid, Error::KeyHandleInvalid],
             Error::KeyHandleInvalid,
         )?;
-        let Response::Op(id) = r else {
-            return Err(Error::GeneralError);
+        let (id, iv) = match r {
+            Response::Op(id) => (id, None),
+            Response::OpIv { op, iv } => (op, Some(iv)),
+            _ => return Err(Error::GeneralError),
         };
         let hasher = match kind {
             OpKind::Sign | OpKind::Verify => mech.prehashed().map(Hasher::new),
@@ -365,7 +369,7 @@ impl Session {
             pending: None,
         });
         ops.last_keyed = Some(kind);
-        Ok(())
+        Ok(iv)
     }
 
     /// C_Encrypt, C_Decrypt, C_Sign: single-part, output through the buffer protocol.

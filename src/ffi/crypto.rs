@@ -21,8 +21,38 @@ unsafe fn init(
 ) -> crate::error::Result<()> {
     let session = super::session(h)?;
     // SAFETY: contract.
-    let mech = unsafe { mechanism(mech) }?;
-    session.op_init(kind, mech, from_ck(key))
+    let parsed = unsafe { mechanism(mech) }?;
+    let iv = session.op_init(kind, parsed, from_ck(key))?;
+    if let Some(iv) = iv {
+        // SAFETY: `mechanism` just read this CK_MECHANISM and its CK_GCM_PARAMS, whose pIV
+        // is valid for ulIvLen bytes (the core generates an IV only when that is 12).
+        unsafe { write_back_gcm_iv(mech, &iv) };
+    }
+    Ok(())
+}
+
+/// Write a core-generated AES-GCM IV into the caller's CK_GCM_PARAMS.pIV (strict CloudHSM
+/// mode, where the HSM chooses the IV).
+///
+/// # Safety
+/// `mech` was accepted by `mechanism` as CKM_AES_GCM with a CK_GCM_PARAMS whose `pIV` is
+/// valid for `ulIvLen` bytes.
+unsafe fn write_back_gcm_iv(mech: *mut CK_MECHANISM, iv: &[u8]) {
+    // SAFETY: the caller's contract.
+    let m = unsafe { &*mech };
+    if m.mechanism != CKM_AES_GCM
+        || m.pParameter.is_null()
+        || usize::try_from(m.ulParameterLen).ok() != Some(std::mem::size_of::<CK_GCM_PARAMS>())
+    {
+        return;
+    }
+    // SAFETY: checked above: pParameter points at a CK_GCM_PARAMS.
+    let p = unsafe { &mut *m.pParameter.cast::<CK_GCM_PARAMS>() };
+    if p.pIv.is_null() || usize::try_from(p.ulIvLen).ok() != Some(iv.len()) {
+        return;
+    }
+    // SAFETY: pIv is valid for ulIvLen == iv.len() bytes (the contract).
+    unsafe { std::ptr::copy_nonoverlapping(iv.as_ptr(), p.pIv, iv.len()) };
 }
 
 /// C_Encrypt, C_Decrypt, C_Sign.

@@ -495,6 +495,12 @@ pub enum Response {
     Attributes(Vec<AttrRead>),
     Size(u64),
     Op(OpId),
+    /// An operation started with an IV the core generated (strict CloudHSM mode's AES-GCM
+    /// encryption): the caller's CK_GCM_PARAMS.pIV receives it.
+    OpIv {
+        op: OpId,
+        iv: Vec<u8>,
+    },
     Data(Vec<u8>),
     Mechanisms(Vec<MechanismInfo>),
     Users(Vec<UserInfo>),

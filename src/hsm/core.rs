@@ -17,6 +17,7 @@ use zeroize::Zeroizing;
 
 use super::api::*;
 use super::audit::{self, AuditLog, Counters};
+use super::compat;
 use super::mechs::{self, OpState, ParsedKey};
 use super::objects::{self, Object, Origin};
 use super::users::{self, UserRecord};
@@ -986,7 +987,18 @@ impl Core {
     ) -> Result<Vec<AttrRead>> {
         let login = self.login_of(conn)?;
         let e = self.entry(conn, login.as_deref(), id)?;
-        Ok(types.iter().map(|t| e.obj.read(*t)).collect())
+        let strict_key = self.strict() && compat::is_key_class(e.obj.class());
+        Ok(types
+            .iter()
+            .map(|t| {
+                if strict_key && !compat::cloudhsm_key_attribute(*t) {
+                    // CloudHSM: reading an attribute it lacks is CKR_ATTRIBUTE_TYPE_INVALID.
+                    AttrRead::Invalid
+                } else {
+                    e.obj.read(*t)
+                }
+            })
+            .collect())
     }
 
     fn set_attributes(
@@ -1103,7 +1115,7 @@ impl Core {
         kind: OpKind,
         mech: Mechanism,
         key: ObjectId,
-    ) -> Result<OpId> {
+    ) -> Result<(OpId, Option<Vec<u8>>)> {
         self.session_rw(conn, sid)?;
         let login = self.login_of(conn)?;
         if login.as_deref().is_some_and(|l| l.role != Role::CryptoUser) {
@@ -1118,6 +1130,7 @@ impl Core {
             })?;
         mechs::check_key(kind, &mech, &e.obj)?;
         e.key()?;
+        let (mech, iv) = self.strict_gcm_iv(kind, mech)?;
         let needs_auth =
             e.obj.bool(CKA_ALWAYS_AUTHENTICATE) && matches!(kind, OpKind::Sign | OpKind::Decrypt);
         let id = OpId(self.next_id());
@@ -1134,7 +1147,24 @@ impl Core {
                 needs_auth,
             },
         );
-        Ok(id)
+        Ok((id, iv))
+    }
+
+    /// CloudHSM generates the AES-GCM encryption IV itself and writes it into the caller's
+    /// CK_GCM_PARAMS.pIV, which must be a zero-filled 12-byte buffer ("Expect IV to be all 0").
+    /// In strict mode the core does the same: the IV it draws goes back to the caller.
+    fn strict_gcm_iv(&self, kind: OpKind, mech: Mechanism) -> Result<(Mechanism, Option<Vec<u8>>)> {
+        match mech {
+            Mechanism::AesGcm(mut p) if self.strict() && kind == OpKind::Encrypt => {
+                if p.iv.len() != 12 || p.iv.iter().any(|b| *b != 0) {
+                    return Err(Error::MechanismParamInvalid);
+                }
+                crate::crypto::rng::fill(&mut p.iv)?;
+                let iv = p.iv.clone();
+                Ok((Mechanism::AesGcm(p), Some(iv)))
+            }
+            other => Ok((other, None)),
+        }
     }
 
     /// A key for use by the logged-in crypto user (admins never use keys).
@@ -1259,8 +1289,11 @@ impl Core {
             return Err(Error::KeyFunctionNotPermitted);
         }
         Self::check_allowed(mech, &b.obj)?;
-        // Sharees may not derive from a key (CloudHSM).
-        Self::check_owner(login.as_deref(), &b).map_err(|_| Error::KeyFunctionNotPermitted)?;
+        // Sharees use keys, deriving included (issue 4); CloudHSM refuses them derivation, and
+        // so does the strict mode.
+        if self.strict() {
+            Self::check_owner(login.as_deref(), &b).map_err(|_| Error::KeyFunctionNotPermitted)?;
+        }
         let (class, key_type) = objects::class_and_type(template)?;
         if class.is_some_and(|c| c != CKO_SECRET_KEY) {
             return Err(Error::TemplateInconsistent);
@@ -1436,8 +1469,12 @@ impl Core {
             }
             _ => vec![],
         };
-        // CKA_PRIVATE is "partially supported": keys must stay private.
         for t in key_templates {
+            // A spec-valid attribute CloudHSM lacks: CKR_TEMPLATE_INCONSISTENT.
+            if t.iter().any(|a| !compat::cloudhsm_key_attribute(a.ty)) {
+                return Err(Error::TemplateInconsistent);
+            }
+            // CKA_PRIVATE is "partially supported": keys must stay private.
             if t.iter()
                 .any(|a| a.ty == CKA_PRIVATE && a.value == AttrValue::Bool(false))
             {
@@ -1600,7 +1637,10 @@ impl Core {
                 kind,
                 mech,
                 key,
-            } => Response::Op(self.op_init(conn, sid, kind, mech, key)?),
+            } => match self.op_init(conn, sid, kind, mech, key)? {
+                (op, None) => Response::Op(op),
+                (op, Some(iv)) => Response::OpIv { op, iv },
+            },
             R::OpUpdate { conn, op, data } => Response::Data(self.op_update(conn, op, &data)?),
             R::OpFinal { conn, op, data } => Response::Data(self.op_final(conn, op, &data)?),
             R::OpOneShot {

@@ -4,6 +4,7 @@
 pub mod api;
 pub mod attrs;
 pub mod audit;
+pub mod compat;
 pub mod core;
 pub mod mechs;
 pub mod objects;
