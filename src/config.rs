@@ -10,6 +10,8 @@
 //! max_pin_len = 32
 //! compat = "default"      # or "cloudhsm"
 //! transport = "direct"    # or "wire": every call encoded as on the network
+//! max_users = 1024        # users per cluster (CloudHSM's quota)
+//! max_keys = 16666        # key objects per cluster, session and token (CloudHSM's quota)
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -51,6 +53,10 @@ pub struct SlotConfig {
     pub max_pin_len: u64,
     pub compat: Compat,
     pub transport: Transport,
+    /// Users per cluster (CloudHSM: 1,024).
+    pub max_users: u64,
+    /// Key objects per cluster, session and token (CloudHSM: 16,666).
+    pub max_keys: u64,
 }
 
 /// The whole configuration.
@@ -79,6 +85,8 @@ struct FileCluster {
     compat: Compat,
     #[serde(default)]
     transport: Transport,
+    max_users: Option<u64>,
+    max_keys: Option<u64>,
 }
 
 /// The default store directory: `$CLOUDHSM_HOME`, else `$XDG_DATA_HOME/cloudhsm`, else
@@ -115,6 +123,8 @@ impl SlotConfig {
             max_pin_len: 32,
             compat: Compat::Default,
             transport: Transport::Direct,
+            max_users: crate::hsm::users::MAX_USERS,
+            max_keys: crate::hsm::users::MAX_KEYS,
         }
     }
 }
@@ -151,11 +161,14 @@ impl Config {
                 max_pin_len: c.max_pin_len.unwrap_or(max),
                 compat: c.compat,
                 transport: c.transport,
+                max_users: c.max_users.unwrap_or(crate::hsm::users::MAX_USERS),
+                max_keys: c.max_keys.unwrap_or(crate::hsm::users::MAX_KEYS),
                 name: c.name,
             };
             if slot.slot_id > 0x7fff_ffff
                 || slot.min_pin_len == 0
                 || slot.min_pin_len > slot.max_pin_len
+                || slot.max_users == 0
                 || slots.iter().any(|s: &SlotConfig| s.slot_id == slot.slot_id)
             {
                 return Err(Error::GeneralError);

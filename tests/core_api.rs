@@ -17,6 +17,8 @@ fn cfg(dir: &std::path::Path, transport: Transport) -> SlotConfig {
         max_pin_len: 32,
         compat: Compat::Default,
         transport,
+        max_users: 1024,
+        max_keys: 16_666,
     }
 }
 
@@ -711,4 +713,60 @@ fn strict_cloudhsm_mode() {
         .err(),
         Some(Error::TemplateInconsistent)
     );
+}
+
+#[test]
+fn user_and_key_quotas() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = cfg(dir.path(), Transport::Wire);
+    // admin + user + cu1 after activation; one more user fits, then the quota bites.
+    c.max_users = 4;
+    c.max_keys = 3;
+    let hsm = hsm::open(&c).unwrap();
+    let Response::Connected(conn) = hsm.call(Request::Connect).unwrap() else {
+        panic!()
+    };
+    let t = T { hsm, conn };
+    activate(&t);
+    t.login(UserType::So, "so-password").unwrap();
+    t.ok(Request::InitPin {
+        conn,
+        pin: secret("cu2:cu2-password"),
+    });
+    assert_eq!(
+        t.call(Request::InitPin {
+            conn,
+            pin: secret("cu3:cu3-password"),
+        })
+        .err(),
+        Some(Error::DeviceMemory)
+    );
+    t.ok(Request::Logout { conn });
+    t.login(UserType::User, "cu1:cu1-password").unwrap();
+    let sid = t.session(1, true);
+    let gen = |token: bool| {
+        t.call(Request::GenerateKey {
+            conn,
+            sid,
+            mech: Mechanism::AesKeyGen,
+            template: vec![
+                a(CKA_VALUE_LEN, AttrValue::Ulong(16)),
+                a(CKA_TOKEN, AttrValue::Bool(token)),
+            ],
+        })
+    };
+    for token in [true, false, true] {
+        gen(token).unwrap();
+    }
+    assert_eq!(gen(false).err(), Some(Error::DeviceMemory));
+    assert_eq!(gen(true).err(), Some(Error::DeviceMemory));
+    // Data objects are not keys.
+    t.ok(Request::CreateObject {
+        conn,
+        sid,
+        template: vec![
+            a(CKA_CLASS, AttrValue::Ulong(CKO_DATA)),
+            a(CKA_VALUE, AttrValue::Bytes(b"d".to_vec())),
+        ],
+    });
 }

@@ -557,6 +557,10 @@ impl Core {
         obj.owner = login
             .filter(|l| l.role == Role::CryptoUser)
             .map(|l| l.user.clone());
+        if obj.is_key() && self.key_count() >= self.cfg.max_keys {
+            // The cluster's key quota (CloudHSM: 16,666 keys, session and token).
+            return Err(Error::DeviceMemory);
+        }
         if obj.is_token() {
             let body = self.seal_object(id, 1, &obj)?;
             self.commit(vec![Write::Put {
@@ -572,6 +576,16 @@ impl Core {
                 .insert(Entry::new(id, obj, 0, Some((conn, sid))));
         }
         Ok(())
+    }
+
+    /// Key objects this process knows of: session keys and token keys, sealed ones included.
+    fn key_count(&self) -> u64 {
+        let cache = self.cache.read();
+        let keys: usize = [CKO_SECRET_KEY, CKO_PRIVATE_KEY, CKO_PUBLIC_KEY]
+            .iter()
+            .map(|c| cache.by_class.get(c).map_or(0, HashSet::len))
+            .sum();
+        (keys + cache.sealed.len()) as u64
     }
 
     /// Replace an object with a changed version.
@@ -620,8 +634,8 @@ impl Core {
             min_pin_len: self.cfg.min_pin_len,
             max_pin_len: self.cfg.max_pin_len,
             generation: meta.generation,
-            total_public_memory: users::MAX_KEYS,
-            free_public_memory: users::MAX_KEYS.saturating_sub(count),
+            total_public_memory: self.cfg.max_keys,
+            free_public_memory: self.cfg.max_keys.saturating_sub(count),
         })
     }
 
@@ -837,7 +851,7 @@ impl Core {
             }
         } else {
             let n = self.store.list(Kind::User)?.len() as u64;
-            if n >= users::MAX_USERS {
+            if n >= self.cfg.max_users {
                 return Err(Error::DeviceMemory);
             }
         }
@@ -1737,7 +1751,7 @@ impl Core {
         if self.user(&name)?.is_some() {
             return Err(Error::ActionProhibited);
         }
-        if self.store.list(Kind::User)?.len() as u64 >= users::MAX_USERS {
+        if self.store.list(Kind::User)?.len() as u64 >= self.cfg.max_users {
             return Err(Error::DeviceMemory);
         }
         let dk = self.keys.read().dk.clone().ok_or(Error::UserNotLoggedIn)?;
