@@ -474,6 +474,59 @@ pub enum Request {
     SeedRandom {
         data: Vec<u8>,
     },
+    // ---- quorum (M of N) authentication (cloudhsm-cli `quorum token-sign ...`); see hsm::quorum
+    /// Draw a quorum token for a service (the logged-in admin or crypto user).
+    QuorumTokenGenerate {
+        conn: ConnId,
+        service: QuorumService,
+    },
+    /// Register the caller's quorum public key (an RSA-2048 SubjectPublicKeyInfo, DER),
+    /// proving possession with a signature over a `registration` token.
+    QuorumRegister {
+        conn: ConnId,
+        public_key: Vec<u8>,
+        approval_data: Vec<u8>,
+        signature: Vec<u8>,
+    },
+    /// Live tokens of the cluster (a logged-in user).
+    QuorumTokenList {
+        conn: ConnId,
+    },
+    /// Delete the caller's tokens, or every token (`all`) (admins).
+    QuorumTokenDelete {
+        conn: ConnId,
+        all: bool,
+    },
+    /// The quorum value (M) of every service (anyone).
+    QuorumValues {
+        conn: ConnId,
+    },
+    /// Set a service's quorum value, 1 (off) to 8 (admins; gated by the `quorum` service).
+    QuorumSetValue {
+        conn: ConnId,
+        service: QuorumService,
+        value: u64,
+    },
+    /// Token lifetimes in seconds (anyone).
+    QuorumTimeouts {
+        conn: ConnId,
+    },
+    /// Set token lifetimes in seconds (admins).
+    QuorumSetTimeout {
+        conn: ConnId,
+        generated: Option<u64>,
+        approved: Option<u64>,
+    },
+    /// Users with a registered quorum key (anyone).
+    QuorumRegistered {
+        conn: ConnId,
+    },
+    /// A gated management request (user create/delete/change-password, set-quorum-value)
+    /// with the signed token that approves it.
+    Approved {
+        approval: Approval,
+        request: Box<Request>,
+    },
 }
 
 /// A response across the seam.
@@ -508,6 +561,66 @@ pub enum Response {
     ClusterInfo(ClusterInfo),
     /// The audit verdict as JSON text.
     Audit(String),
+    /// A new quorum token: the approval data approvers sign, and its SHA-256.
+    QuorumToken {
+        approval_data: Vec<u8>,
+        token: Vec<u8>,
+    },
+    QuorumTokens(Vec<QuorumTokenInfo>),
+    QuorumValues(Vec<(QuorumService, u64)>),
+    QuorumTimeouts {
+        generated: u64,
+        approved: u64,
+    },
+    /// Names of the users with a registered quorum key.
+    QuorumRegistered(Vec<String>),
+}
+
+/// The services quorum authentication can gate (CloudHSM's service names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum QuorumService {
+    /// Admin service: user create, delete, change-password.
+    User,
+    /// Admin service: set-quorum-value.
+    Quorum,
+    /// Tokens that prove possession of a quorum key when registering it.
+    Registration,
+    /// Crypto-user service, per key (not supported here).
+    KeyManagement,
+    /// Crypto-user service, per key (not supported here).
+    KeyUsage,
+}
+
+impl QuorumService {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QuorumService::User => "user",
+            QuorumService::Quorum => "quorum",
+            QuorumService::Registration => "registration",
+            QuorumService::KeyManagement => "key-management",
+            QuorumService::KeyUsage => "key-usage",
+        }
+    }
+}
+
+/// A signed quorum token as the requester presents it (`--approval <file>`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Approval {
+    pub approval_data: Vec<u8>,
+    /// SHA-256 of `approval_data`, as the token file states it.
+    pub token: Vec<u8>,
+    /// (approver user name, RSA PKCS#1 v1.5 signature of the token as a SHA-256 digest).
+    pub signatures: Vec<(String, Vec<u8>)>,
+}
+
+/// A live token as `quorum token-sign list` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuorumTokenInfo {
+    pub user: String,
+    pub service: QuorumService,
+    pub approvals_required: u64,
+    pub approvals: u64,
+    pub timeout_seconds: u64,
 }
 
 /// A user as `user list` shows it.

@@ -20,6 +20,7 @@ use super::audit::{self, AuditLog, Counters};
 use super::compat;
 use super::mechs::{self, OpState, ParsedKey};
 use super::objects::{self, Object, Origin};
+use super::quorum::{self, TokenRecord};
 use super::users::{self, UserRecord};
 use crate::config::SlotConfig;
 use crate::error::{Error, Result};
@@ -729,9 +730,14 @@ impl Core {
             ]);
         }
         // Re-initialization: the admin's password, then every token object and crypto user goes.
-        let (rec, _dk) = self.authenticate(&name, password)?;
+        let (rec, dk) = self.authenticate(&name, password)?;
         if rec.role != Role::Admin {
             return Err(Error::PinIncorrect);
+        }
+        // Re-initialization deletes every crypto user: a user-service operation, which
+        // PKCS#11 cannot carry a quorum approval for.
+        if self.quorum_settings(Some(&dk))?.0.user > 1 {
+            return Err(Error::FunctionRejected);
         }
         let mut writes = Vec::new();
         for r in self.store.list(Kind::Object)? {
@@ -744,6 +750,7 @@ impl Core {
         for r in self.store.list(Kind::User)? {
             let u: UserRecord = dec(&r.body)?;
             if u.role == Role::CryptoUser {
+                writes.extend(self.quorum_user_cleanup(&u.name)?);
                 writes.push(Write::Delete {
                     kind: Kind::User,
                     id: r.id,
@@ -856,13 +863,20 @@ impl Core {
             }
         }
         let rec = UserRecord::new(&name, Role::CryptoUser, password, &dk)?;
+        // C_InitPIN creates or resets a user: gated like `user create`, and PKCS#11 has no
+        // way to carry an approval, so it is refused while the user service needs a quorum.
+        let mut writes = self.quorum_gate(&login, QuorumService::User, None)?;
+        if existing.is_none() {
+            writes.extend(self.quorum_user_cleanup(&name)?);
+        }
         let expected = existing.map_or(0, |(_, v)| v);
-        self.commit(vec![Write::Put {
+        writes.push(Write::Put {
             kind: Kind::User,
             id: name.as_bytes().to_vec(),
             expected,
             body: enc(&rec)?,
-        }])
+        });
+        self.commit(writes)
     }
 
     fn set_pin(&self, conn: ConnId, old: &[u8], new: &[u8]) -> Result<()> {
@@ -876,6 +890,10 @@ impl Core {
         let (rec, dk) = self.authenticate(&name, old_pw)?;
         let updated = UserRecord::new(&name, rec.role, new_pw, &dk)?;
         let (_, version) = self.user(&name)?.ok_or(Error::PinIncorrect)?;
+        // An admin's password change is a user-service operation (see user_change_password).
+        if let Some(l) = login.as_deref().filter(|l| l.role == Role::Admin) {
+            self.quorum_gate(l, QuorumService::User, None)?;
+        }
         self.commit(vec![Write::Put {
             kind: Kind::User,
             id: name.as_bytes().to_vec(),
@@ -1686,11 +1704,11 @@ impl Core {
                 role,
                 password,
             } => {
-                self.user_create(conn, &name, role, password.as_bytes())?;
+                self.user_create(conn, &name, role, password.as_bytes(), None)?;
                 Response::Ok
             }
             R::UserDelete { conn, name } => {
-                self.user_delete(conn, &name)?;
+                self.user_delete(conn, &name, None)?;
                 Response::Ok
             }
             R::UserList { conn: _ } => Response::Users(self.user_list()?),
@@ -1705,6 +1723,7 @@ impl Core {
                     &name,
                     old.as_ref().map(Secret::as_bytes),
                     new.as_bytes(),
+                    None,
                 )?;
                 Response::Ok
             }
@@ -1726,6 +1745,16 @@ impl Core {
                 let verdict = self.audit.verify(&audit::audit_key(dk.bytes())?)?;
                 Response::Audit(serde_json::to_string(&verdict).map_err(|_| Error::GeneralError)?)
             }
+            req @ (R::QuorumTokenGenerate { .. }
+            | R::QuorumRegister { .. }
+            | R::QuorumTokenList { .. }
+            | R::QuorumTokenDelete { .. }
+            | R::QuorumValues { .. }
+            | R::QuorumSetValue { .. }
+            | R::QuorumTimeouts { .. }
+            | R::QuorumSetTimeout { .. }
+            | R::QuorumRegistered { .. }
+            | R::Approved { .. }) => self.dispatch_quorum(req)?,
         })
     }
 
@@ -1741,8 +1770,15 @@ impl Core {
         self.check_pin_len(password)
     }
 
-    fn user_create(&self, conn: ConnId, name: &str, role: Role, password: &[u8]) -> Result<()> {
-        self.admin(conn)?;
+    fn user_create(
+        &self,
+        conn: ConnId,
+        name: &str,
+        role: Role,
+        password: &[u8],
+        approval: Option<&Approval>,
+    ) -> Result<()> {
+        let login = self.admin(conn)?;
         let name = users::check_name(name).map_err(|_| Error::ArgumentsBad)?;
         if role == Role::UnactivatedAdmin {
             return Err(Error::ArgumentsBad);
@@ -1756,16 +1792,20 @@ impl Core {
         }
         let dk = self.keys.read().dk.clone().ok_or(Error::UserNotLoggedIn)?;
         let rec = UserRecord::new(&name, role, password, &dk)?;
-        self.commit(vec![Write::Put {
+        let mut writes = self.quorum_gate(&login, QuorumService::User, approval)?;
+        // A name used before must not inherit a quorum key or tokens left behind.
+        writes.extend(self.quorum_user_cleanup(&name)?);
+        writes.push(Write::Put {
             kind: Kind::User,
             id: name.as_bytes().to_vec(),
             expected: 0,
             body: enc(&rec)?,
-        }])
+        });
+        self.commit(writes)
     }
 
-    fn user_delete(&self, conn: ConnId, name: &str) -> Result<()> {
-        self.admin(conn)?;
+    fn user_delete(&self, conn: ConnId, name: &str, approval: Option<&Approval>) -> Result<()> {
+        let login = self.admin(conn)?;
         let name = users::check_name(name).map_err(|_| Error::ArgumentsBad)?;
         let (rec, version) = self.user(&name)?.ok_or(Error::ArgumentsBad)?;
         let logged_in = self
@@ -1806,11 +1846,15 @@ impl Core {
                 }
             }
         }
-        self.commit(vec![Write::Delete {
+        let mut writes = self.quorum_gate(&login, QuorumService::User, approval)?;
+        // The user's quorum key and tokens go with it.
+        writes.extend(self.quorum_user_cleanup(&name)?);
+        writes.push(Write::Delete {
             kind: Kind::User,
             id: name.as_bytes().to_vec(),
             expected: version,
-        }])
+        });
+        self.commit(writes)
     }
 
     fn user_list(&self) -> Result<Vec<UserInfo>> {
@@ -1838,6 +1882,7 @@ impl Core {
         name: &str,
         old: Option<&[u8]>,
         new: &[u8],
+        approval: Option<&Approval>,
     ) -> Result<()> {
         let login = self.login_of(conn)?.ok_or(Error::UserNotLoggedIn)?;
         let name = users::check_name(name).map_err(|_| Error::ArgumentsBad)?;
@@ -1858,12 +1903,20 @@ impl Core {
         // A new keyslot; the failed-login counter starts again (an admin reset unlocks).
         let updated = UserRecord::new(&name, rec.role, new, &dk)?;
         let version = self.user(&name)?.map_or(version, |(_, v)| v);
-        self.commit(vec![Write::Put {
+        // Password changes by admins are user-service operations (a crypto user changing its
+        // own password is not).
+        let mut writes = if login.role == Role::Admin {
+            self.quorum_gate(&login, QuorumService::User, approval)?
+        } else {
+            Vec::new()
+        };
+        writes.push(Write::Put {
             kind: Kind::User,
             id: name.as_bytes().to_vec(),
             expected: version,
             body: enc(&updated)?,
-        }])
+        });
+        self.commit(writes)
     }
 
     fn key_share(&self, conn: ConnId, id: ObjectId, user: &str, share: bool) -> Result<()> {
@@ -1963,6 +2016,13 @@ fn audit_event(req: &Request) -> Option<(&'static str, Vec<ObjectId>)> {
         R::KeyShare {
             id, share: false, ..
         } => ("CN_UNSHARE_OBJECT", vec![*id]),
+        R::QuorumTokenGenerate { .. } => ("CN_GET_TOKEN", vec![]),
+        R::QuorumRegister { .. } => ("CN_REGISTER_QUORUM_PUBKEY", vec![]),
+        R::QuorumTokenDelete { .. } => ("CN_DELETE_TOKEN", vec![]),
+        R::QuorumSetValue { .. } => ("CN_SET_M_VALUE", vec![]),
+        R::QuorumSetTimeout { .. } => ("CN_SET_TOKEN_TIMEOUT", vec![]),
+        // The gated operation's own record; the approval has its CN_APPROVE_TOKEN record.
+        R::Approved { request, .. } => return audit_event(request),
         _ => return None,
     })
 }
@@ -1988,7 +2048,13 @@ fn request_conn(req: &Request) -> Option<ConnId> {
         | R::WrapKey { conn, .. }
         | R::UnwrapKey { conn, .. }
         | R::DeriveKey { conn, .. }
-        | R::KeyShare { conn, .. } => Some(*conn),
+        | R::KeyShare { conn, .. }
+        | R::QuorumTokenGenerate { conn, .. }
+        | R::QuorumRegister { conn, .. }
+        | R::QuorumTokenDelete { conn, .. }
+        | R::QuorumSetValue { conn, .. }
+        | R::QuorumSetTimeout { conn, .. } => Some(*conn),
+        R::Approved { request, .. } => request_conn(request),
         _ => None,
     }
 }
@@ -2036,5 +2102,496 @@ impl Hsm for Core {
         self.audit
             .append(opcode, user.as_deref(), role, refs, &response)?;
         result
+    }
+}
+
+// ---------------------------------------------------------------- quorum (M of N)
+//
+// Records of kind `Quorum` (docs/store-format.md): `settings`, `key/<user>` (a registered
+// public key), `token/<user>/<id>` (a drawn token). All are sealed under the domain key; the
+// settings also keep a clear copy for listing before login. `hsm::quorum` has the data and the
+// pure checks.
+
+fn now_s() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn open_sealed<T: serde::de::DeserializeOwned>(dk: &SealKey, rec: &Record) -> Result<T> {
+    let plain = dk.open(rec.kind, &rec.id, rec.version, &rec.body)?;
+    dec(&plain)
+}
+
+fn sealed_put<T: Serialize>(dk: &SealKey, id: Vec<u8>, expected: u64, v: &T) -> Result<Write> {
+    let plain = Zeroizing::new(enc(v)?);
+    let body = dk.seal(Kind::Quorum, &id, expected + 1, &plain)?;
+    Ok(Write::Put {
+        kind: Kind::Quorum,
+        id,
+        expected,
+        body,
+    })
+}
+
+impl Core {
+    fn dispatch_quorum(&self, req: Request) -> Result<Response> {
+        use Request as R;
+        Ok(match req {
+            R::QuorumTokenGenerate { conn, service } => self.quorum_generate(conn, service)?,
+            R::QuorumRegister {
+                conn,
+                public_key,
+                approval_data,
+                signature,
+            } => {
+                self.quorum_register(conn, &public_key, &approval_data, &signature)?;
+                Response::Ok
+            }
+            R::QuorumTokenList { conn } => Response::QuorumTokens(self.quorum_list(conn)?),
+            R::QuorumTokenDelete { conn, all } => {
+                self.quorum_delete(conn, all)?;
+                Response::Ok
+            }
+            R::QuorumValues { conn: _ } => {
+                let (s, _) = self.quorum_settings(self.keys.read().dk.as_deref())?;
+                Response::QuorumValues(vec![
+                    (QuorumService::User, s.user),
+                    (QuorumService::Quorum, s.quorum),
+                ])
+            }
+            R::QuorumSetValue {
+                conn,
+                service,
+                value,
+            } => {
+                self.quorum_set_value(conn, service, value, None)?;
+                Response::Ok
+            }
+            R::QuorumTimeouts { conn: _ } => {
+                let (s, _) = self.quorum_settings(self.keys.read().dk.as_deref())?;
+                Response::QuorumTimeouts {
+                    generated: s.generated_timeout,
+                    approved: s.approved_timeout,
+                }
+            }
+            R::QuorumSetTimeout {
+                conn,
+                generated,
+                approved,
+            } => {
+                self.quorum_set_timeout(conn, generated, approved)?;
+                Response::Ok
+            }
+            R::QuorumRegistered { conn: _ } => {
+                let mut names: Vec<String> = self
+                    .store
+                    .list(Kind::Quorum)?
+                    .iter()
+                    .filter_map(|r| quorum::key_owner(&r.id).map(str::to_string))
+                    .collect();
+                names.sort();
+                Response::QuorumRegistered(names)
+            }
+            R::Approved { approval, request } => {
+                let a = Some(&approval);
+                match *request {
+                    R::UserCreate {
+                        conn,
+                        name,
+                        role,
+                        password,
+                    } => self.user_create(conn, &name, role, password.as_bytes(), a)?,
+                    R::UserDelete { conn, name } => self.user_delete(conn, &name, a)?,
+                    R::UserChangePassword {
+                        conn,
+                        name,
+                        old,
+                        new,
+                    } => self.user_change_password(
+                        conn,
+                        &name,
+                        old.as_ref().map(Secret::as_bytes),
+                        new.as_bytes(),
+                        a,
+                    )?,
+                    R::QuorumSetValue {
+                        conn,
+                        service,
+                        value,
+                    } => self.quorum_set_value(conn, service, value, a)?,
+                    // Nothing else is gated by an approval.
+                    _ => return Err(Error::ArgumentsBad),
+                }
+                Response::Ok
+            }
+            _ => return Err(Error::GeneralError),
+        })
+    }
+
+    fn logged_in_dk(&self) -> Result<Arc<SealKey>> {
+        self.keys.read().dk.clone().ok_or(Error::UserNotLoggedIn)
+    }
+
+    /// The quorum settings and their record's version (0: never set, the defaults). With the
+    /// domain key, the sealed copy (the only one enforcement trusts); without, the clear copy.
+    fn quorum_settings(&self, dk: Option<&SealKey>) -> Result<(quorum::Settings, u64)> {
+        let Some(rec) = self.store.get(Kind::Quorum, quorum::SETTINGS_ID)? else {
+            return Ok((quorum::Settings::default(), 0));
+        };
+        let stored: quorum::SettingsRecord = dec(&rec.body)?;
+        let settings = match dk {
+            Some(dk) => {
+                let plain = dk.open(
+                    Kind::Quorum,
+                    quorum::SETTINGS_ID,
+                    rec.version,
+                    &stored.sealed,
+                )?;
+                dec(&plain)?
+            }
+            None => stored.clear,
+        };
+        Ok((settings, rec.version))
+    }
+
+    fn settings_write(&self, dk: &SealKey, s: &quorum::Settings, expected: u64) -> Result<Write> {
+        let sealed = dk.seal(Kind::Quorum, quorum::SETTINGS_ID, expected + 1, &enc(s)?)?;
+        Ok(Write::Put {
+            kind: Kind::Quorum,
+            id: quorum::SETTINGS_ID.to_vec(),
+            expected,
+            body: enc(&quorum::SettingsRecord { clear: *s, sealed })?,
+        })
+    }
+
+    /// Someone who may approve: a registered key whose user still exists with the role it
+    /// registered under.
+    fn quorum_approver(&self, dk: &SealKey, name: &str) -> Option<quorum::Approver> {
+        let rec = self.store.get(Kind::Quorum, &quorum::key_id(name)).ok()??;
+        let reg: quorum::Registration = open_sealed(dk, &rec).ok()?;
+        let (user, _) = self.user(name).ok()??;
+        if user.role != reg.role || reg.user != name {
+            return None;
+        }
+        Some(quorum::Approver {
+            name: name.to_string(),
+            role: reg.role,
+            key: reg.public_key().ok()?,
+        })
+    }
+
+    /// Every token record, opened: (token, version, record id).
+    fn quorum_tokens(&self, dk: &SealKey) -> Result<Vec<(TokenRecord, u64, Vec<u8>)>> {
+        self.store
+            .list(Kind::Quorum)?
+            .into_iter()
+            .filter(|r| quorum::token_owner(&r.id).is_some())
+            .map(|r| Ok((open_sealed(dk, &r)?, r.version, r.id)))
+            .collect()
+    }
+
+    /// Deletes of a user's quorum key and tokens (when the user goes, or a name is reused).
+    fn quorum_user_cleanup(&self, name: &str) -> Result<Vec<Write>> {
+        Ok(self
+            .store
+            .list(Kind::Quorum)?
+            .into_iter()
+            .filter(|r| {
+                quorum::key_owner(&r.id) == Some(name) || quorum::token_owner(&r.id) == Some(name)
+            })
+            .map(|r| Write::Delete {
+                kind: Kind::Quorum,
+                id: r.id,
+                expected: r.version,
+            })
+            .collect())
+    }
+
+    /// The quorum check of a gated operation: nothing to do while the service's value is 1;
+    /// else the approval must name a live token the caller drew for this service, signed by at
+    /// least M distinct admins with their registered keys. Returns the write that consumes the
+    /// token, to be committed with the operation (so a token is used once, and only by an
+    /// operation that happened). Every presented approval is audited (CN_APPROVE_TOKEN).
+    fn quorum_gate(
+        &self,
+        login: &Login,
+        service: QuorumService,
+        approval: Option<&Approval>,
+    ) -> Result<Vec<Write>> {
+        let dk = self.logged_in_dk()?;
+        let (settings, _) = self.quorum_settings(Some(&dk))?;
+        let m = settings.value(service);
+        if m <= 1 {
+            return Ok(Vec::new());
+        }
+        let Some(approval) = approval else {
+            return Err(Error::FunctionRejected);
+        };
+        let result = self.check_approval(&dk, login, service, m, &settings, approval);
+        let response = match &result {
+            Ok(_) => "OK".to_string(),
+            Err(e) => format!("{e:?}"),
+        };
+        self.audit.append(
+            "CN_APPROVE_TOKEN",
+            Some(&login.user),
+            Some(login.role.as_str()),
+            vec![],
+            &response,
+        )?;
+        result
+    }
+
+    fn check_approval(
+        &self,
+        dk: &SealKey,
+        login: &Login,
+        service: QuorumService,
+        m: u64,
+        settings: &quorum::Settings,
+        approval: &Approval,
+    ) -> Result<Vec<Write>> {
+        let id = quorum::token_id_of(&approval.approval_data).ok_or(Error::FunctionRejected)?;
+        // The record id names the requester: only the caller's own tokens are found.
+        let rid = quorum::token_record_id(&login.user, &id);
+        let rec = self
+            .store
+            .get(Kind::Quorum, &rid)?
+            .ok_or(Error::FunctionRejected)?;
+        let mut token: TokenRecord = open_sealed(dk, &rec)?;
+        let now = now_s();
+        let valid = quorum::matches(&token, &approval.approval_data, &approval.token)
+            && token.service == service
+            && token.user == login.user
+            && token.live(now, settings);
+        if !valid {
+            return Err(Error::FunctionRejected);
+        }
+        // Admin services take admins' approvals.
+        let count = quorum::count_approvals(
+            &token.token(),
+            &approval.signatures,
+            Some(Role::Admin),
+            |name| self.quorum_approver(dk, name),
+        );
+        if count < m {
+            return Err(Error::FunctionRejected);
+        }
+        let mut version = rec.version;
+        if token.approved.is_none() {
+            // Approved now: usable for the approved lifetime, shown by `list`, and kept if
+            // the operation fails for another reason.
+            token.approved = Some((now, count));
+            self.commit(vec![sealed_put(dk, rid.clone(), version, &token)?])?;
+            version += 1;
+        }
+        Ok(vec![Write::Delete {
+            kind: Kind::Quorum,
+            id: rid,
+            expected: version,
+        }])
+    }
+
+    fn quorum_generate(&self, conn: ConnId, service: QuorumService) -> Result<Response> {
+        let login = self.login_of(conn)?.ok_or(Error::UserNotLoggedIn)?;
+        match service {
+            QuorumService::User | QuorumService::Quorum if login.role != Role::Admin => {
+                return Err(Error::UserTypeInvalid)
+            }
+            QuorumService::KeyManagement | QuorumService::KeyUsage => {
+                return Err(Error::FunctionNotSupported)
+            }
+            _ => {}
+        }
+        let dk = self.logged_in_dk()?;
+        let (settings, _) = self.quorum_settings(Some(&dk))?;
+        let now = now_s();
+        let mut writes = Vec::new();
+        let mut live = 0usize;
+        for (t, version, id) in self.quorum_tokens(&dk)? {
+            if !t.live(now, &settings) {
+                writes.push(Write::Delete {
+                    kind: Kind::Quorum,
+                    id,
+                    expected: version,
+                });
+                continue;
+            }
+            live += 1;
+            // One live token per user per admin service (CloudHSM).
+            if t.user == login.user
+                && t.service == service
+                && matches!(service, QuorumService::User | QuorumService::Quorum)
+            {
+                return Err(Error::ActionProhibited);
+            }
+        }
+        if live >= quorum::MAX_TOKENS {
+            return Err(Error::DeviceMemory);
+        }
+        let (meta, _) = self.meta()?;
+        let token = TokenRecord::new(
+            &meta.serial,
+            service,
+            &login.user,
+            now,
+            settings.generated_timeout,
+        )?;
+        let rid = quorum::token_record_id(&login.user, &token.id);
+        writes.push(sealed_put(&dk, rid, 0, &token)?);
+        self.commit(writes)?;
+        Ok(Response::QuorumToken {
+            token: token.token(),
+            approval_data: token.approval_data,
+        })
+    }
+
+    fn quorum_register(
+        &self,
+        conn: ConnId,
+        public_key: &[u8],
+        approval_data: &[u8],
+        signature: &[u8],
+    ) -> Result<()> {
+        let login = self.login_of(conn)?.ok_or(Error::UserNotLoggedIn)?;
+        let dk = self.logged_in_dk()?;
+        let key = quorum::check_public_key(public_key)?;
+        let id = quorum::token_id_of(approval_data).ok_or(Error::FunctionRejected)?;
+        let rid = quorum::token_record_id(&login.user, &id);
+        let rec = self
+            .store
+            .get(Kind::Quorum, &rid)?
+            .ok_or(Error::FunctionRejected)?;
+        let token: TokenRecord = open_sealed(&dk, &rec)?;
+        let (settings, _) = self.quorum_settings(Some(&dk))?;
+        let digest = token.token();
+        if !quorum::matches(&token, approval_data, &digest)
+            || token.service != QuorumService::Registration
+            || !token.live(now_s(), &settings)
+        {
+            return Err(Error::FunctionRejected);
+        }
+        // Proof of possession: the registration token signed with the private key.
+        key.verify_pkcs1(crate::crypto::HashAlg::Sha256, &digest, signature)
+            .map_err(|_| Error::SignatureInvalid)?;
+        let reg = quorum::Registration {
+            user: login.user.clone(),
+            role: login.role,
+            spki: key.to_spki_der()?,
+        };
+        let kid = quorum::key_id(&login.user);
+        let expected = self.store.get(Kind::Quorum, &kid)?.map_or(0, |r| r.version);
+        self.commit(vec![
+            sealed_put(&dk, kid, expected, &reg)?,
+            Write::Delete {
+                kind: Kind::Quorum,
+                id: rid,
+                expected: rec.version,
+            },
+        ])
+    }
+
+    fn quorum_list(&self, conn: ConnId) -> Result<Vec<QuorumTokenInfo>> {
+        self.login_of(conn)?.ok_or(Error::UserNotLoggedIn)?;
+        let dk = self.logged_in_dk()?;
+        let (settings, _) = self.quorum_settings(Some(&dk))?;
+        let now = now_s();
+        let mut out: Vec<QuorumTokenInfo> = self
+            .quorum_tokens(&dk)?
+            .into_iter()
+            .filter(|(t, _, _)| t.live(now, &settings))
+            .map(|(t, _, _)| QuorumTokenInfo {
+                user: t.user.clone(),
+                service: t.service,
+                approvals_required: settings.value(t.service),
+                approvals: t.approved.map_or(0, |(_, n)| n),
+                timeout_seconds: t.deadline(&settings).saturating_sub(now),
+            })
+            .collect();
+        out.sort_by(|a, b| (&a.user, a.service.as_str()).cmp(&(&b.user, b.service.as_str())));
+        Ok(out)
+    }
+
+    fn quorum_delete(&self, conn: ConnId, all: bool) -> Result<()> {
+        let login = self.admin(conn)?;
+        let writes: Vec<Write> = self
+            .store
+            .list(Kind::Quorum)?
+            .into_iter()
+            .filter(|r| match quorum::token_owner(&r.id) {
+                Some(owner) => all || owner == login.user,
+                None => false,
+            })
+            .map(|r| Write::Delete {
+                kind: Kind::Quorum,
+                id: r.id,
+                expected: r.version,
+            })
+            .collect();
+        if writes.is_empty() {
+            return Ok(());
+        }
+        self.commit(writes)
+    }
+
+    fn quorum_set_value(
+        &self,
+        conn: ConnId,
+        service: QuorumService,
+        value: u64,
+        approval: Option<&Approval>,
+    ) -> Result<()> {
+        let login = self.admin(conn)?;
+        let dk = self.logged_in_dk()?;
+        let (mut settings, version) = self.quorum_settings(Some(&dk))?;
+        settings.set_value(service, value)?;
+        if value > 1 {
+            // Never more approvals than admins who could give them: no lock-out.
+            let approvers = self
+                .store
+                .list(Kind::Quorum)?
+                .iter()
+                .filter_map(|r| quorum::key_owner(&r.id))
+                .filter_map(|n| self.quorum_approver(&dk, n))
+                .filter(|a| a.role == Role::Admin)
+                .count() as u64;
+            if approvers < value {
+                return Err(Error::ArgumentsBad);
+            }
+        }
+        let mut writes = self.quorum_gate(&login, QuorumService::Quorum, approval)?;
+        writes.push(self.settings_write(&dk, &settings, version)?);
+        self.commit(writes)
+    }
+
+    fn quorum_set_timeout(
+        &self,
+        conn: ConnId,
+        generated: Option<u64>,
+        approved: Option<u64>,
+    ) -> Result<()> {
+        self.admin(conn)?;
+        let dk = self.logged_in_dk()?;
+        if generated.is_none() && approved.is_none() {
+            return Err(Error::ArgumentsBad);
+        }
+        let range = 1..=quorum::MAX_TIMEOUT_S;
+        if [generated, approved]
+            .iter()
+            .flatten()
+            .any(|t| !range.contains(t))
+        {
+            return Err(Error::ArgumentsBad);
+        }
+        let (mut settings, version) = self.quorum_settings(Some(&dk))?;
+        if let Some(g) = generated {
+            settings.generated_timeout = g;
+        }
+        if let Some(a) = approved {
+            settings.approved_timeout = a;
+        }
+        let w = self.settings_write(&dk, &settings, version)?;
+        self.commit(vec![w])
     }
 }

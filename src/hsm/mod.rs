@@ -8,6 +8,7 @@ pub mod compat;
 pub mod core;
 pub mod mechs;
 pub mod objects;
+pub mod quorum;
 pub mod users;
 pub mod vendor;
 pub mod wire;

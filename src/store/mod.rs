@@ -27,11 +27,19 @@ pub enum Kind {
     Object,
     /// Audit log records.
     Audit,
+    /// Quorum authentication: settings, registered public keys, tokens (`hsm::quorum`).
+    Quorum,
 }
 
 impl Kind {
     /// Every kind, in `as_u8` order.
-    pub const ALL: [Kind; 4] = [Kind::Meta, Kind::User, Kind::Object, Kind::Audit];
+    pub const ALL: [Kind; 5] = [
+        Kind::Meta,
+        Kind::User,
+        Kind::Object,
+        Kind::Audit,
+        Kind::Quorum,
+    ];
 
     /// The kind's stored number (stable: part of the on-disk format and of the sealing AAD).
     pub fn as_u8(self) -> u8 {
@@ -40,6 +48,7 @@ impl Kind {
             Kind::User => 2,
             Kind::Object => 3,
             Kind::Audit => 4,
+            Kind::Quorum => 5,
         }
     }
 
