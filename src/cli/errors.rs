@@ -93,7 +93,7 @@ pub(crate) fn message(e: Error) -> &'static str {
         E::FunctionFailed => "operation failed (changed concurrently? try again)",
         E::FunctionNotParallel => "operation cannot run in parallel",
         E::FunctionNotSupported => "operation not supported",
-        E::FunctionRejected => "operation rejected",
+        E::FunctionRejected => super::quorum::APPROVAL_REQUIRED,
         E::GeneralError => "internal error",
         E::HostMemory => "out of memory",
         E::KeyFunctionNotPermitted => "the key's attributes do not allow this operation",

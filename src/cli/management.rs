@@ -8,6 +8,7 @@ use crate::hsm::api::{Request, Response, Role, Secret, UserInfo};
 use super::args::Args;
 use super::client::{parse_role, password_arg, Client};
 use super::errors::Failure;
+use super::quorum::{self, with_approval};
 
 fn unexpected() -> Failure {
     Failure::hsm(Error::GeneralError).say("unexpected answer from the HSM")
@@ -153,15 +154,21 @@ fn user_with_role(c: &Client, name: &str, role: Role) -> Result<UserInfo, Failur
 
 /// `user list`.
 pub(crate) fn user_list(c: &mut Client, _: &Args) -> Result<Value, Failure> {
+    let registered = quorum::registered(c);
     let list: Vec<Value> = users(c)?
         .iter()
         .map(|u| {
+            let quorum = if registered.contains(&u.name) {
+                json!([{ "strategy": "token-sign", "status": "enabled" }])
+            } else {
+                json!([])
+            };
             json!({
                 "username": u.name,
                 "role": u.role.as_str(),
                 "locked": u.locked.to_string(),
                 "mfa": [],
-                "quorum": [],
+                "quorum": quorum,
                 "cluster-coverage": "full",
             })
         })
@@ -180,12 +187,12 @@ pub(crate) fn user_create(c: &mut Client, a: &Args) -> Result<Value, Failure> {
         role,
         password,
     };
-    c.call(req).map_err(|f| match f.cause {
+    c.call(with_approval(req, a)?).map_err(|f| match f.cause {
         Some(Error::ActionProhibited) => f.say(format!("user {name} already exists")),
         Some(Error::ArgumentsBad) => {
             f.say(format!("invalid user name '{name}': 1-31 of A-Z a-z 0-9 _"))
         }
-        _ => f,
+        _ => quorum::explain(f, "user create"),
     })?;
     Ok(json!({ "username": name.to_ascii_lowercase(), "role": role.as_str() }))
 }
@@ -195,13 +202,14 @@ pub(crate) fn user_delete(c: &mut Client, a: &Args) -> Result<Value, Failure> {
     let name = a.req("username")?;
     let role = parse_role(a.req("role")?)?;
     let user = user_with_role(c, name, role)?;
-    match c.call(Request::UserDelete {
+    let req = Request::UserDelete {
         conn: c.conn(),
         name: user.name.clone(),
-    }) {
+    };
+    match c.call(with_approval(req, a)?) {
         Ok(_) => Ok(json!({ "username": user.name, "role": role.as_str() })),
         Err(f) if f.cause == Some(Error::ActionProhibited) => Err(why_not_deleted(c, &user, f)),
-        Err(f) => Err(f.context("user delete")),
+        Err(f) => Err(quorum::explain(f, "user delete")),
     }
 }
 
@@ -256,7 +264,8 @@ pub(crate) fn user_change_password(c: &mut Client, a: &Args) -> Result<Value, Fa
         old,
         new: new.clone(),
     };
-    c.call(req).map_err(|f| f.context("user change-password"))?;
+    c.call(with_approval(req, a)?)
+        .map_err(|f| quorum::explain(f, "user change-password"))?;
     if own {
         c.set_login_password(new);
     }

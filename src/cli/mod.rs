@@ -25,6 +25,7 @@ mod errors;
 mod keyattrs;
 mod keys;
 mod management;
+mod quorum;
 mod shell;
 mod table;
 

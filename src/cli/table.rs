@@ -6,7 +6,7 @@ use serde_json::Value;
 use super::args::Args;
 use super::client::Client;
 use super::errors::Failure;
-use super::{crypto_ops, keys, management};
+use super::{crypto_ops, keys, management, quorum};
 
 /// How many values an option takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -245,6 +245,14 @@ const PAIR_EC_FLAGS: &[Flag] = &[
     req("curve", "prime256v1 | secp384r1 | secp521r1 | secp256k1"),
 ];
 const SHARE_FLAGS: &[Flag] = &[FILTER, USERNAME, req("role", "crypto-user")];
+const APPROVAL: Flag = opt(
+    "approval",
+    "a quorum token file signed by enough approvers (needed while the service's quorum value is above 1)",
+);
+const SERVICE: Flag = req(
+    "service",
+    "user | quorum | registration (key-management | key-usage: not supported)",
+);
 
 /// Every command, in the order `help` lists them.
 pub(crate) static COMMANDS: &[Command] = &[
@@ -278,13 +286,13 @@ pub(crate) static COMMANDS: &[Command] = &[
     Command {
         path: &["user", "create"],
         summary: "create a user (admins)",
-        flags: &[USERNAME, ROLE, PASSWORD],
+        flags: &[USERNAME, ROLE, PASSWORD, APPROVAL],
         run: management::user_create,
     },
     Command {
         path: &["user", "delete"],
         summary: "delete a user (admins; not while logged in or owning keys; not the last admin)",
-        flags: &[USERNAME, ROLE],
+        flags: &[USERNAME, ROLE, APPROVAL],
         run: management::user_delete,
     },
     Command {
@@ -304,6 +312,7 @@ pub(crate) static COMMANDS: &[Command] = &[
                 "old-password",
                 "your current password (default: the one you logged in with)",
             ),
+            APPROVAL,
         ],
         run: management::user_change_password,
     },
@@ -500,6 +509,67 @@ pub(crate) static COMMANDS: &[Command] = &[
         summary: "check the audit log's chain: \"ok\" or the first bad record's sequence number",
         flags: &[],
         run: management::audit_verify,
+    },
+    Command {
+        path: &["user", "change-quorum", "token-sign", "register"],
+        summary: "register your RSA-2048 quorum public key (admins and crypto users)",
+        flags: &[
+            req("public-key", "the public key, a PEM file (PUBLIC KEY)"),
+            req(
+                "signed-token",
+                "a `registration` token file signed with the matching private key",
+            ),
+        ],
+        run: quorum::register,
+    },
+    Command {
+        path: &["quorum", "token-sign", "generate"],
+        summary: "draw a quorum token for a service and write its token file",
+        flags: &[SERVICE, req("token", "the token file to write")],
+        run: quorum::generate,
+    },
+    Command {
+        path: &["quorum", "token-sign", "list"],
+        summary: "live quorum tokens of the cluster",
+        flags: &[],
+        run: quorum::list,
+    },
+    Command {
+        path: &["quorum", "token-sign", "list-quorum-values"],
+        summary: "the quorum value of each service (no login needed)",
+        flags: &[],
+        run: quorum::list_values,
+    },
+    Command {
+        path: &["quorum", "token-sign", "set-quorum-value"],
+        summary: "set a service's quorum value: 1 (off) to 8 (admins)",
+        flags: &[
+            req("service", "user | quorum"),
+            req("value", "1 to 8, at most the admins with a registered quorum key"),
+            APPROVAL,
+        ],
+        run: quorum::set_value,
+    },
+    Command {
+        path: &["quorum", "token-sign", "delete"],
+        summary: "delete your quorum tokens, or all of them (admins)",
+        flags: &[req("scope", "user (your tokens) | all")],
+        run: quorum::delete,
+    },
+    Command {
+        path: &["quorum", "token-sign", "list-timeouts"],
+        summary: "token lifetimes in seconds (no login needed)",
+        flags: &[],
+        run: quorum::list_timeouts,
+    },
+    Command {
+        path: &["quorum", "token-sign", "set-timeout"],
+        summary: "set token lifetimes in seconds (admins)",
+        flags: &[
+            opt("generated", "seconds a generated token may wait for approval"),
+            opt("approved", "seconds an approved token stays usable"),
+        ],
+        run: quorum::set_timeout,
     },
 ];
 
