@@ -201,9 +201,7 @@ pub(crate) fn register(c: &mut Client, a: &Args) -> Result<Value, Failure> {
                 .into_iter()
                 .find(|(n, _)| n.eq_ignore_ascii_case(&user))
                 .map(|(_, s)| s)
-                .ok_or_else(|| {
-                    Failure::new(format!("{token_path}: no signature by {user}"))
-                })?;
+                .ok_or_else(|| Failure::new(format!("{token_path}: no signature by {user}")))?;
             (approval.approval_data, sig)
         }
     };
@@ -319,7 +317,11 @@ pub(crate) fn delete(c: &mut Client, a: &Args) -> Result<Value, Failure> {
     let all = match a.req("scope")? {
         "user" => false,
         "all" => true,
-        other => return Err(Failure::new(format!("unknown scope '{other}' (user or all)"))),
+        other => {
+            return Err(Failure::new(format!(
+                "unknown scope '{other}' (user or all)"
+            )))
+        }
     };
     c.call(Request::QuorumTokenDelete {
         conn: c.conn(),

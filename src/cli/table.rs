@@ -545,7 +545,10 @@ pub(crate) static COMMANDS: &[Command] = &[
         summary: "set a service's quorum value: 1 (off) to 8 (admins)",
         flags: &[
             req("service", "user | quorum"),
-            req("value", "1 to 8, at most the admins with a registered quorum key"),
+            req(
+                "value",
+                "1 to 8, at most the admins with a registered quorum key",
+            ),
             APPROVAL,
         ],
         run: quorum::set_value,
@@ -566,7 +569,10 @@ pub(crate) static COMMANDS: &[Command] = &[
         path: &["quorum", "token-sign", "set-timeout"],
         summary: "set token lifetimes in seconds (admins)",
         flags: &[
-            opt("generated", "seconds a generated token may wait for approval"),
+            opt(
+                "generated",
+                "seconds a generated token may wait for approval",
+            ),
             opt("approved", "seconds an approved token stays usable"),
         ],
         run: quorum::set_timeout,
