@@ -302,7 +302,7 @@ fn create_cu<'a>(name: &'a str, approval: Option<&'a str>) -> Vec<&'a str> {
 fn pkcs11_paths_are_gated_too(cli: &Cli) {
     use cloudhsm_pkcs11::hsm::api::{Request, Response, Secret, UserType};
     let toml = format!(
-        "[[cluster]]\nname = \"q\"\nstore = \"{}\"\n",
+        "[[cluster]]\nname = \"q\"\nstore = \"{}\"\ntransport = \"wire\"\n",
         cli.path("store").display()
     );
     let cfg = cloudhsm_pkcs11::config::Config::parse(&toml).unwrap();

@@ -219,7 +219,8 @@ mod tests {
         assert!(c.contains(&"--verbose".to_string()) && c.contains(&"--filter".to_string()));
         let (_, c) = completions("key list --verbose --");
         assert!(!c.contains(&"--verbose".to_string()));
-        assert_eq!(completions("q").1, ["quit"]);
+        assert_eq!(completions("q").1, ["quit", "quorum"]);
+        assert_eq!(completions("quo").1, ["quorum"]);
         assert!(completions("bogus ").1.is_empty());
     }
 
