@@ -192,7 +192,7 @@ pub(crate) fn user_create(c: &mut Client, a: &Args) -> Result<Value, Failure> {
         Some(Error::ArgumentsBad) => {
             f.say(format!("invalid user name '{name}': 1-31 of A-Z a-z 0-9 _"))
         }
-        _ => quorum::explain(f, "user create"),
+        _ => quorum::explain(f, ""),
     })?;
     Ok(json!({ "username": name.to_ascii_lowercase(), "role": role.as_str() }))
 }

@@ -98,8 +98,12 @@ pub(crate) fn with_approval(req: Request, a: &Args) -> Result<Request, Failure> 
     })
 }
 
-/// A quorum refusal keeps CloudHSM's exact message; other failures get `context`.
+/// A quorum refusal keeps CloudHSM's exact message; other failures get `context` (none if
+/// empty).
 pub(crate) fn explain(f: Failure, context: &str) -> Failure {
+    if context.is_empty() && f.cause != Some(Error::FunctionRejected) {
+        return f;
+    }
     if f.cause == Some(Error::FunctionRejected) {
         f.say(APPROVAL_REQUIRED).with(
             "hint",
