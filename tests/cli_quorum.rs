@@ -699,6 +699,46 @@ fn admins_approve_user_management_by_quorum() {
         json!({ "tokens": [] })
     );
 
+    // No lock-out: the admins who could approve never drop below an admin service's value.
+    let approved_token = |file: &str, signers: [&str; 2]| {
+        let t = cli.token("admin", "user", file);
+        let tt = t["token"].as_str().unwrap().to_string();
+        let sigs: Vec<(&str, String)> = signers
+            .iter()
+            .map(|s| (*s, key(s).sign_token(&tt)))
+            .collect();
+        cli.write(&format!("{file}.approved"), &approved(&t, &sigs))
+    };
+    let delete_admin = |victim: &'static str, approval: &str| {
+        cli.run(
+            Some("admin"),
+            &[
+                "user",
+                "delete",
+                "--username",
+                victim,
+                "--role",
+                "admin",
+                "--approval",
+                approval,
+            ],
+        )
+    };
+    let f = approved_token("t5.json", ["admin2", "admin3"]);
+    assert_eq!(delete_admin("admin4", &f).0, 0, "admin4 had no key");
+    let f = approved_token("t6.json", ["admin", "admin3"]);
+    assert_eq!(
+        delete_admin("admin3", &f).0,
+        0,
+        "two registered admins remain"
+    );
+    let f = approved_token("t7.json", ["admin", "admin2"]);
+    let (code, v) = delete_admin("admin2", &f);
+    assert_eq!(code, 1);
+    let err = v["data"]["error"].as_str().unwrap();
+    assert!(err.contains("fewer than the quorum value 2"), "{err}");
+    assert!(cli.has_user("admin2"));
+
     // Every quorum action is in the audit log, and the chain verifies.
     let log = std::fs::read_to_string(cli.path("store").join("audit.log")).unwrap();
     let records: Vec<Value> = log

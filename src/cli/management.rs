@@ -239,6 +239,11 @@ fn why_not_deleted(c: &Client, user: &UserInfo, f: Failure) -> Failure {
         if admins <= 1 {
             return f.say(format!("cannot delete {name}: it is the last admin"));
         }
+        if let Some((registered, m)) = quorum::lockout(c, name) {
+            return f.say(format!(
+                "cannot delete {name}: {registered} admin(s) with a registered quorum key would remain, fewer than the quorum value {m}; lower the value first"
+            ));
+        }
     }
     f.say(format!("cannot delete {name} while it is logged in"))
 }

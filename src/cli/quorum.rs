@@ -366,6 +366,22 @@ pub(crate) fn set_timeout(c: &mut Client, a: &Args) -> Result<Value, Failure> {
     Ok(json!("Set token timeout successful"))
 }
 
+/// Would deleting admin `name` leave fewer registered admins than an admin service's quorum
+/// value? (remaining registered admins, the value)
+pub(crate) fn lockout(c: &Client, name: &str) -> Option<(usize, u64)> {
+    let names = registered(c);
+    if !names.iter().any(|n| n == name) {
+        return None;
+    }
+    let registered = registered_admins(c)?.saturating_sub(1);
+    let Ok(Response::QuorumValues(values)) = c.call(Request::QuorumValues { conn: c.conn() })
+    else {
+        return None;
+    };
+    let m = values.iter().map(|(_, v)| *v).max().unwrap_or(1);
+    (u64::try_from(registered).ok()? < m).then_some((registered, m))
+}
+
 /// Users with a registered quorum key, for `user list`.
 pub(crate) fn registered(c: &Client) -> Vec<String> {
     match c.call(Request::QuorumRegistered { conn: c.conn() }) {

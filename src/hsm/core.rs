@@ -1844,6 +1844,11 @@ impl Core {
                 if admins <= 1 {
                     return Err(Error::ActionProhibited);
                 }
+                // Never leave fewer registered admins than an admin service's quorum value:
+                // nobody could approve anything again.
+                if self.quorum_approvers_without(&name)? < self.quorum_admin_max()? {
+                    return Err(Error::ActionProhibited);
+                }
             }
         }
         let mut writes = self.quorum_gate(&login, QuorumService::User, approval)?;
@@ -2546,23 +2551,34 @@ impl Core {
         let dk = self.logged_in_dk()?;
         let (mut settings, version) = self.quorum_settings(Some(&dk))?;
         settings.set_value(service, value)?;
-        if value > 1 {
-            // Never more approvals than admins who could give them: no lock-out.
-            let approvers = self
-                .store
-                .list(Kind::Quorum)?
-                .iter()
-                .filter_map(|r| quorum::key_owner(&r.id))
-                .filter_map(|n| self.quorum_approver(&dk, n))
-                .filter(|a| a.role == Role::Admin)
-                .count() as u64;
-            if approvers < value {
-                return Err(Error::ArgumentsBad);
-            }
+        // Never more approvals than admins who could give them: no lock-out.
+        if value > 1 && self.quorum_approvers_without("")? < value {
+            return Err(Error::ArgumentsBad);
         }
         let mut writes = self.quorum_gate(&login, QuorumService::Quorum, approval)?;
         writes.push(self.settings_write(&dk, &settings, version)?);
         self.commit(writes)
+    }
+
+    /// Admins with a registered key who could approve, leaving out `without`.
+    fn quorum_approvers_without(&self, without: &str) -> Result<u64> {
+        let dk = self.logged_in_dk()?;
+        Ok(self
+            .store
+            .list(Kind::Quorum)?
+            .iter()
+            .filter_map(|r| quorum::key_owner(&r.id))
+            .filter(|n| *n != without)
+            .filter_map(|n| self.quorum_approver(&dk, n))
+            .filter(|a| a.role == Role::Admin)
+            .count() as u64)
+    }
+
+    /// The highest quorum value of the admin services (1: quorum off).
+    fn quorum_admin_max(&self) -> Result<u64> {
+        let dk = self.logged_in_dk()?;
+        let (s, _) = self.quorum_settings(Some(&dk))?;
+        Ok(s.user.max(s.quorum))
     }
 
     fn quorum_set_timeout(
