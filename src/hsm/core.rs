@@ -1846,7 +1846,8 @@ impl Core {
                 }
                 // Never leave fewer registered admins than an admin service's quorum value:
                 // nobody could approve anything again.
-                if self.quorum_approvers_without(&name)? < self.quorum_admin_max()? {
+                let m = self.quorum_admin_max()?;
+                if m > 1 && self.quorum_approvers_without(&name)? < m {
                     return Err(Error::ActionProhibited);
                 }
             }
