@@ -31,6 +31,7 @@ impl HashAlg {
 
 pub mod aes;
 pub mod der;
+pub mod des3;
 pub mod digest;
 pub mod ec;
 pub mod hmac;

@@ -1063,3 +1063,77 @@ pub(super) fn gcm_open(
     }
     Ok(out)
 }
+
+// ---------------------------------------------------------------------------------------------
+// Triple DES (legacy; not in the FIPS build's mechanism table)
+
+/// The three DES key schedules of a DES-EDE3 key, zeroized on drop.
+pub(super) struct Des3Schedule {
+    ks: [sys::DES_key_schedule; 3],
+}
+
+impl Drop for Des3Schedule {
+    fn drop(&mut self) {
+        for k in &mut self.ks {
+            k.subkeys.iter_mut().for_each(|s| s.zeroize());
+        }
+    }
+}
+
+impl Des3Schedule {
+    /// Key schedules of a 24-byte key (parity bits are ignored, as DES does).
+    pub(super) fn new(key: &[u8; 24]) -> Des3Schedule {
+        let mut s = Des3Schedule {
+            ks: [sys::DES_key_schedule::default(); 3],
+        };
+        for (i, ks) in s.ks.iter_mut().enumerate() {
+            let mut block = sys::DES_cblock { bytes: [0; 8] };
+            block.bytes.copy_from_slice(&key[8 * i..8 * i + 8]);
+            // SAFETY: both pointers are to live, properly typed locals.
+            unsafe { sys::DES_set_key_unchecked(&block, ks) };
+            block.bytes.zeroize();
+        }
+        s
+    }
+
+    /// ECB over whole 8-byte blocks in place (`data.len() % 8 == 0` is the caller's check).
+    pub(super) fn ecb(&self, data: &mut [u8], encrypt: bool) {
+        let enc = c_int::from(encrypt);
+        for chunk in data.chunks_exact_mut(8) {
+            let mut block = sys::DES_cblock { bytes: [0; 8] };
+            block.bytes.copy_from_slice(chunk);
+            let mut out = sys::DES_cblock { bytes: [0; 8] };
+            // SAFETY: input and output are distinct live blocks; the schedules are ours.
+            unsafe {
+                sys::DES_ecb3_encrypt(&block, &mut out, &self.ks[0], &self.ks[1], &self.ks[2], enc)
+            };
+            chunk.copy_from_slice(&out.bytes);
+            block.bytes.zeroize();
+            out.bytes.zeroize();
+        }
+    }
+
+    /// CBC over whole 8-byte blocks in place, updating the chaining value `iv`.
+    pub(super) fn cbc(&self, data: &mut [u8], iv: &mut [u8; 8], encrypt: bool) {
+        if data.is_empty() {
+            return;
+        }
+        let mut ivec = sys::DES_cblock { bytes: *iv };
+        let input = Zeroizing::new(data.to_vec());
+        // SAFETY: `input` and `data` are distinct buffers of `data.len()` bytes (a multiple of
+        // 8, the caller's check); the schedules and `ivec` are live.
+        unsafe {
+            sys::DES_ede3_cbc_encrypt(
+                input.as_ptr(),
+                data.as_mut_ptr(),
+                data.len(),
+                &self.ks[0],
+                &self.ks[1],
+                &self.ks[2],
+                &mut ivec,
+                c_int::from(encrypt),
+            )
+        };
+        *iv = ivec.bytes;
+    }
+}

@@ -21,7 +21,10 @@ use crate::crypto::HashAlg;
 use crate::error::{Error, Result};
 use crate::hsm::api::{Mechanism, OpId, OpKind, Request, Response};
 
-use cryptoki_sys::{CKF_DECRYPT, CKF_DIGEST, CKF_ENCRYPT, CKF_FIND_OBJECTS, CKF_SIGN, CKF_VERIFY};
+use cryptoki_sys::{
+    CKF_DECRYPT, CKF_DIGEST, CKF_ENCRYPT, CKF_FIND_OBJECTS, CKF_SIGN, CKF_SIGN_RECOVER,
+    CKF_VERIFY, CKF_VERIFY_RECOVER,
+};
 
 /// What an output-producing call hands back to `ffi`.
 #[derive(PartialEq, Eq)]
@@ -106,6 +109,8 @@ pub(crate) struct Ops {
     sign: Option<CoreOp>,
     verify: Option<CoreOp>,
     wrap: Option<PendingWrap>,
+    sign_recover: Option<CoreOp>,
+    verify_recover: Option<CoreOp>,
     /// The keyed operation initialized last: CKU_CONTEXT_SPECIFIC logs in for it.
     last_keyed: Option<OpKind>,
 }
@@ -117,6 +122,8 @@ impl Ops {
             OpKind::Decrypt => &mut self.decrypt,
             OpKind::Sign => &mut self.sign,
             OpKind::Verify => &mut self.verify,
+            OpKind::SignRecover => &mut self.sign_recover,
+            OpKind::VerifyRecover => &mut self.verify_recover,
         }
     }
 
@@ -126,14 +133,23 @@ impl Ops {
             OpKind::Decrypt => self.decrypt.as_ref(),
             OpKind::Sign => self.sign.as_ref(),
             OpKind::Verify => self.verify.as_ref(),
+            OpKind::SignRecover => self.sign_recover.as_ref(),
+            OpKind::VerifyRecover => self.verify_recover.as_ref(),
         }
     }
 
     /// End everything; the core operations to cancel.
     pub(crate) fn take_all(&mut self) -> Vec<OpId> {
         let ops = std::mem::take(self);
-        [ops.encrypt, ops.decrypt, ops.sign, ops.verify]
-            .into_iter()
+        [
+            ops.encrypt,
+            ops.decrypt,
+            ops.sign,
+            ops.verify,
+            ops.sign_recover,
+            ops.verify_recover,
+        ]
+        .into_iter()
             .flatten()
             .map(|o| o.id)
             .collect()
@@ -154,6 +170,8 @@ impl Ops {
             (CKF_DECRYPT, OpKind::Decrypt),
             (CKF_SIGN, OpKind::Sign),
             (CKF_VERIFY, OpKind::Verify),
+            (CKF_SIGN_RECOVER, OpKind::SignRecover),
+            (CKF_VERIFY_RECOVER, OpKind::VerifyRecover),
         ] {
             if flags & flag != 0 {
                 if let Some(op) = self.slot(kind).take() {
@@ -208,7 +226,11 @@ fn single_part_only(mech: &Mechanism) -> bool {
         | Mechanism::AesGcm(_)
         | Mechanism::Hmac { .. }
         | Mechanism::AesCmac { .. }
-        | Mechanism::Ecdh1Derive { .. } => false,
+        | Mechanism::Ecdh1Derive { .. }
+        | Mechanism::Des3KeyGen
+        | Mechanism::Des3Ecb
+        | Mechanism::Des3Cbc(_)
+        | Mechanism::Des3CbcPad(_) => false,
     }
 }
 
@@ -355,7 +377,7 @@ impl Session {
         };
         let hasher = match kind {
             OpKind::Sign | OpKind::Verify => mech.prehashed().map(Hasher::new),
-            OpKind::Encrypt | OpKind::Decrypt => None,
+            OpKind::Encrypt | OpKind::Decrypt | OpKind::SignRecover | OpKind::VerifyRecover => None,
         };
         *ops.slot(kind) = Some(CoreOp {
             id,

@@ -10,6 +10,7 @@ use super::object::*;
 use super::session::*;
 use super::slot::*;
 use super::unsupported::*;
+use super::legacy::*;
 
 /// Build a function list from a version and the names of its functions.
 macro_rules! list {

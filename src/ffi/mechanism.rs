@@ -122,6 +122,16 @@ unsafe fn parse(m: &CK_MECHANISM) -> Result<Mechanism> {
                 public_data: unsafe { bytes_or(p.pPublicData, p.ulPublicDataLen, bad) }?.to_vec(),
             }
         }
+        #[cfg(not(feature = "fips"))]
+        CKM_DES3_KEY_GEN => none(m, Mechanism::Des3KeyGen)?,
+        #[cfg(not(feature = "fips"))]
+        CKM_DES3_ECB => none(m, Mechanism::Des3Ecb)?,
+        #[cfg(not(feature = "fips"))]
+        // SAFETY: the parameter obeys the contract.
+        CKM_DES3_CBC => Mechanism::Des3Cbc(unsafe { param::<[u8; 8]>(m) }?),
+        #[cfg(not(feature = "fips"))]
+        // SAFETY: the parameter obeys the contract.
+        CKM_DES3_CBC_PAD => Mechanism::Des3CbcPad(unsafe { param::<[u8; 8]>(m) }?),
         _ => return Err(Error::MechanismInvalid),
     })
 }

@@ -219,6 +219,11 @@ pub enum Mechanism {
         shared_data: Vec<u8>,
         public_data: Vec<u8>,
     },
+    // Legacy triple DES (not in the FIPS build).
+    Des3KeyGen,
+    Des3Ecb,
+    Des3Cbc([u8; 8]),
+    Des3CbcPad([u8; 8]),
 }
 
 impl Mechanism {
@@ -241,6 +246,10 @@ pub enum OpKind {
     Decrypt,
     Sign,
     Verify,
+    /// C_SignRecover: the signature carries the data (CKA_SIGN_RECOVER).
+    SignRecover,
+    /// C_VerifyRecover: the data is recovered from the signature (CKA_VERIFY_RECOVER).
+    VerifyRecover,
 }
 
 /// Token information the core knows (C_GetTokenInfo; the rest is filled above the seam).

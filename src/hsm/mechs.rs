@@ -10,6 +10,7 @@ use super::api::{AttrValue, Attribute, Mechanism, MechanismInfo, OpKind};
 use super::objects::Object;
 use super::vendor;
 use crate::crypto::aes::{AesKey, AesStream, StreamMode};
+use crate::crypto::des3::{self, Des3Key, Des3Mode, Des3Stream};
 use crate::crypto::ec::{self, Curve, EcPrivateKey, EcPublicKey};
 use crate::crypto::hmac::{HmacKey, HmacStream};
 use crate::crypto::rsa::{self, RsaComponents, RsaPrivateKey, RsaPublicKey};
@@ -23,6 +24,25 @@ pub const RSA_MAX_BITS: u64 = 8192;
 pub const GENERIC_MIN: u64 = 1;
 pub const GENERIC_MAX: u64 = 800;
 
+/// Whether the legacy families (DES3, FFDH, DSA) are offered: not in the FIPS build.
+pub const LEGACY: bool = cfg!(not(feature = "fips"));
+
+/// Whether a mechanism belongs to a legacy family (see [`LEGACY`]).
+fn is_legacy(m: &Mechanism) -> bool {
+    matches!(
+        m,
+        Mechanism::Des3KeyGen | Mechanism::Des3Ecb | Mechanism::Des3Cbc(_) | Mechanism::Des3CbcPad(_)
+    )
+}
+
+/// Refuse a legacy mechanism where the legacy families are off.
+fn check_available(m: &Mechanism) -> Result<()> {
+    if is_legacy(m) && !LEGACY {
+        return Err(Error::MechanismInvalid);
+    }
+    Ok(())
+}
+
 /// The mechanism table (C_GetMechanismList / C_GetMechanismInfo).
 pub fn table() -> Vec<MechanismInfo> {
     let m = |mech, min_key, max_key, flags| MechanismInfo {
@@ -33,6 +53,7 @@ pub fn table() -> Vec<MechanismInfo> {
     };
     let sv = CKF_SIGN | CKF_VERIFY;
     let ed = CKF_ENCRYPT | CKF_DECRYPT;
+    let recover = CKF_SIGN_RECOVER | CKF_VERIFY_RECOVER;
     let ec_flags = CKF_EC_F_P | CKF_EC_OID | CKF_EC_UNCOMPRESS;
     let mut t = vec![
         m(
@@ -54,8 +75,8 @@ pub fn table() -> Vec<MechanismInfo> {
             GENERIC_MAX * 8,
             CKF_GENERATE,
         ),
-        m(CKM_RSA_PKCS, RSA_MIN_BITS, RSA_MAX_BITS, sv | ed),
-        m(CKM_RSA_X_509, RSA_MIN_BITS, RSA_MAX_BITS, sv | ed),
+        m(CKM_RSA_PKCS, RSA_MIN_BITS, RSA_MAX_BITS, sv | ed | recover),
+        m(CKM_RSA_X_509, RSA_MIN_BITS, RSA_MAX_BITS, sv | ed | recover),
         m(CKM_RSA_PKCS_PSS, RSA_MIN_BITS, RSA_MAX_BITS, sv),
         m(CKM_RSA_PKCS_OAEP, RSA_MIN_BITS, RSA_MAX_BITS, ed),
         m(CKM_ECDSA, 256, 521, sv | ec_flags),
@@ -94,6 +115,15 @@ pub fn table() -> Vec<MechanismInfo> {
         let (hmac, general) = hmac_mechs(h);
         t.push(m(hmac, GENERIC_MIN * 8, GENERIC_MAX * 8, sv));
         t.push(m(general, GENERIC_MIN * 8, GENERIC_MAX * 8, sv));
+    }
+    if LEGACY {
+        // DES3 keys are 24 bytes (192 bits with parity; CK_MECHANISM_INFO counts bytes).
+        t.extend([
+            m(CKM_DES3_KEY_GEN, 24, 24, CKF_GENERATE),
+            m(CKM_DES3_ECB, 24, 24, ed),
+            m(CKM_DES3_CBC, 24, 24, ed),
+            m(CKM_DES3_CBC_PAD, 24, 24, ed | CKF_WRAP | CKF_UNWRAP),
+        ]);
     }
     t.sort_by_key(|i| i.mech);
     t
@@ -179,6 +209,10 @@ pub fn ck_type(m: &Mechanism) -> u64 {
         Mechanism::AesKeyWrap { .. } => CKM_AES_KEY_WRAP,
         Mechanism::AesKeyWrapKwp { .. } => CKM_AES_KEY_WRAP_KWP,
         Mechanism::Ecdh1Derive { .. } => CKM_ECDH1_DERIVE,
+        Mechanism::Des3KeyGen => CKM_DES3_KEY_GEN,
+        Mechanism::Des3Ecb => CKM_DES3_ECB,
+        Mechanism::Des3Cbc(_) => CKM_DES3_CBC,
+        Mechanism::Des3CbcPad(_) => CKM_DES3_CBC_PAD,
     }
 }
 
@@ -190,6 +224,7 @@ pub enum ParsedKey {
     EcPublic(EcPublicKey),
     Aes(Arc<AesKey>),
     Hmac(HmacKey, Zeroizing<Vec<u8>>),
+    Des3(Arc<Des3Key>),
 }
 
 fn attr_bytes(obj: &Object, ty: u64) -> Result<&[u8]> {
@@ -235,6 +270,9 @@ pub fn parse(obj: &Object) -> Result<ParsedKey> {
         (CKO_SECRET_KEY, Some(CKK_AES)) => Ok(ParsedKey::Aes(Arc::new(AesKey::new(attr_bytes(
             obj, CKA_VALUE,
         )?)?))),
+        (CKO_SECRET_KEY, Some(CKK_DES3)) => Ok(ParsedKey::Des3(Arc::new(Des3Key::new(
+            attr_bytes(obj, CKA_VALUE)?,
+        )?))),
         (CKO_SECRET_KEY, Some(_)) => {
             // Generic secrets (and HMAC key types) key HMAC; the hash is chosen per operation.
             let v = Zeroizing::new(attr_bytes(obj, CKA_VALUE)?.to_vec());
@@ -252,12 +290,21 @@ fn requirements(kind: OpKind, mech: &Mechanism) -> Result<(u64, u64, u64)> {
         OpKind::Decrypt => CKA_DECRYPT,
         OpKind::Sign => CKA_SIGN,
         OpKind::Verify => CKA_VERIFY,
+        OpKind::SignRecover => CKA_SIGN_RECOVER,
+        OpKind::VerifyRecover => CKA_VERIFY_RECOVER,
     };
     let asym_class = match kind {
-        OpKind::Encrypt | OpKind::Verify => CKO_PUBLIC_KEY,
-        OpKind::Decrypt | OpKind::Sign => CKO_PRIVATE_KEY,
+        OpKind::Encrypt | OpKind::Verify | OpKind::VerifyRecover => CKO_PUBLIC_KEY,
+        OpKind::Decrypt | OpKind::Sign | OpKind::SignRecover => CKO_PRIVATE_KEY,
     };
     let signing = matches!(kind, OpKind::Sign | OpKind::Verify);
+    if matches!(kind, OpKind::SignRecover | OpKind::VerifyRecover) {
+        // Only the RSA mechanisms whose signature carries the data recover it.
+        return match mech {
+            M::RsaPkcs | M::RsaX509 => Ok((CKK_RSA, asym_class, usage)),
+            _ => Err(Error::MechanismInvalid),
+        };
+    }
     let (key_type, class) = match mech {
         M::RsaPkcs | M::RsaX509 => (CKK_RSA, asym_class),
         M::RsaPkcsPss(_) | M::HashRsaPkcs(_) | M::HashRsaPkcsPss(..) if signing => {
@@ -272,6 +319,9 @@ fn requirements(kind: OpKind, mech: &Mechanism) -> Result<(u64, u64, u64)> {
         }
         M::Hmac { .. } if signing => (CKK_GENERIC_SECRET, CKO_SECRET_KEY),
         M::AesCmac { .. } if signing => (CKK_AES, CKO_SECRET_KEY),
+        M::Des3Ecb | M::Des3Cbc(_) | M::Des3CbcPad(_) if !signing && LEGACY => {
+            (CKK_DES3, CKO_SECRET_KEY)
+        }
         _ => return Err(Error::MechanismInvalid),
     };
     Ok((key_type, class, usage))
@@ -279,6 +329,7 @@ fn requirements(kind: OpKind, mech: &Mechanism) -> Result<(u64, u64, u64)> {
 
 /// Check a key may be used for this operation and mechanism (C_*Init).
 pub fn check_key(kind: OpKind, mech: &Mechanism, obj: &Object) -> Result<()> {
+    check_available(mech)?;
     let (key_type, class, usage) = requirements(kind, mech)?;
     let kt = obj.key_type().ok_or(Error::KeyTypeInconsistent)?;
     let type_ok = kt == key_type
@@ -345,6 +396,7 @@ pub enum OpState {
     Buffer(Zeroizing<Vec<u8>>),
     Aes(Box<AesStream>),
     Hmac(Box<HmacStream>),
+    Des3(Box<Des3Stream>),
 }
 
 fn hmac_for(key: &Zeroizing<Vec<u8>>, hash: HashAlg) -> HmacKey {
@@ -373,6 +425,19 @@ pub fn one_shot(
         (OpKind::Sign, M::HashRsaPkcs(h), K::RsaPrivate(k)) => k.sign_pkcs1(*h, data),
         (OpKind::Sign, M::RsaPkcs, K::RsaPrivate(k)) => k.sign_pkcs1_raw(data),
         (OpKind::Sign, M::RsaX509, K::RsaPrivate(k)) => k.raw_private(data),
+        (OpKind::SignRecover, M::RsaPkcs, K::RsaPrivate(k)) => k.sign_pkcs1_raw(data),
+        (OpKind::SignRecover, M::RsaX509, K::RsaPrivate(k)) => k.raw_private(data),
+        // C_VerifyRecover: `data` is the signature, the output the recovered data.
+        (OpKind::VerifyRecover, M::RsaPkcs, K::RsaPublic(k)) => k.recover_pkcs1(data),
+        (OpKind::VerifyRecover, M::RsaX509, K::RsaPublic(k)) => {
+            if data.len() != k.modulus_len() {
+                return Err(Error::SignatureLenRange);
+            }
+            k.raw_public(data).map_err(|e| match e {
+                Error::DataInvalid => Error::SignatureInvalid,
+                other => other,
+            })
+        }
         (OpKind::Sign, M::RsaPkcsPss(p), K::RsaPrivate(k)) => {
             if data.len() != p.hash.len() {
                 return Err(Error::DataLenRange);
@@ -446,6 +511,16 @@ pub fn one_shot(
         (OpKind::Encrypt | OpKind::Decrypt, M::AesCtr { counter_bits, cb }, K::Aes(k)) => {
             k.ctr_xor(cb, usize_of(*counter_bits)?, data)
         }
+        (OpKind::Encrypt, M::Des3Ecb, K::Des3(k)) => k.ecb_encrypt(data),
+        (OpKind::Decrypt, M::Des3Ecb, K::Des3(k)) => k.ecb_decrypt(data).map(|z| z.to_vec()),
+        (OpKind::Encrypt, M::Des3Cbc(iv), K::Des3(k)) => k.cbc_encrypt(iv, data, false),
+        (OpKind::Decrypt, M::Des3Cbc(iv), K::Des3(k)) => {
+            k.cbc_decrypt(iv, data, false).map(|z| z.to_vec())
+        }
+        (OpKind::Encrypt, M::Des3CbcPad(iv), K::Des3(k)) => k.cbc_encrypt(iv, data, true),
+        (OpKind::Decrypt, M::Des3CbcPad(iv), K::Des3(k)) => {
+            k.cbc_decrypt(iv, data, true).map(|z| z.to_vec())
+        }
         (OpKind::Sign, M::Hmac { hash, out_len }, K::Hmac(_, v)) => {
             let mut mac = hmac_for(v, *hash).sign(data);
             mac.truncate(out_len.map_or(hash.len(), |l| l as usize));
@@ -497,6 +572,9 @@ pub fn multipart(mech: &Mechanism) -> bool {
             | Mechanism::AesCtr { .. }
             | Mechanism::AesGcm(_)
             | Mechanism::Hmac { .. }
+            | Mechanism::Des3Ecb
+            | Mechanism::Des3Cbc(_)
+            | Mechanism::Des3CbcPad(_)
     )
 }
 
@@ -518,6 +596,22 @@ pub fn update(
             }
             (Mechanism::Hmac { hash, .. }, ParsedKey::Hmac(_, v)) => {
                 OpState::Hmac(Box::new(hmac_for(v, *hash).stream()))
+            }
+            (m, ParsedKey::Des3(k)) => {
+                let mode = match m {
+                    Mechanism::Des3Ecb => Des3Mode::Ecb,
+                    Mechanism::Des3Cbc(iv) => Des3Mode::Cbc {
+                        iv: *iv,
+                        pad: false,
+                    },
+                    Mechanism::Des3CbcPad(iv) => Des3Mode::Cbc { iv: *iv, pad: true },
+                    _ => return Err(Error::KeyTypeInconsistent),
+                };
+                OpState::Des3(Box::new(Des3Stream::new(
+                    k.clone(),
+                    mode,
+                    kind == OpKind::Encrypt,
+                )))
             }
             (m, ParsedKey::Aes(k)) => {
                 let mode = match m {
@@ -548,6 +642,7 @@ pub fn update(
             Ok(Vec::new())
         }
         OpState::Aes(s) => s.update(data),
+        OpState::Des3(s) => s.update(data),
         OpState::Hmac(h) => {
             h.update(data);
             Ok(Vec::new())
@@ -573,6 +668,7 @@ pub fn finish(
         }
         OpState::Buffer(b) => one_shot(kind, mech, key, &b, extra),
         OpState::Aes(s) => s.finish(),
+        OpState::Des3(s) => s.finish(),
         OpState::Hmac(h) => {
             let Mechanism::Hmac { hash, out_len } = mech else {
                 return Err(Error::GeneralError);
@@ -625,6 +721,18 @@ fn find_bytes(t: &[Attribute], ty: u64) -> Result<Option<&[u8]>> {
 
 /// Generated material for a secret key: (key type, attributes).
 pub fn generate_secret(mech: &Mechanism, template: &[Attribute]) -> Result<(u64, Vec<Attribute>)> {
+    check_available(mech)?;
+    if *mech == Mechanism::Des3KeyGen {
+        // The length is fixed; a template may only repeat it.
+        if find_ulong(template, CKA_VALUE_LEN)?.is_some_and(|l| l != des3::KEY_LEN as u64) {
+            return Err(Error::TemplateInconsistent);
+        }
+        if find_ulong(template, CKA_KEY_TYPE)?.is_some_and(|kt| kt != CKK_DES3) {
+            return Err(Error::TemplateInconsistent);
+        }
+        let value = des3::generate()?;
+        return Ok((CKK_DES3, secret_material(CKK_DES3, &value)?));
+    }
     let len = find_ulong(template, CKA_VALUE_LEN)?.ok_or(Error::TemplateIncomplete)?;
     let (kt, ok) = match mech {
         Mechanism::AesKeyGen => (CKK_AES, matches!(len, 16 | 24 | 32)),
@@ -656,6 +764,12 @@ pub fn secret_material(kt: u64, value: &[u8]) -> Result<Vec<Attribute>> {
     ];
     if kt == CKK_AES {
         let key = AesKey::new(value)?;
+        m.push(bytes(CKA_CHECK_VALUE, &key.check_value()));
+    } else if kt == CKK_DES3 {
+        if !LEGACY {
+            return Err(Error::TemplateInconsistent);
+        }
+        let key = Des3Key::new(value).map_err(|_| Error::AttributeValueInvalid)?;
         m.push(bytes(CKA_CHECK_VALUE, &key.check_value()));
     } else if value.is_empty() {
         return Err(Error::AttributeValueInvalid);
@@ -835,6 +949,9 @@ pub fn wrap(mech: &Mechanism, wrapping: &ParsedKey, payload: &[u8]) -> Result<Ve
             k.gcm_seal(&p.iv, &p.aad, payload, tag_len(p.tag_bits))
         }
         (Mechanism::AesCbcPad(iv), ParsedKey::Aes(k)) => k.cbc_encrypt(iv, payload, true),
+        (Mechanism::Des3CbcPad(iv), ParsedKey::Des3(k)) if LEGACY => {
+            k.cbc_encrypt(iv, payload, true)
+        }
         (Mechanism::RsaPkcsOaep(p), ParsedKey::RsaPublic(k)) => {
             k.encrypt_oaep(p.hash, p.mgf, &p.label, payload)
         }
@@ -846,6 +963,7 @@ pub fn wrap(mech: &Mechanism, wrapping: &ParsedKey, payload: &[u8]) -> Result<Ve
             | Mechanism::RsaPkcsOaep(_),
             _,
         ) => Err(Error::WrappingKeyTypeInconsistent),
+        (Mechanism::Des3CbcPad(_), _) if LEGACY => Err(Error::WrappingKeyTypeInconsistent),
         _ => Err(Error::MechanismInvalid),
     }
 }
@@ -883,6 +1001,12 @@ pub fn unwrap(
         (Mechanism::AesCbcPad(iv), ParsedKey::Aes(k)) => {
             k.cbc_decrypt(iv, wrapped, true).map_err(opaque)
         }
+        (Mechanism::Des3CbcPad(iv), ParsedKey::Des3(k)) if LEGACY => {
+            if wrapped.is_empty() || !wrapped.len().is_multiple_of(des3::BLOCK) {
+                return Err(Error::WrappedKeyLenRange);
+            }
+            k.cbc_decrypt(iv, wrapped, true).map_err(opaque)
+        }
         (Mechanism::RsaPkcsOaep(p), ParsedKey::RsaPrivate(k)) => k
             .decrypt_oaep(p.hash, p.mgf, &p.label, wrapped)
             .map_err(opaque),
@@ -894,6 +1018,7 @@ pub fn unwrap(
             | Mechanism::RsaPkcsOaep(_),
             _,
         ) => Err(Error::UnwrappingKeyTypeInconsistent),
+        (Mechanism::Des3CbcPad(_), _) if LEGACY => Err(Error::UnwrappingKeyTypeInconsistent),
         _ => Err(Error::MechanismInvalid),
     }
 }
@@ -913,7 +1038,9 @@ pub fn unwrapped_material(
                 let len = usize::try_from(len).map_err(|_| Error::AttributeValueInvalid)?;
                 value = payload.get(..len).ok_or(Error::TemplateInconsistent)?;
             }
-            if kt == CKK_AES && !matches!(value.len(), 16 | 24 | 32) {
+            if (kt == CKK_AES && !matches!(value.len(), 16 | 24 | 32))
+                || (kt == CKK_DES3 && value.len() != des3::KEY_LEN)
+            {
                 return Err(Error::WrappedKeyInvalid);
             }
             Ok((kt, secret_material(kt, value)?))
