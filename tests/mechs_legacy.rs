@@ -1,0 +1,957 @@
+//! The legacy and recovery mechanisms through the built module: C_SignRecover /
+//! C_VerifyRecover (RSA PKCS#1 and X.509), C_DigestKey, DES3, FFDH and DSA. Known answers from
+//! published vectors, differential tests against RustCrypto (and num-bigint) on random
+//! inputs, and the error codes of misuse. Each step runs in its own process.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, unsafe_code)]
+
+#[macro_use]
+mod common;
+
+use std::ptr;
+
+use common::*;
+use cryptoki::mechanism::Mechanism;
+use cryptoki::object::{Attribute, AttributeType, ObjectHandle};
+use cryptoki::session::Session;
+use cryptoki_sys::*;
+use num_bigint_dig::BigUint;
+
+black_box_suite! {
+    steps: [activate, recover, des3];
+    scenarios: [rsa_sign_verify_recover, des3_modes];
+}
+
+fn activate(ctx: &Ctx) {
+    ctx.init().activate_with(&[CU1]);
+}
+
+fn scenario_steps(env: &Env, step: &str) {
+    env.run("activate");
+    env.run(step);
+}
+
+// ---------------------------------------------------------------------------- raw helpers
+
+/// A small deterministic generator (xorshift64*), seeded per step and printed, so a failure
+/// can be replayed.
+struct Rng(u64);
+
+impl Rng {
+    fn new() -> Rng {
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64
+            | 1;
+        println!("rng seed {seed:#x}");
+        Rng(seed)
+    }
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn bytes(&mut self, n: usize) -> Vec<u8> {
+        (0..n).map(|_| self.next() as u8).collect()
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Op {
+    Encrypt,
+    Decrypt,
+    Sign,
+    Verify,
+    SignRecover,
+    VerifyRecover,
+}
+
+/// A session driven through the raw C functions (the `cryptoki` crate lacks these
+/// mechanisms and functions).
+struct P<'a> {
+    f: &'a cryptoki_sys::Pkcs11,
+    s: CK_SESSION_HANDLE,
+}
+
+type Tpl = Vec<(CK_ATTRIBUTE_TYPE, Vec<u8>)>;
+
+fn ck_template(t: &mut Tpl) -> Vec<CK_ATTRIBUTE> {
+    t.iter_mut()
+        .map(|(ty, v)| CK_ATTRIBUTE {
+            type_: *ty,
+            pValue: v.as_mut_ptr().cast(),
+            ulValueLen: v.len() as CK_ULONG,
+        })
+        .collect()
+}
+
+fn ck_mech(ty: CK_MECHANISM_TYPE, param: &mut [u8]) -> CK_MECHANISM {
+    CK_MECHANISM {
+        mechanism: ty,
+        pParameter: if param.is_empty() {
+            ptr::null_mut()
+        } else {
+            param.as_mut_ptr().cast()
+        },
+        ulParameterLen: param.len() as CK_ULONG,
+    }
+}
+
+/// A handle the module returned.
+fn obj(h: CK_OBJECT_HANDLE) -> ObjectHandle {
+    // SAFETY: `h` came from the module under test, for the session it is used in.
+    unsafe { ObjectHandle::new_from_raw(h) }
+}
+
+fn ok(rv: CK_RV, what: &str) {
+    assert_rv(rv, CKR_OK, what);
+}
+
+impl<'a> P<'a> {
+    fn new(hsm: &'a Hsm, s: &Session) -> P<'a> {
+        P {
+            f: hsm.raw.sys(),
+            s: s.handle(),
+        }
+    }
+
+    fn init(&self, op: Op, mech: CK_MECHANISM_TYPE, param: &[u8], key: ObjectHandle) -> CK_RV {
+        let mut param = param.to_vec();
+        let mut m = ck_mech(mech, &mut param);
+        let k = key.handle();
+        // SAFETY: `m` points to `param`, alive for the call.
+        unsafe {
+            match op {
+                Op::Encrypt => self.f.C_EncryptInit(self.s, &mut m, k),
+                Op::Decrypt => self.f.C_DecryptInit(self.s, &mut m, k),
+                Op::Sign => self.f.C_SignInit(self.s, &mut m, k),
+                Op::Verify => self.f.C_VerifyInit(self.s, &mut m, k),
+                Op::SignRecover => self.f.C_SignRecoverInit(self.s, &mut m, k),
+                Op::VerifyRecover => self.f.C_VerifyRecoverInit(self.s, &mut m, k),
+            }
+        }
+    }
+
+    /// One output-producing call, with a size query first (as applications do).
+    fn out_call(&self, call: impl Fn(*mut u8, *mut CK_ULONG) -> CK_RV) -> Result<Vec<u8>, CK_RV> {
+        let mut len: CK_ULONG = 0;
+        let rv = call(ptr::null_mut(), &mut len);
+        if rv != CKR_OK {
+            return Err(rv);
+        }
+        let mut buf = vec![0u8; len as usize];
+        let rv = call(buf.as_mut_ptr(), &mut len);
+        if rv != CKR_OK {
+            return Err(rv);
+        }
+        buf.truncate(len as usize);
+        Ok(buf)
+    }
+
+    /// C_Encrypt / C_Decrypt / C_Sign / C_SignRecover / C_VerifyRecover.
+    fn single(&self, op: Op, data: &[u8]) -> Result<Vec<u8>, CK_RV> {
+        let mut data = data.to_vec();
+        let (d, dl) = (data.as_mut_ptr(), data.len() as CK_ULONG);
+        self.out_call(|o, ol| {
+            // SAFETY: `data` is alive; `o` is NULL or a buffer of `*ol` bytes.
+            unsafe {
+                match op {
+                    Op::Encrypt => self.f.C_Encrypt(self.s, d, dl, o, ol),
+                    Op::Decrypt => self.f.C_Decrypt(self.s, d, dl, o, ol),
+                    Op::Sign => self.f.C_Sign(self.s, d, dl, o, ol),
+                    Op::SignRecover => self.f.C_SignRecover(self.s, d, dl, o, ol),
+                    Op::VerifyRecover => self.f.C_VerifyRecover(self.s, d, dl, o, ol),
+                    Op::Verify => unreachable!(),
+                }
+            }
+        })
+    }
+
+    /// Init then the single-part call.
+    fn one(
+        &self,
+        op: Op,
+        mech: CK_MECHANISM_TYPE,
+        param: &[u8],
+        key: ObjectHandle,
+        data: &[u8],
+    ) -> Result<Vec<u8>, CK_RV> {
+        let rv = self.init(op, mech, param, key);
+        if rv != CKR_OK {
+            return Err(rv);
+        }
+        self.single(op, data)
+    }
+
+    /// C_EncryptUpdate / C_DecryptUpdate.
+    fn update(&self, op: Op, data: &[u8]) -> Result<Vec<u8>, CK_RV> {
+        let mut data = data.to_vec();
+        let (d, dl) = (data.as_mut_ptr(), data.len() as CK_ULONG);
+        self.out_call(|o, ol| {
+            // SAFETY: as in `single`.
+            unsafe {
+                match op {
+                    Op::Encrypt => self.f.C_EncryptUpdate(self.s, d, dl, o, ol),
+                    Op::Decrypt => self.f.C_DecryptUpdate(self.s, d, dl, o, ol),
+                    _ => unreachable!(),
+                }
+            }
+        })
+    }
+
+    /// C_EncryptFinal / C_DecryptFinal / C_SignFinal.
+    fn finish(&self, op: Op) -> Result<Vec<u8>, CK_RV> {
+        self.out_call(|o, ol| {
+            // SAFETY: `o` is NULL or a buffer of `*ol` bytes.
+            unsafe {
+                match op {
+                    Op::Encrypt => self.f.C_EncryptFinal(self.s, o, ol),
+                    Op::Decrypt => self.f.C_DecryptFinal(self.s, o, ol),
+                    Op::Sign => self.f.C_SignFinal(self.s, o, ol),
+                    _ => unreachable!(),
+                }
+            }
+        })
+    }
+
+    /// Multi-part encrypt/decrypt with the input cut at `cuts`.
+    fn multi(
+        &self,
+        op: Op,
+        mech: CK_MECHANISM_TYPE,
+        param: &[u8],
+        key: ObjectHandle,
+        data: &[u8],
+        cuts: &[usize],
+    ) -> Result<Vec<u8>, CK_RV> {
+        let rv = self.init(op, mech, param, key);
+        if rv != CKR_OK {
+            return Err(rv);
+        }
+        let mut out = Vec::new();
+        let mut at = 0;
+        for &c in cuts.iter().chain([data.len()].iter()) {
+            let c = c.clamp(at, data.len());
+            out.extend(self.update(op, &data[at..c])?);
+            at = c;
+        }
+        out.extend(self.finish(op)?);
+        Ok(out)
+    }
+
+    /// C_Verify.
+    fn verify(&self, data: &[u8], sig: &[u8]) -> CK_RV {
+        let mut data = data.to_vec();
+        let mut sig = sig.to_vec();
+        // SAFETY: both buffers are alive for the call.
+        unsafe {
+            self.f.C_Verify(
+                self.s,
+                data.as_mut_ptr(),
+                data.len() as CK_ULONG,
+                sig.as_mut_ptr(),
+                sig.len() as CK_ULONG,
+            )
+        }
+    }
+
+    fn generate_key(
+        &self,
+        mech: CK_MECHANISM_TYPE,
+        param: &[u8],
+        mut tpl: Tpl,
+    ) -> Result<ObjectHandle, CK_RV> {
+        let mut param = param.to_vec();
+        let mut m = ck_mech(mech, &mut param);
+        let mut t = ck_template(&mut tpl);
+        let mut h: CK_OBJECT_HANDLE = 0;
+        // SAFETY: mechanism and template point to live buffers; `h` is writable.
+        let rv = unsafe {
+            self.f
+                .C_GenerateKey(self.s, &mut m, t.as_mut_ptr(), t.len() as CK_ULONG, &mut h)
+        };
+        if rv == CKR_OK {
+            Ok(obj(h))
+        } else {
+            Err(rv)
+        }
+    }
+
+    fn generate_pair(
+        &self,
+        mech: CK_MECHANISM_TYPE,
+        mut public: Tpl,
+        mut private: Tpl,
+    ) -> Result<(ObjectHandle, ObjectHandle), CK_RV> {
+        let mut m = ck_mech(mech, &mut []);
+        let mut pt = ck_template(&mut public);
+        let mut qt = ck_template(&mut private);
+        let (mut a, mut b): (CK_OBJECT_HANDLE, CK_OBJECT_HANDLE) = (0, 0);
+        // SAFETY: mechanism and templates point to live buffers; handles are writable.
+        let rv = unsafe {
+            self.f.C_GenerateKeyPair(
+                self.s,
+                &mut m,
+                pt.as_mut_ptr(),
+                pt.len() as CK_ULONG,
+                qt.as_mut_ptr(),
+                qt.len() as CK_ULONG,
+                &mut a,
+                &mut b,
+            )
+        };
+        if rv == CKR_OK {
+            Ok((obj(a), obj(b)))
+        } else {
+            Err(rv)
+        }
+    }
+
+    fn create(&self, mut tpl: Tpl) -> Result<ObjectHandle, CK_RV> {
+        let mut t = ck_template(&mut tpl);
+        let mut h: CK_OBJECT_HANDLE = 0;
+        // SAFETY: the template points to live buffers; `h` is writable.
+        let rv = unsafe {
+            self.f
+                .C_CreateObject(self.s, t.as_mut_ptr(), t.len() as CK_ULONG, &mut h)
+        };
+        if rv == CKR_OK {
+            Ok(obj(h))
+        } else {
+            Err(rv)
+        }
+    }
+
+    fn derive(
+        &self,
+        mech: CK_MECHANISM_TYPE,
+        param: &mut [u8],
+        base: ObjectHandle,
+        mut tpl: Tpl,
+    ) -> Result<ObjectHandle, CK_RV> {
+        let mut m = ck_mech(mech, param);
+        let mut t = ck_template(&mut tpl);
+        let mut h: CK_OBJECT_HANDLE = 0;
+        // SAFETY: mechanism and template point to live buffers; `h` is writable.
+        let rv = unsafe {
+            self.f.C_DeriveKey(
+                self.s,
+                &mut m,
+                base.handle(),
+                t.as_mut_ptr(),
+                t.len() as CK_ULONG,
+                &mut h,
+            )
+        };
+        if rv == CKR_OK {
+            Ok(obj(h))
+        } else {
+            Err(rv)
+        }
+    }
+
+    fn wrap(
+        &self,
+        mech: CK_MECHANISM_TYPE,
+        param: &[u8],
+        wrapping: ObjectHandle,
+        key: ObjectHandle,
+    ) -> Result<Vec<u8>, CK_RV> {
+        let mut param = param.to_vec();
+        let mut m = ck_mech(mech, &mut param);
+        let m: *mut CK_MECHANISM = &mut m;
+        self.out_call(|o, ol| {
+            // SAFETY: `m` points to a live mechanism; `o` is NULL or `*ol` bytes.
+            unsafe { self.f.C_WrapKey(self.s, m, wrapping.handle(), key.handle(), o, ol) }
+        })
+    }
+
+    fn unwrap(
+        &self,
+        mech: CK_MECHANISM_TYPE,
+        param: &[u8],
+        unwrapping: ObjectHandle,
+        wrapped: &[u8],
+        mut tpl: Tpl,
+    ) -> Result<ObjectHandle, CK_RV> {
+        let mut param = param.to_vec();
+        let mut m = ck_mech(mech, &mut param);
+        let mut w = wrapped.to_vec();
+        let mut t = ck_template(&mut tpl);
+        let mut h: CK_OBJECT_HANDLE = 0;
+        // SAFETY: every pointer is to a live local buffer of the given length.
+        let rv = unsafe {
+            self.f.C_UnwrapKey(
+                self.s,
+                &mut m,
+                unwrapping.handle(),
+                w.as_mut_ptr(),
+                w.len() as CK_ULONG,
+                t.as_mut_ptr(),
+                t.len() as CK_ULONG,
+                &mut h,
+            )
+        };
+        if rv == CKR_OK {
+            Ok(obj(h))
+        } else {
+            Err(rv)
+        }
+    }
+
+    fn mechanism_info(&self, slot: CK_SLOT_ID, mech: CK_MECHANISM_TYPE) -> Result<CK_MECHANISM_INFO, CK_RV> {
+        let mut info = CK_MECHANISM_INFO::default();
+        // SAFETY: `info` is writable.
+        let rv = unsafe { self.f.C_GetMechanismInfo(slot, mech, &mut info) };
+        if rv == CKR_OK {
+            Ok(info)
+        } else {
+            Err(rv)
+        }
+    }
+}
+
+fn ulong(ty: CK_ATTRIBUTE_TYPE, v: CK_ULONG) -> (CK_ATTRIBUTE_TYPE, Vec<u8>) {
+    (ty, ulong_bytes(v))
+}
+fn flag(ty: CK_ATTRIBUTE_TYPE, v: bool) -> (CK_ATTRIBUTE_TYPE, Vec<u8>) {
+    (ty, bool_bytes(v))
+}
+fn bytes(ty: CK_ATTRIBUTE_TYPE, v: &[u8]) -> (CK_ATTRIBUTE_TYPE, Vec<u8>) {
+    (ty, v.to_vec())
+}
+
+fn value(s: &Session, o: ObjectHandle) -> Vec<u8> {
+    bytes_attr(s, o, AttributeType::Value)
+}
+
+fn err<T: std::fmt::Debug>(r: Result<T, CK_RV>, want: CK_RV, what: &str) {
+    match r {
+        Ok(v) => panic!("{what}: expected {}, got Ok({v:?})", ckr_name(want)),
+        Err(rv) => assert_rv(rv, want, what),
+    }
+}
+
+// ---------------------------------------------------------------------------- sign/verify recover
+
+fn rsa_sign_verify_recover(env: &Env) {
+    scenario_steps(env, "recover");
+}
+
+fn rsa_pair(s: &Session, sign_recover: bool) -> (ObjectHandle, ObjectHandle) {
+    s.generate_key_pair(
+        &Mechanism::RsaPkcsKeyPairGen,
+        &[
+            Attribute::Token(false),
+            Attribute::ModulusBits(2048.into()),
+            Attribute::PublicExponent(vec![1, 0, 1]),
+            Attribute::VerifyRecover(sign_recover),
+        ],
+        &[
+            Attribute::Token(false),
+            Attribute::SignRecover(sign_recover),
+        ],
+    )
+    .unwrap()
+}
+
+fn recover(ctx: &Ctx) {
+    let hsm = ctx.init();
+    let s = hsm.user(CU1);
+    let p = P::new(&hsm, &s);
+    let mut rng = Rng::new();
+    let (public, private) = rsa_pair(&s, true);
+    let n = BigUint::from_bytes_be(&bytes_attr(&s, public, AttributeType::Modulus));
+    let e = BigUint::from(65537u32);
+    let oracle = rsa::RsaPublicKey::new(
+        rsa::BigUint::from_bytes_be(&n.to_bytes_be()),
+        rsa::BigUint::from(65537u32),
+    )
+    .unwrap();
+
+    // The mechanism table says so.
+    for m in [CKM_RSA_PKCS, CKM_RSA_X_509] {
+        let info = p.mechanism_info(hsm.slot.id(), m).unwrap();
+        assert_ne!(info.flags & CKF_SIGN_RECOVER, 0, "{m:#x}");
+        assert_ne!(info.flags & CKF_VERIFY_RECOVER, 0, "{m:#x}");
+    }
+    let info = p.mechanism_info(hsm.slot.id(), CKM_RSA_PKCS_PSS).unwrap();
+    assert_eq!(info.flags & (CKF_SIGN_RECOVER | CKF_VERIFY_RECOVER), 0);
+
+    // CKM_RSA_PKCS: SignRecover is a PKCS#1 v1.5 type-1 signature over the raw bytes.
+    for len in [0usize, 1, 20, 100, 245] {
+        let data = rng.bytes(len);
+        let sig = p.one(Op::SignRecover, CKM_RSA_PKCS, &[], private, &data).unwrap();
+        assert_eq!(sig.len(), 256);
+        oracle
+            .verify(rsa::Pkcs1v15Sign::new_unprefixed(), &data, &sig)
+            .unwrap();
+        ok(p.init(Op::Verify, CKM_RSA_PKCS, &[], public), "VerifyInit");
+        ok(p.verify(&data, &sig), "C_Verify of a SignRecover signature");
+        let back = p.one(Op::VerifyRecover, CKM_RSA_PKCS, &[], public, &sig).unwrap();
+        assert_eq!(back, data, "recovered data, {len} bytes");
+        // A C_Sign signature recovers too.
+        let sig2 = p.one(Op::Sign, CKM_RSA_PKCS, &[], private, &data).unwrap();
+        assert_eq!(sig2, sig, "PKCS#1 v1.5 is deterministic");
+    }
+    // X.509 (raw): sig = m^d mod n; recovery gives m left-padded to k bytes.
+    for _ in 0..5 {
+        let mut data = rng.bytes(256);
+        data[0] &= 0x7f; // below n (n has its top bit set)
+        let sig = p.one(Op::SignRecover, CKM_RSA_X_509, &[], private, &data).unwrap();
+        let m = BigUint::from_bytes_be(&sig).modpow(&e, &n);
+        assert_eq!(m, BigUint::from_bytes_be(&data), "sig^e mod n");
+        let back = p.one(Op::VerifyRecover, CKM_RSA_X_509, &[], public, &sig).unwrap();
+        assert_eq!(back, data);
+        let short = rng.bytes(100);
+        let sig = p.one(Op::SignRecover, CKM_RSA_X_509, &[], private, &short).unwrap();
+        let back = p.one(Op::VerifyRecover, CKM_RSA_X_509, &[], public, &sig).unwrap();
+        assert_eq!(back.len(), 256);
+        assert!(back[..156].iter().all(|&b| b == 0));
+        assert_eq!(&back[156..], &short[..]);
+    }
+
+    // Misuse.
+    let data = rng.bytes(32);
+    err(
+        p.one(Op::SignRecover, CKM_RSA_PKCS, &[], private, &rng.bytes(246)),
+        CKR_DATA_LEN_RANGE,
+        "SignRecover of k-10 bytes",
+    );
+    err(
+        p.one(Op::SignRecover, CKM_RSA_X_509, &[], private, &rng.bytes(257)),
+        CKR_DATA_LEN_RANGE,
+        "X.509 SignRecover of k+1 bytes",
+    );
+    let sig = p.one(Op::SignRecover, CKM_RSA_PKCS, &[], private, &data).unwrap();
+    err(
+        p.one(Op::VerifyRecover, CKM_RSA_PKCS, &[], public, &sig[1..]),
+        CKR_SIGNATURE_LEN_RANGE,
+        "VerifyRecover of a short signature",
+    );
+    err(
+        p.one(Op::VerifyRecover, CKM_RSA_X_509, &[], public, &sig[1..]),
+        CKR_SIGNATURE_LEN_RANGE,
+        "X.509 VerifyRecover of a short signature",
+    );
+    let mut bad = sig.clone();
+    bad[100] ^= 1;
+    err(
+        p.one(Op::VerifyRecover, CKM_RSA_PKCS, &[], public, &bad),
+        CKR_SIGNATURE_INVALID,
+        "VerifyRecover of a tampered signature",
+    );
+    err(
+        p.one(Op::VerifyRecover, CKM_RSA_X_509, &[], public, &[0xff; 256]),
+        CKR_SIGNATURE_INVALID,
+        "X.509 VerifyRecover of a value >= n",
+    );
+    assert_rv(
+        p.init(Op::SignRecover, CKM_RSA_PKCS, &[], public),
+        CKR_KEY_TYPE_INCONSISTENT,
+        "SignRecoverInit with a public key",
+    );
+    assert_rv(
+        p.init(Op::VerifyRecover, CKM_RSA_PKCS, &[], private),
+        CKR_KEY_TYPE_INCONSISTENT,
+        "VerifyRecoverInit with a private key",
+    );
+    for m in [CKM_SHA256_RSA_PKCS, CKM_ECDSA] {
+        assert_rv(
+            p.init(Op::SignRecover, m, &[], private),
+            CKR_MECHANISM_INVALID,
+            "SignRecoverInit with a hash-and-sign mechanism",
+        );
+    }
+    assert_rv(
+        p.init(Op::SignRecover, CKM_RSA_PKCS, &[1], private),
+        CKR_MECHANISM_PARAM_INVALID,
+        "SignRecoverInit with a parameter",
+    );
+    let (public2, private2) = rsa_pair(&s, false);
+    assert!(!bool_attr(&s, private2, AttributeType::SignRecover));
+    assert_rv(
+        p.init(Op::SignRecover, CKM_RSA_PKCS, &[], private2),
+        CKR_KEY_FUNCTION_NOT_PERMITTED,
+        "SignRecoverInit without CKA_SIGN_RECOVER",
+    );
+    assert_rv(
+        p.init(Op::VerifyRecover, CKM_RSA_X_509, &[], public2),
+        CKR_KEY_FUNCTION_NOT_PERMITTED,
+        "VerifyRecoverInit without CKA_VERIFY_RECOVER",
+    );
+    // A key with CKA_SIGN still may not sign-recover, and the operations are separate.
+    ok(p.init(Op::Sign, CKM_RSA_PKCS, &[], private2), "SignInit");
+    err(
+        p.single(Op::SignRecover, &data),
+        CKR_OPERATION_NOT_INITIALIZED,
+        "C_SignRecover after C_SignInit",
+    );
+    p.single(Op::Sign, &data).unwrap();
+    let aes = s
+        .generate_key(
+            &Mechanism::AesKeyGen,
+            &[Attribute::Token(false), Attribute::ValueLen(32.into())],
+        )
+        .unwrap();
+    assert_rv(
+        p.init(Op::SignRecover, CKM_RSA_PKCS, &[], aes),
+        CKR_KEY_TYPE_INCONSISTENT,
+        "SignRecoverInit with an AES key",
+    );
+    // Recovery is single-part; a second Init while active is refused.
+    ok(p.init(Op::SignRecover, CKM_RSA_PKCS, &[], private), "SignRecoverInit");
+    assert_rv(
+        p.init(Op::SignRecover, CKM_RSA_PKCS, &[], private),
+        CKR_OPERATION_ACTIVE,
+        "a second SignRecoverInit",
+    );
+    p.single(Op::SignRecover, &data).unwrap();
+    err(
+        p.single(Op::SignRecover, &data),
+        CKR_OPERATION_NOT_INITIALIZED,
+        "C_SignRecover after the operation ended",
+    );
+}
+
+// ---------------------------------------------------------------------------- DES3
+
+fn des3_modes(env: &Env) {
+    scenario_steps(env, "des3");
+}
+
+fn des3_import(p: &P, value: &[u8]) -> Result<ObjectHandle, CK_RV> {
+    p.create(vec![
+        ulong(CKA_CLASS, CKO_SECRET_KEY),
+        ulong(CKA_KEY_TYPE, CKK_DES3),
+        flag(CKA_TOKEN, false),
+        bytes(CKA_VALUE, value),
+        flag(CKA_ENCRYPT, true),
+        flag(CKA_DECRYPT, true),
+        flag(CKA_WRAP, true),
+        flag(CKA_UNWRAP, true),
+    ])
+}
+
+mod tdes {
+    use des::cipher::block_padding::{NoPadding, Pkcs7};
+    use des::cipher::{BlockDecryptMut, BlockEncrypt, BlockEncryptMut, KeyInit, KeyIvInit};
+
+    pub(super) fn ecb(key: &[u8], data: &[u8]) -> Vec<u8> {
+        let c = des::TdesEde3::new_from_slice(key).unwrap();
+        let mut out = data.to_vec();
+        for b in out.chunks_exact_mut(8) {
+            c.encrypt_block(b.into());
+        }
+        out
+    }
+    pub(super) fn cbc(key: &[u8], iv: &[u8], data: &[u8], pad: bool) -> Vec<u8> {
+        let c = cbc::Encryptor::<des::TdesEde3>::new_from_slices(key, iv).unwrap();
+        if pad {
+            c.encrypt_padded_vec_mut::<Pkcs7>(data)
+        } else {
+            c.encrypt_padded_vec_mut::<NoPadding>(data)
+        }
+    }
+    pub(super) fn cbc_decrypt(key: &[u8], iv: &[u8], data: &[u8]) -> Vec<u8> {
+        let c = cbc::Decryptor::<des::TdesEde3>::new_from_slices(key, iv).unwrap();
+        c.decrypt_padded_vec_mut::<Pkcs7>(data).unwrap()
+    }
+}
+
+fn des3(ctx: &Ctx) {
+    let hsm = ctx.init();
+    let s = hsm.user(CU1);
+    let p = P::new(&hsm, &s);
+    let mut rng = Rng::new();
+
+    for (m, min, max, flags) in [
+        (CKM_DES3_KEY_GEN, 24, 24, CKF_GENERATE),
+        (CKM_DES3_ECB, 24, 24, CKF_ENCRYPT | CKF_DECRYPT),
+        (CKM_DES3_CBC, 24, 24, CKF_ENCRYPT | CKF_DECRYPT),
+        (
+            CKM_DES3_CBC_PAD,
+            24,
+            24,
+            CKF_ENCRYPT | CKF_DECRYPT | CKF_WRAP | CKF_UNWRAP,
+        ),
+    ] {
+        let info = p.mechanism_info(hsm.slot.id(), m).unwrap();
+        assert_eq!(
+            (info.ulMinKeySize, info.ulMaxKeySize, info.flags),
+            (min, max, flags),
+            "{m:#x}"
+        );
+    }
+
+    // Known answer: NIST SP 800-67 Rev. 1, Appendix B (three-key TDEA, ECB).
+    let kat_key = unhex("0123456789abcdef23456789abcdef01456789abcdef0123");
+    let k = des3_import(&p, &kat_key).unwrap();
+    let ct = p
+        .one(Op::Encrypt, CKM_DES3_ECB, &[], k, b"The qufck brown fox jump")
+        .unwrap();
+    assert_eq!(hex(&ct), "a826fd8ce53b855fcce21c8112256fe668d5c05dd9b6b900");
+    let pt = p.one(Op::Decrypt, CKM_DES3_ECB, &[], k, &ct).unwrap();
+    assert_eq!(pt, b"The qufck brown fox jump");
+    assert_eq!(
+        bytes_attr(&s, k, AttributeType::CheckValue),
+        tdes::ecb(&kat_key, &[0; 8])[..3].to_vec()
+    );
+
+    // Generation: 24 bytes, odd parity, three distinct DES keys.
+    let g = p
+        .generate_key(
+            CKM_DES3_KEY_GEN,
+            &[],
+            vec![
+                flag(CKA_TOKEN, false),
+                flag(CKA_SENSITIVE, false),
+                flag(CKA_EXTRACTABLE, true),
+                flag(CKA_WRAP, true),
+            ],
+        )
+        .unwrap();
+    let gv = value(&s, g);
+    assert_eq!(gv.len(), 24);
+    assert!(gv.iter().all(|b| b.count_ones() % 2 == 1), "odd parity");
+    assert!(gv[..8] != gv[8..16] && gv[8..16] != gv[16..]);
+    assert_eq!(ulong_attr(&s, g, AttributeType::KeyType), CKK_DES3);
+    assert!(bool_attr(&s, g, AttributeType::Local));
+    assert_eq!(
+        ulong_attr(&s, g, AttributeType::KeyGenMechanism),
+        CKM_DES3_KEY_GEN
+    );
+    assert_eq!(
+        bytes_attr(&s, g, AttributeType::CheckValue),
+        tdes::ecb(&gv, &[0; 8])[..3].to_vec()
+    );
+    err(
+        p.generate_key(
+            CKM_DES3_KEY_GEN,
+            &[],
+            vec![flag(CKA_TOKEN, false), ulong(CKA_VALUE_LEN, 16)],
+        ),
+        CKR_TEMPLATE_INCONSISTENT,
+        "DES3 key generation with CKA_VALUE_LEN 16",
+    );
+    err(
+        p.generate_key(CKM_DES3_KEY_GEN, &[0; 8], vec![flag(CKA_TOKEN, false)]),
+        CKR_MECHANISM_PARAM_INVALID,
+        "DES3 key generation with a parameter",
+    );
+
+    // Differential against RustCrypto on random keys, data, IVs and splits.
+    for round in 0..40 {
+        let key_value = rng.bytes(24);
+        let key = des3_import(&p, &key_value).unwrap();
+        let iv = rng.bytes(8);
+        let blocks = rng.below(12);
+        let data = rng.bytes(blocks * 8);
+        let odd_len = rng.below(90);
+        let odd = rng.bytes(odd_len);
+        let cuts = [rng.below(100), rng.below(100)];
+        let mut cuts = cuts.to_vec();
+        cuts.sort();
+        let what = format!("round {round}");
+        // ECB
+        let want = tdes::ecb(&key_value, &data);
+        assert_eq!(p.one(Op::Encrypt, CKM_DES3_ECB, &[], key, &data).unwrap(), want, "{what}");
+        assert_eq!(p.multi(Op::Encrypt, CKM_DES3_ECB, &[], key, &data, &cuts).unwrap(), want);
+        assert_eq!(p.one(Op::Decrypt, CKM_DES3_ECB, &[], key, &want).unwrap(), data);
+        assert_eq!(p.multi(Op::Decrypt, CKM_DES3_ECB, &[], key, &want, &cuts).unwrap(), data);
+        // CBC
+        let want = tdes::cbc(&key_value, &iv, &data, false);
+        assert_eq!(p.one(Op::Encrypt, CKM_DES3_CBC, &iv, key, &data).unwrap(), want, "{what}");
+        assert_eq!(p.multi(Op::Encrypt, CKM_DES3_CBC, &iv, key, &data, &cuts).unwrap(), want);
+        assert_eq!(p.one(Op::Decrypt, CKM_DES3_CBC, &iv, key, &want).unwrap(), data);
+        assert_eq!(p.multi(Op::Decrypt, CKM_DES3_CBC, &iv, key, &want, &cuts).unwrap(), data);
+        // CBC-PAD, any length
+        let want = tdes::cbc(&key_value, &iv, &odd, true);
+        assert_eq!(p.one(Op::Encrypt, CKM_DES3_CBC_PAD, &iv, key, &odd).unwrap(), want, "{what}");
+        assert_eq!(p.multi(Op::Encrypt, CKM_DES3_CBC_PAD, &iv, key, &odd, &cuts).unwrap(), want);
+        assert_eq!(p.one(Op::Decrypt, CKM_DES3_CBC_PAD, &iv, key, &want).unwrap(), odd);
+        assert_eq!(p.multi(Op::Decrypt, CKM_DES3_CBC_PAD, &iv, key, &want, &cuts).unwrap(), odd);
+        assert_eq!(tdes::cbc_decrypt(&key_value, &iv, &want), odd);
+    }
+
+    // Lengths.
+    let iv = [7u8; 8];
+    for (m, param) in [(CKM_DES3_ECB, &[][..]), (CKM_DES3_CBC, &iv[..])] {
+        err(p.one(Op::Encrypt, m, param, k, &[0; 7]), CKR_DATA_LEN_RANGE, "7-byte encrypt");
+        err(
+            p.one(Op::Decrypt, m, param, k, &[0; 9]),
+            CKR_ENCRYPTED_DATA_LEN_RANGE,
+            "9-byte decrypt",
+        );
+        err(
+            p.multi(Op::Encrypt, m, param, k, &[0; 13], &[5]),
+            CKR_DATA_LEN_RANGE,
+            "13-byte multi-part encrypt",
+        );
+    }
+    for bad_len in [0usize, 7, 12] {
+        err(
+            p.one(Op::Decrypt, CKM_DES3_CBC_PAD, &iv, k, &vec![0; bad_len]),
+            CKR_ENCRYPTED_DATA_LEN_RANGE,
+            "CBC-PAD decrypt of a partial block",
+        );
+    }
+    // Bad padding: one code whatever is wrong with it.
+    let ct = p.one(Op::Encrypt, CKM_DES3_CBC_PAD, &iv, k, b"sixteen bytes!!!").unwrap();
+    for tamper in 0..8 {
+        let mut bad = ct.clone();
+        // The block before the last: flips bytes of the decrypted padding.
+        let at = bad.len() - 9 - tamper;
+        bad[at] ^= 0x5a;
+        err(
+            p.one(Op::Decrypt, CKM_DES3_CBC_PAD, &iv, k, &bad),
+            CKR_ENCRYPTED_DATA_INVALID,
+            "bad padding",
+        );
+        err(
+            p.multi(Op::Decrypt, CKM_DES3_CBC_PAD, &iv, k, &bad, &[3]),
+            CKR_ENCRYPTED_DATA_INVALID,
+            "bad padding, multi-part",
+        );
+    }
+    // Parameters.
+    for bad in [&[0u8; 16][..], &[0u8; 7][..], &[][..]] {
+        assert_rv(
+            p.init(Op::Encrypt, CKM_DES3_CBC, bad, k),
+            CKR_MECHANISM_PARAM_INVALID,
+            "DES3-CBC IV of the wrong length",
+        );
+    }
+    assert_rv(
+        p.init(Op::Encrypt, CKM_DES3_ECB, &[0; 8], k),
+        CKR_MECHANISM_PARAM_INVALID,
+        "DES3-ECB with a parameter",
+    );
+    // Keys.
+    let aes = s
+        .generate_key(
+            &Mechanism::AesKeyGen,
+            &[
+                Attribute::Token(false),
+                Attribute::ValueLen(24.into()),
+                Attribute::Extractable(true),
+                Attribute::Sensitive(false),
+            ],
+        )
+        .unwrap();
+    assert_rv(
+        p.init(Op::Encrypt, CKM_DES3_CBC, &iv, aes),
+        CKR_KEY_TYPE_INCONSISTENT,
+        "DES3 with an AES key",
+    );
+    assert_rv(
+        p.init(Op::Encrypt, CKM_AES_ECB, &[], k),
+        CKR_KEY_TYPE_INCONSISTENT,
+        "AES with a DES3 key",
+    );
+    assert_rv(
+        p.init(Op::Sign, CKM_DES3_ECB, &[], k),
+        CKR_MECHANISM_INVALID,
+        "DES3 signing",
+    );
+    let no_encrypt = p
+        .create(vec![
+            ulong(CKA_CLASS, CKO_SECRET_KEY),
+            ulong(CKA_KEY_TYPE, CKK_DES3),
+            flag(CKA_TOKEN, false),
+            bytes(CKA_VALUE, &kat_key),
+            flag(CKA_ENCRYPT, false),
+        ])
+        .unwrap();
+    assert_rv(
+        p.init(Op::Encrypt, CKM_DES3_ECB, &[], no_encrypt),
+        CKR_KEY_FUNCTION_NOT_PERMITTED,
+        "DES3 encrypt without CKA_ENCRYPT",
+    );
+    for bad in [16usize, 23, 25, 32] {
+        err(
+            des3_import(&p, &vec![1; bad]),
+            CKR_ATTRIBUTE_VALUE_INVALID,
+            "DES3 import of the wrong length",
+        );
+    }
+
+    // Wrapping with CBC-PAD: the wrapped bytes are the padded CBC encryption of the value.
+    let wrap_iv = rng.bytes(8);
+    let wrapped = p.wrap(CKM_DES3_CBC_PAD, &wrap_iv, g, aes).unwrap();
+    let aes_value = value(&s, aes);
+    assert_eq!(wrapped, tdes::cbc(&gv, &wrap_iv, &aes_value, true));
+    let back = p
+        .unwrap(
+            CKM_DES3_CBC_PAD,
+            &wrap_iv,
+            g,
+            &wrapped,
+            vec![
+                ulong(CKA_CLASS, CKO_SECRET_KEY),
+                ulong(CKA_KEY_TYPE, CKK_AES),
+                flag(CKA_TOKEN, false),
+                flag(CKA_SENSITIVE, false),
+                flag(CKA_EXTRACTABLE, true),
+            ],
+        )
+        .unwrap();
+    assert_eq!(value(&s, back), aes_value);
+    assert!(!bool_attr(&s, back, AttributeType::Local));
+    // A DES3 key wrapped under AES and back keeps its value.
+    let aes_wrapper = s
+        .generate_key(
+            &Mechanism::AesKeyGen,
+            &[
+                Attribute::Token(false),
+                Attribute::ValueLen(32.into()),
+                Attribute::Wrap(true),
+                Attribute::Unwrap(true),
+            ],
+        )
+        .unwrap();
+    let w = p.wrap(CKM_AES_KEY_WRAP, &[], aes_wrapper, g).unwrap();
+    let g2 = p
+        .unwrap(
+            CKM_AES_KEY_WRAP,
+            &[],
+            aes_wrapper,
+            &w,
+            vec![
+                ulong(CKA_CLASS, CKO_SECRET_KEY),
+                ulong(CKA_KEY_TYPE, CKK_DES3),
+                flag(CKA_TOKEN, false),
+                flag(CKA_SENSITIVE, false),
+                flag(CKA_EXTRACTABLE, true),
+            ],
+        )
+        .unwrap();
+    assert_eq!(value(&s, g2), gv);
+    let mut tampered = wrapped.clone();
+    let last = tampered.len() - 9;
+    tampered[last] ^= 0x33;
+    err(
+        p.unwrap(
+            CKM_DES3_CBC_PAD,
+            &wrap_iv,
+            g,
+            &tampered,
+            vec![
+                ulong(CKA_CLASS, CKO_SECRET_KEY),
+                ulong(CKA_KEY_TYPE, CKK_AES),
+                flag(CKA_TOKEN, false),
+            ],
+        ),
+        CKR_WRAPPED_KEY_INVALID,
+        "unwrap with bad padding",
+    );
+    err(
+        p.wrap(CKM_DES3_CBC_PAD, &wrap_iv, aes_wrapper, g),
+        CKR_WRAPPING_KEY_TYPE_INCONSISTENT,
+        "DES3-CBC-PAD wrap with an AES key",
+    );
+}
