@@ -17,8 +17,8 @@ use cryptoki_sys::*;
 use num_bigint_dig::BigUint;
 
 black_box_suite! {
-    steps: [activate, recover, des3];
-    scenarios: [rsa_sign_verify_recover, des3_modes];
+    steps: [activate, recover, des3, digest_key];
+    scenarios: [rsa_sign_verify_recover, des3_modes, digest_of_keys];
 }
 
 fn activate(ctx: &Ctx) {
@@ -57,6 +57,11 @@ impl Rng {
     }
     fn bytes(&mut self, n: usize) -> Vec<u8> {
         (0..n).map(|_| self.next() as u8).collect()
+    }
+    /// Random bytes of a random length below `max`.
+    fn some(&mut self, max: usize) -> Vec<u8> {
+        let n = self.below(max);
+        self.bytes(n)
     }
 }
 
@@ -401,6 +406,44 @@ impl<'a> P<'a> {
         } else {
             Err(rv)
         }
+    }
+
+    fn digest_init(&self, mech: CK_MECHANISM_TYPE) -> CK_RV {
+        let mut m = ck_mech(mech, &mut []);
+        // SAFETY: `m` is a valid mechanism without parameter.
+        unsafe { self.f.C_DigestInit(self.s, &mut m) }
+    }
+
+    fn digest_update(&self, data: &[u8]) -> CK_RV {
+        let mut d = data.to_vec();
+        // SAFETY: `d` is alive for the call.
+        unsafe { self.f.C_DigestUpdate(self.s, d.as_mut_ptr(), d.len() as CK_ULONG) }
+    }
+
+    fn digest_key(&self, key: ObjectHandle) -> CK_RV {
+        // SAFETY: plain integer arguments.
+        unsafe { self.f.C_DigestKey(self.s, key.handle()) }
+    }
+
+    fn digest_final(&self) -> Result<Vec<u8>, CK_RV> {
+        self.out_call(|o, ol| {
+            // SAFETY: `o` is NULL or a buffer of `*ol` bytes.
+            unsafe { self.f.C_DigestFinal(self.s, o, ol) }
+        })
+    }
+
+    /// C_Digest (single part) after C_DigestInit.
+    fn digest(&self, mech: CK_MECHANISM_TYPE, data: &[u8]) -> Result<Vec<u8>, CK_RV> {
+        let rv = self.digest_init(mech);
+        if rv != CKR_OK {
+            return Err(rv);
+        }
+        let mut d = data.to_vec();
+        let (dp, dl) = (d.as_mut_ptr(), d.len() as CK_ULONG);
+        self.out_call(|o, ol| {
+            // SAFETY: `d` is alive; `o` is NULL or a buffer of `*ol` bytes.
+            unsafe { self.f.C_Digest(self.s, dp, dl, o, ol) }
+        })
     }
 
     fn mechanism_info(&self, slot: CK_SLOT_ID, mech: CK_MECHANISM_TYPE) -> Result<CK_MECHANISM_INFO, CK_RV> {
@@ -954,4 +997,130 @@ fn des3(ctx: &Ctx) {
         CKR_WRAPPING_KEY_TYPE_INCONSISTENT,
         "DES3-CBC-PAD wrap with an AES key",
     );
+}
+
+// ---------------------------------------------------------------------------- C_DigestKey
+
+fn digest_of_keys(env: &Env) {
+    scenario_steps(env, "digest_key");
+}
+
+/// The reference digest: RustCrypto for SHA-2, the module's own one-shot C_Digest (a separate
+/// code path from the one C_DigestKey moves into the core) for SHA-1.
+fn reference_digest(p: &P, mech: CK_MECHANISM_TYPE, data: &[u8]) -> Vec<u8> {
+    use sha2::Digest;
+    match mech {
+        CKM_SHA224 => sha2::Sha224::digest(data).to_vec(),
+        CKM_SHA256 => sha2::Sha256::digest(data).to_vec(),
+        CKM_SHA384 => sha2::Sha384::digest(data).to_vec(),
+        CKM_SHA512 => sha2::Sha512::digest(data).to_vec(),
+        _ => p.digest(mech, data).unwrap(),
+    }
+}
+
+fn digest_key(ctx: &Ctx) {
+    let hsm = ctx.init();
+    let s = hsm.user(CU1);
+    let p = P::new(&hsm, &s);
+    let mut rng = Rng::new();
+    // Secret keys of several types; one sensitive and unextractable (its value is known to
+    // the test because the test imported it).
+    let aes_value = rng.bytes(32);
+    let hidden = p
+        .create(vec![
+            ulong(CKA_CLASS, CKO_SECRET_KEY),
+            ulong(CKA_KEY_TYPE, CKK_AES),
+            flag(CKA_TOKEN, false),
+            flag(CKA_SENSITIVE, true),
+            flag(CKA_EXTRACTABLE, false),
+            bytes(CKA_VALUE, &aes_value),
+        ])
+        .unwrap();
+    let generic_value = rng.bytes(77);
+    let generic = p
+        .create(vec![
+            ulong(CKA_CLASS, CKO_SECRET_KEY),
+            ulong(CKA_KEY_TYPE, CKK_GENERIC_SECRET),
+            flag(CKA_TOKEN, true),
+            bytes(CKA_VALUE, &generic_value),
+        ])
+        .unwrap();
+    let des_value = rng.bytes(24);
+    let des = des3_import(&p, &des_value).unwrap();
+
+    for mech in [CKM_SHA_1, CKM_SHA224, CKM_SHA256, CKM_SHA384, CKM_SHA512] {
+        for _ in 0..6 {
+            let prefix = rng.some(300);
+            let middle = rng.some(130);
+            let suffix = rng.some(200);
+            ok(p.digest_init(mech), "C_DigestInit");
+            ok(p.digest_update(&prefix), "C_DigestUpdate");
+            ok(p.digest_key(hidden), "C_DigestKey");
+            ok(p.digest_update(&middle), "C_DigestUpdate in the core");
+            ok(p.digest_key(generic), "a second C_DigestKey");
+            ok(p.digest_key(des), "a third C_DigestKey");
+            ok(p.digest_update(&suffix), "C_DigestUpdate in the core");
+            let got = p.digest_final().unwrap();
+            let all = [
+                &prefix[..],
+                &aes_value,
+                &middle,
+                &generic_value,
+                &des_value,
+                &suffix,
+            ]
+            .concat();
+            assert_eq!(hex(&got), hex(&reference_digest(&p, mech, &all)), "{mech:#x}");
+        }
+        // The key first, nothing else.
+        ok(p.digest_init(mech), "C_DigestInit");
+        ok(p.digest_key(generic), "C_DigestKey");
+        let got = p.digest_final().unwrap();
+        assert_eq!(got, reference_digest(&p, mech, &generic_value), "{mech:#x}");
+    }
+    // The digest of a key is that of its value as data (spec): C_Digest agrees.
+    ok(p.digest_init(CKM_SHA256), "C_DigestInit");
+    ok(p.digest_key(hidden), "C_DigestKey");
+    // Size query, too-small buffer, then the digest; the operation survives the first two.
+    let mut len: CK_ULONG = 0;
+    // SAFETY: a NULL buffer with a writable length.
+    let rv = unsafe { p.f.C_DigestFinal(p.s, ptr::null_mut(), &mut len) };
+    ok(rv, "size query");
+    assert_eq!(len, 32);
+    let mut small = [0u8; 16];
+    let mut len: CK_ULONG = 16;
+    // SAFETY: `small` has `len` bytes.
+    let rv = unsafe { p.f.C_DigestFinal(p.s, small.as_mut_ptr(), &mut len) };
+    assert_rv(rv, CKR_BUFFER_TOO_SMALL, "too small a buffer");
+    assert_eq!(p.digest_final().unwrap(), p.digest(CKM_SHA256, &aes_value).unwrap());
+
+    // Misuse.
+    assert_rv(p.digest_key(hidden), CKR_OPERATION_NOT_INITIALIZED, "C_DigestKey without C_DigestInit");
+    let (public, private) = rsa_pair(&s, true);
+    for (k, what) in [(public, "a public key"), (private, "a private key")] {
+        ok(p.digest_init(CKM_SHA256), "C_DigestInit");
+        assert_rv(p.digest_key(k), CKR_KEY_INDIGESTIBLE, what);
+        // The error ended the digest.
+        err(p.digest_final(), CKR_OPERATION_NOT_INITIALIZED, "C_DigestFinal after a failed C_DigestKey");
+    }
+    ok(p.digest_init(CKM_SHA256), "C_DigestInit");
+    assert_rv(p.digest_key(obj(0x7fff_fff0)), CKR_KEY_HANDLE_INVALID, "an unknown handle");
+    let data_obj = s.create_object(&data("d", false, true, b"not a key")).unwrap();
+    ok(p.digest_init(CKM_SHA256), "C_DigestInit");
+    assert_rv(p.digest_key(data_obj), CKR_KEY_HANDLE_INVALID, "a data object");
+    // Once the digest is in the core: single-part C_Digest and a new Init are refused.
+    ok(p.digest_init(CKM_SHA512), "C_DigestInit");
+    ok(p.digest_key(des), "C_DigestKey");
+    assert_rv(p.digest_init(CKM_SHA256), CKR_OPERATION_ACTIVE, "C_DigestInit while active");
+    let mut d = [0u8; 4];
+    let mut out = [0u8; 64];
+    let mut len: CK_ULONG = 64;
+    // SAFETY: buffers alive with their lengths.
+    let rv = unsafe { p.f.C_Digest(p.s, d.as_mut_ptr(), 4, out.as_mut_ptr(), &mut len) };
+    assert_rv(rv, CKR_OPERATION_ACTIVE, "C_Digest after C_DigestKey");
+    assert_eq!(p.digest_final().unwrap(), reference_digest(&p, CKM_SHA512, &des_value));
+    // Without a login the token key is out of reach.
+    s.logout().unwrap();
+    ok(p.digest_init(CKM_SHA256), "C_DigestInit");
+    assert_rv(p.digest_key(generic), CKR_KEY_HANDLE_INVALID, "C_DigestKey logged out");
 }

@@ -1137,3 +1137,212 @@ impl Des3Schedule {
         *iv = ivec.bytes;
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// SHA-1 / SHA-2 contexts whose state can be exported and imported (C_DigestKey moves a digest
+// begun above the seam into the core).
+
+/// The exportable parts of a SHA context: chaining words, total length in bits, and the bytes
+/// of the partial block.
+pub(super) struct ShaParts {
+    pub(super) words: Vec<u64>,
+    pub(super) bits: u128,
+    pub(super) tail: Zeroizing<Vec<u8>>,
+}
+
+/// A SHA-1 or SHA-2 context, zeroized on drop (it may have absorbed key bytes).
+#[derive(Clone)]
+pub(super) enum ShaCtx {
+    Sha1(sys::SHA_CTX),
+    Sha256(sys::SHA256_CTX, HashAlg),
+    Sha512(sys::SHA512_CTX, HashAlg),
+}
+
+impl Drop for ShaCtx {
+    fn drop(&mut self) {
+        match self {
+            ShaCtx::Sha1(c) => {
+                c.h.zeroize();
+                c.data.zeroize();
+            }
+            ShaCtx::Sha256(c, _) => {
+                c.h.zeroize();
+                c.data.zeroize();
+            }
+            ShaCtx::Sha512(c, _) => {
+                c.h.zeroize();
+                c.p.zeroize();
+            }
+        }
+    }
+}
+
+impl ShaCtx {
+    pub(super) fn new(alg: HashAlg) -> ShaCtx {
+        let c32 = || sys::SHA256_CTX {
+            h: [0; 8],
+            Nl: 0,
+            Nh: 0,
+            data: [0; 64],
+            num: 0,
+            md_len: 0,
+        };
+        let c64 = || sys::SHA512_CTX {
+            h: [0; 8],
+            Nl: 0,
+            Nh: 0,
+            p: [0; 128],
+            num: 0,
+            md_len: 0,
+        };
+        // SAFETY (every arm): the Init functions only write the context we pass, which is a
+        // live, properly typed local; they cannot fail.
+        match alg {
+            HashAlg::Sha1 => {
+                let mut c = sys::SHA_CTX {
+                    h: [0; 5],
+                    Nl: 0,
+                    Nh: 0,
+                    data: [0; 64],
+                    num: 0,
+                };
+                // SAFETY: see above.
+                unsafe { sys::SHA1_Init(&mut c) };
+                ShaCtx::Sha1(c)
+            }
+            HashAlg::Sha224 | HashAlg::Sha256 => {
+                let mut c = c32();
+                // SAFETY: see above.
+                unsafe {
+                    if alg == HashAlg::Sha224 {
+                        sys::SHA224_Init(&mut c)
+                    } else {
+                        sys::SHA256_Init(&mut c)
+                    }
+                };
+                ShaCtx::Sha256(c, alg)
+            }
+            HashAlg::Sha384 | HashAlg::Sha512 => {
+                let mut c = c64();
+                // SAFETY: see above.
+                unsafe {
+                    if alg == HashAlg::Sha384 {
+                        sys::SHA384_Init(&mut c)
+                    } else {
+                        sys::SHA512_Init(&mut c)
+                    }
+                };
+                ShaCtx::Sha512(c, alg)
+            }
+        }
+    }
+
+    pub(super) fn update(&mut self, data: &[u8]) {
+        if data.is_empty() {
+            return;
+        }
+        // SAFETY: the context is live and initialized; `data` is a valid slice. The SHA-224
+        // and SHA-384 updates are those of SHA-256 and SHA-512.
+        unsafe {
+            match self {
+                ShaCtx::Sha1(c) => sys::SHA1_Update(c, data.as_ptr().cast(), data.len()),
+                ShaCtx::Sha256(c, _) => sys::SHA256_Update(c, data.as_ptr().cast(), data.len()),
+                ShaCtx::Sha512(c, _) => sys::SHA512_Update(c, data.as_ptr().cast(), data.len()),
+            }
+        };
+    }
+
+    pub(super) fn finish(mut self, out_len: usize) -> Vec<u8> {
+        let mut out = vec![0u8; 64];
+        // SAFETY: `out` has 64 writable bytes, enough for every digest; the context is live.
+        unsafe {
+            match &mut self {
+                ShaCtx::Sha1(c) => sys::SHA1_Final(out.as_mut_ptr(), c),
+                ShaCtx::Sha256(c, HashAlg::Sha224) => sys::SHA224_Final(out.as_mut_ptr(), c),
+                ShaCtx::Sha256(c, _) => sys::SHA256_Final(out.as_mut_ptr(), c),
+                ShaCtx::Sha512(c, HashAlg::Sha384) => sys::SHA384_Final(out.as_mut_ptr(), c),
+                ShaCtx::Sha512(c, _) => sys::SHA512_Final(out.as_mut_ptr(), c),
+            }
+        };
+        out.truncate(out_len);
+        out
+    }
+
+    /// The state, to continue elsewhere.
+    pub(super) fn export(&self) -> ShaParts {
+        match self {
+            ShaCtx::Sha1(c) => ShaParts {
+                words: c.h.iter().map(|&w| u64::from(w)).collect(),
+                bits: (u128::from(c.Nh) << 32) | u128::from(c.Nl),
+                tail: Zeroizing::new(c.data[..c.num as usize].to_vec()),
+            },
+            ShaCtx::Sha256(c, _) => ShaParts {
+                words: c.h.iter().map(|&w| u64::from(w)).collect(),
+                bits: (u128::from(c.Nh) << 32) | u128::from(c.Nl),
+                tail: Zeroizing::new(c.data[..c.num as usize].to_vec()),
+            },
+            ShaCtx::Sha512(c, _) => ShaParts {
+                words: c.h.to_vec(),
+                bits: (u128::from(c.Nh) << 64) | u128::from(c.Nl),
+                tail: Zeroizing::new(c.p[..c.num as usize].to_vec()),
+            },
+        }
+    }
+
+    /// A context continuing from `parts`; inconsistent parts (word count, a length that is
+    /// not whole bytes or does not match the partial block): `ArgumentsBad`.
+    pub(super) fn import(alg: HashAlg, parts: &ShaParts) -> Result<ShaCtx> {
+        let mut ctx = ShaCtx::new(alg);
+        let block: u128 = match alg {
+            HashAlg::Sha1 | HashAlg::Sha224 | HashAlg::Sha256 => 64,
+            HashAlg::Sha384 | HashAlg::Sha512 => 128,
+        };
+        let bytes = parts.bits / 8;
+        let consistent = parts.bits % 8 == 0
+            && bytes % block == parts.tail.len() as u128
+            && parts.tail.len() < block as usize;
+        let bad = || Error::ArgumentsBad;
+        if !consistent {
+            return Err(bad());
+        }
+        let num = c_uint::try_from(parts.tail.len()).map_err(|_| bad())?;
+        let word32 = |w: &u64| u32::try_from(*w).map_err(|_| bad());
+        match &mut ctx {
+            ShaCtx::Sha1(c) => {
+                if parts.words.len() != 5 || parts.bits >> 64 != 0 {
+                    return Err(bad());
+                }
+                for (d, s) in c.h.iter_mut().zip(&parts.words) {
+                    *d = word32(s)?;
+                }
+                c.Nl = parts.bits as u32;
+                c.Nh = (parts.bits >> 32) as u32;
+                c.data[..parts.tail.len()].copy_from_slice(&parts.tail);
+                c.num = num;
+            }
+            ShaCtx::Sha256(c, _) => {
+                if parts.words.len() != 8 || parts.bits >> 64 != 0 {
+                    return Err(bad());
+                }
+                for (d, s) in c.h.iter_mut().zip(&parts.words) {
+                    *d = word32(s)?;
+                }
+                c.Nl = parts.bits as u32;
+                c.Nh = (parts.bits >> 32) as u32;
+                c.data[..parts.tail.len()].copy_from_slice(&parts.tail);
+                c.num = num;
+            }
+            ShaCtx::Sha512(c, _) => {
+                if parts.words.len() != 8 {
+                    return Err(bad());
+                }
+                c.h.copy_from_slice(&parts.words);
+                c.Nl = parts.bits as u64;
+                c.Nh = (parts.bits >> 64) as u64;
+                c.p[..parts.tail.len()].copy_from_slice(&parts.tail);
+                c.num = num;
+            }
+        }
+        Ok(ctx)
+    }
+}

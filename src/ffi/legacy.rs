@@ -52,8 +52,6 @@ cryptoki_fn! {
 cryptoki_fn! {
     /// C_DigestKey.
     fn C_DigestKey(hSession: CK_SESSION_HANDLE, hKey: CK_OBJECT_HANDLE) {
-        let _ = (hSession, hKey);
-        crate::cryptoki::module()?;
-        Err(crate::error::Error::FunctionNotSupported)
+        super::session(hSession)?.digest_key(super::marshal::from_ck(hKey))
     }
 }

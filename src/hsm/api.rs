@@ -8,6 +8,7 @@
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
+use crate::crypto::digest::HashState;
 use crate::crypto::HashAlg;
 use crate::error::Result;
 
@@ -483,6 +484,24 @@ pub enum Request {
     SeedRandom {
         data: Vec<u8>,
     },
+    /// C_DigestKey: digest a secret key's value inside the core. The digest either starts
+    /// here from the state of a digest begun above the seam (and continues in the core, as
+    /// the returned operation: OpUpdate / OpFinal), or continues a core digest operation.
+    DigestKey {
+        conn: ConnId,
+        sid: SessionId,
+        key: ObjectId,
+        into: DigestInto,
+    },
+}
+
+/// Where C_DigestKey's digest continues.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum DigestInto {
+    /// A digest begun above the seam: its state (of the caller's own data).
+    Start(HashState),
+    /// A digest already in the core.
+    Op(OpId),
 }
 
 /// A response across the seam.

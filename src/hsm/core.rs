@@ -1294,6 +1294,62 @@ impl Core {
         Ok(id)
     }
 
+    /// C_DigestKey: absorb a secret key's value into a digest that from then on runs here
+    /// (its state is never returned: it holds key bytes).
+    fn digest_key(
+        &self,
+        conn: ConnId,
+        sid: SessionId,
+        key: ObjectId,
+        into: DigestInto,
+    ) -> Result<OpId> {
+        self.session_rw(conn, sid)?;
+        let login = self.login_of(conn)?;
+        let e = self.usable_key(conn, login.as_deref(), key, Error::KeyHandleInvalid)?;
+        if !e.obj.is_key() {
+            return Err(Error::KeyHandleInvalid);
+        }
+        // Only a secret key's value is digestible: a private key's is not one string.
+        if e.obj.class() != CKO_SECRET_KEY {
+            return Err(Error::KeyIndigestible);
+        }
+        let value = e.obj.bytes(CKA_VALUE).ok_or(Error::KeyIndigestible)?;
+        match into {
+            DigestInto::Start(state) => {
+                let mut h = crate::crypto::digest::Hasher::import(&state)?;
+                h.update(value);
+                let mech = Mechanism::Digest(h.alg());
+                let id = OpId(self.next_id());
+                self.ops.lock().insert(
+                    id,
+                    Op {
+                        conn,
+                        sid,
+                        // Unused: a digest state is fed and finished whatever the kind.
+                        kind: OpKind::Sign,
+                        mech,
+                        entry: e.clone(),
+                        state: OpState::Digest(Box::new(h)),
+                        needs_auth: false,
+                    },
+                );
+                Ok(id)
+            }
+            DigestInto::Op(id) => {
+                let mut o = self.take_op(conn, id)?;
+                let r = match &mut o.state {
+                    OpState::Digest(h) => {
+                        h.update(value);
+                        Ok(id)
+                    }
+                    _ => Err(Error::OperationNotInitialized),
+                };
+                self.ops.lock().insert(id, o);
+                r
+            }
+        }
+    }
+
     fn take_op(&self, conn: ConnId, op: OpId) -> Result<Op> {
         let mut ops = self.ops.lock();
         match ops.get(&op) {
@@ -1617,6 +1673,12 @@ impl Core {
                 Response::Ok
             }
             R::Mechanisms => Response::Mechanisms(mechs::table()),
+            R::DigestKey {
+                conn,
+                sid,
+                key,
+                into,
+            } => Response::Op(self.digest_key(conn, sid, key, into)?),
             R::GenerateRandom { len } => {
                 let len = usize::try_from(len).map_err(|_| Error::ArgumentsBad)?;
                 if len > 1 << 24 {

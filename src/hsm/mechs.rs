@@ -397,6 +397,8 @@ pub enum OpState {
     Aes(Box<AesStream>),
     Hmac(Box<HmacStream>),
     Des3(Box<Des3Stream>),
+    /// A digest moved into the core by C_DigestKey.
+    Digest(Box<crate::crypto::digest::Hasher>),
 }
 
 fn hmac_for(key: &Zeroizing<Vec<u8>>, hash: HashAlg) -> HmacKey {
@@ -586,6 +588,10 @@ pub fn update(
     state: &mut OpState,
     data: &[u8],
 ) -> Result<Vec<u8>> {
+    if let OpState::Digest(h) = state {
+        h.update(data);
+        return Ok(Vec::new());
+    }
     if !multipart(mech) {
         return Err(Error::FunctionNotSupported);
     }
@@ -643,6 +649,7 @@ pub fn update(
         }
         OpState::Aes(s) => s.update(data),
         OpState::Des3(s) => s.update(data),
+        OpState::Digest(_) => Err(Error::GeneralError),
         OpState::Hmac(h) => {
             h.update(data);
             Ok(Vec::new())
@@ -669,6 +676,7 @@ pub fn finish(
         OpState::Buffer(b) => one_shot(kind, mech, key, &b, extra),
         OpState::Aes(s) => s.finish(),
         OpState::Des3(s) => s.finish(),
+        OpState::Digest(h) => Ok(h.finish()),
         OpState::Hmac(h) => {
             let Mechanism::Hmac { hash, out_len } = mech else {
                 return Err(Error::GeneralError);
