@@ -87,6 +87,13 @@ impl Bn {
     fn as_ptr(&self) -> *const sys::BIGNUM {
         self.ptr.as_ptr()
     }
+
+    /// Give the BIGNUM away (to an aws-lc `set0` function, which takes ownership).
+    fn into_raw(self) -> *mut sys::BIGNUM {
+        let p = self.ptr.as_ptr();
+        std::mem::forget(self);
+        p
+    }
 }
 
 impl Drop for Bn {
@@ -1344,5 +1351,289 @@ impl ShaCtx {
             }
         }
         Ok(ctx)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Finite-field Diffie-Hellman and DSA (legacy; not in the FIPS build's mechanism table)
+
+/// Bytes of a BIGNUM read through a getter, or empty when absent.
+///
+/// # Safety
+/// `bn` is null or valid for the duration of the call.
+unsafe fn opt_bytes(bn: *const sys::BIGNUM) -> Zeroizing<Vec<u8>> {
+    // SAFETY: the caller's contract.
+    unsafe { bn_bytes(bn) }
+}
+
+/// The RFC 7919 group (p, g) of `bits` (2048, 3072, 4096 or 8192), else `KeySizeRange`.
+pub(super) fn ffdhe_group(bits: usize) -> Result<(Vec<u8>, Vec<u8>)> {
+    let nid = match bits {
+        2048 => sys::NID_ffdhe2048,
+        3072 => sys::NID_ffdhe3072,
+        4096 => sys::NID_ffdhe4096,
+        8192 => sys::NID_ffdhe8192,
+        _ => return Err(Error::KeySizeRange),
+    };
+    // SAFETY: DH_new_by_nid returns a new DH or null.
+    let dh = Dh::wrap(unsafe { sys::DH_new_by_nid(nid as c_int) })?;
+    let (mut p, mut g) = (ptr::null(), ptr::null());
+    // SAFETY: `dh` is live; the getters write borrowed pointers into our locals.
+    let out = unsafe {
+        sys::DH_get0_pqg(dh.ptr.as_ptr(), &mut p, ptr::null_mut(), &mut g);
+        (bn_bytes(p).to_vec(), bn_bytes(g).to_vec())
+    };
+    Ok(out)
+}
+
+/// An aws-lc `DH` (domain parameters and, when private, the private value).
+pub(super) struct Dh {
+    ptr: NonNull<sys::DH>,
+}
+
+// SAFETY: once built a DH is only read (DH_compute_key_padded takes `DH *` but only to build
+// its Montgomery context lazily, under aws-lc's own lock), so sharing between threads is sound.
+unsafe impl Send for Dh {}
+// SAFETY: as above.
+unsafe impl Sync for Dh {}
+
+impl Drop for Dh {
+    fn drop(&mut self) {
+        // SAFETY: we own the DH; DH_free clears its private value.
+        unsafe { sys::DH_free(self.ptr.as_ptr()) }
+    }
+}
+
+impl Dh {
+    fn wrap(p: *mut sys::DH) -> Result<Dh> {
+        NonNull::new(p).map(|ptr| Dh { ptr }).ok_or(()).or_else(|()| fail())
+    }
+
+    fn with_params(p: &[u8], g: &[u8]) -> Result<Dh> {
+        // SAFETY: DH_new returns a new DH or null.
+        let dh = Dh::wrap(unsafe { sys::DH_new() })?;
+        let (p, g) = (Bn::from_bytes(p, false)?, Bn::from_bytes(g, false)?);
+        // SAFETY: `dh` is live; DH_set0_pqg takes ownership of p and g on success (on failure
+        // they leak, which only happens on allocation failure).
+        check(unsafe { sys::DH_set0_pqg(dh.ptr.as_ptr(), p.into_raw(), ptr::null_mut(), g.into_raw()) })?;
+        Ok(dh)
+    }
+
+    /// Whether p is a safe prime (instant for the RFC 7919 / 3526 groups aws-lc knows; a
+    /// primality test otherwise).
+    pub(super) fn check_safe_prime(p: &[u8], g: &[u8]) -> Result<bool> {
+        let dh = Dh::with_params(p, g)?;
+        let mut flags: c_int = 0;
+        // SAFETY: `dh` is live; `flags` is writable.
+        check(unsafe { sys::DH_check(dh.ptr.as_ptr(), &mut flags) })?;
+        let bad = (sys::DH_CHECK_P_NOT_PRIME | sys::DH_CHECK_P_NOT_SAFE_PRIME) as c_int;
+        Ok(flags & bad == 0)
+    }
+
+    /// A new key pair on (p, g): (public value, private value).
+    pub(super) fn generate(
+        p: &[u8],
+        g: &[u8],
+        priv_bits: Option<u32>,
+    ) -> Result<(Vec<u8>, Zeroizing<Vec<u8>>)> {
+        let dh = Dh::with_params(p, g)?;
+        if let Some(bits) = priv_bits {
+            // SAFETY: `dh` is live.
+            check(unsafe { sys::DH_set_length(dh.ptr.as_ptr(), bits) })?;
+        }
+        // SAFETY: `dh` is live with its parameters set.
+        check(unsafe { sys::DH_generate_key(dh.ptr.as_ptr()) })?;
+        let (mut y, mut x) = (ptr::null(), ptr::null());
+        // SAFETY: `dh` is live; the getter writes borrowed pointers into our locals, read
+        // before `dh` drops.
+        let out = unsafe {
+            sys::DH_get0_key(dh.ptr.as_ptr(), &mut y, &mut x);
+            (opt_bytes(y).to_vec(), opt_bytes(x))
+        };
+        Ok(out)
+    }
+
+    /// A private key (p, g, x).
+    pub(super) fn private(p: &[u8], g: &[u8], x: &[u8]) -> Result<Dh> {
+        let dh = Dh::with_params(p, g)?;
+        let x = Bn::from_bytes(x, true)?;
+        // SAFETY: `dh` is live; DH_set0_key takes ownership of x (no public value needed).
+        check(unsafe { sys::DH_set0_key(dh.ptr.as_ptr(), ptr::null_mut(), x.into_raw()) })?;
+        Ok(dh)
+    }
+
+    /// The shared secret with the peer's public value, left-padded to the length of p. The
+    /// caller checked the peer value's range.
+    pub(super) fn compute(&self, peer: &[u8], p_len: usize) -> Result<Zeroizing<Vec<u8>>> {
+        let peer = Bn::from_bytes(peer, false)?;
+        // SAFETY: `dh` is live.
+        let size = unsafe { sys::DH_size(self.ptr.as_ptr()) } as usize;
+        if size != p_len {
+            return fail();
+        }
+        let mut out = Zeroizing::new(vec![0u8; size]);
+        // SAFETY: `out` has DH_size bytes as DH_compute_key_padded requires; the peer value and
+        // the DH are live.
+        let n = unsafe { sys::DH_compute_key_padded(out.as_mut_ptr(), peer.as_ptr(), self.ptr.as_ptr()) };
+        if usize::try_from(n) != Ok(size) {
+            return fail();
+        }
+        Ok(out)
+    }
+}
+
+/// An aws-lc `DSA` key (public or private).
+pub(super) struct Dsa {
+    ptr: NonNull<sys::DSA>,
+    q_len: usize,
+}
+
+// SAFETY: once built a DSA key is only read (signing and verification take `const DSA *`).
+unsafe impl Send for Dsa {}
+// SAFETY: as above.
+unsafe impl Sync for Dsa {}
+
+impl Drop for Dsa {
+    fn drop(&mut self) {
+        // SAFETY: we own the DSA; DSA_free clears its private value.
+        unsafe { sys::DSA_free(self.ptr.as_ptr()) }
+    }
+}
+
+impl Dsa {
+    fn wrap(p: *mut sys::DSA) -> Result<Dsa> {
+        match NonNull::new(p) {
+            Some(ptr) => Ok(Dsa { ptr, q_len: 0 }),
+            None => fail(),
+        }
+    }
+
+    fn pqg_of(&self) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+        let (mut p, mut q, mut g) = (ptr::null(), ptr::null(), ptr::null());
+        // SAFETY: the DSA is live; the getter writes borrowed pointers read right away.
+        unsafe {
+            sys::DSA_get0_pqg(self.ptr.as_ptr(), &mut p, &mut q, &mut g);
+            (bn_bytes(p).to_vec(), bn_bytes(q).to_vec(), bn_bytes(g).to_vec())
+        }
+    }
+
+    /// New domain parameters (FIPS 186-4, SHA-256, q of 256 bits) with a p of `bits` bits.
+    pub(super) fn generate_params(bits: u32) -> Result<(Vec<u8>, Vec<u8>, Vec<u8>)> {
+        // SAFETY: DSA_new returns a new DSA or null.
+        let dsa = Dsa::wrap(unsafe { sys::DSA_new() })?;
+        // SAFETY: `dsa` is live; no seed, counter or callback.
+        check(unsafe {
+            sys::DSA_generate_parameters_ex(
+                dsa.ptr.as_ptr(),
+                bits,
+                ptr::null(),
+                0,
+                ptr::null_mut(),
+                ptr::null_mut(),
+                ptr::null_mut(),
+            )
+        })?;
+        Ok(dsa.pqg_of())
+    }
+
+    fn with_params(p: &[u8], q: &[u8], g: &[u8]) -> Result<Dsa> {
+        // SAFETY: DSA_new returns a new DSA or null.
+        let mut dsa = Dsa::wrap(unsafe { sys::DSA_new() })?;
+        let (pb, qb, gb) = (
+            Bn::from_bytes(p, false)?,
+            Bn::from_bytes(q, false)?,
+            Bn::from_bytes(g, false)?,
+        );
+        // SAFETY: `qb` is live.
+        dsa.q_len = (unsafe { sys::BN_num_bits(qb.as_ptr()) } as usize).div_ceil(8);
+        // SAFETY: `dsa` is live; DSA_set0_pqg takes ownership of the three values.
+        check(unsafe {
+            sys::DSA_set0_pqg(dsa.ptr.as_ptr(), pb.into_raw(), qb.into_raw(), gb.into_raw())
+        })?;
+        Ok(dsa)
+    }
+
+    /// A new key pair on (p, q, g): (y, x).
+    pub(super) fn generate(p: &[u8], q: &[u8], g: &[u8]) -> Result<(Vec<u8>, Zeroizing<Vec<u8>>)> {
+        let dsa = Dsa::with_params(p, q, g)?;
+        // SAFETY: `dsa` is live with its parameters.
+        check(unsafe { sys::DSA_generate_key(dsa.ptr.as_ptr()) })?;
+        let (mut y, mut x) = (ptr::null(), ptr::null());
+        // SAFETY: as in `pqg_of`.
+        let out = unsafe {
+            sys::DSA_get0_key(dsa.ptr.as_ptr(), &mut y, &mut x);
+            (opt_bytes(y).to_vec(), opt_bytes(x))
+        };
+        Ok(out)
+    }
+
+    /// A key from (p, q, g) and the public value y or the private value x.
+    pub(super) fn new(p: &[u8], q: &[u8], g: &[u8], value: &[u8], private: bool) -> Result<Dsa> {
+        let dsa = Dsa::with_params(p, q, g)?;
+        let v = Bn::from_bytes(value, private)?;
+        let (y, x) = if private {
+            (ptr::null_mut(), v.into_raw())
+        } else {
+            (v.into_raw(), ptr::null_mut())
+        };
+        // SAFETY: `dsa` is live; DSA_set0_key takes ownership of the value given.
+        check(unsafe { sys::DSA_set0_key(dsa.ptr.as_ptr(), y, x) })?;
+        Ok(dsa)
+    }
+
+    pub(super) fn q_len(&self) -> usize {
+        self.q_len
+    }
+
+    /// A signature r || s, each left-padded to the length of q.
+    pub(super) fn sign(&self, digest: &[u8]) -> Result<Vec<u8>> {
+        // SAFETY: `digest` is a valid slice; the DSA is live.
+        let sig = unsafe { sys::DSA_do_sign(digest.as_ptr(), digest.len(), self.ptr.as_ptr()) };
+        if sig.is_null() {
+            return fail();
+        }
+        let (mut r, mut s) = (ptr::null(), ptr::null());
+        // SAFETY: `sig` is a live DSA_SIG we own and free below; r and s are read before.
+        let out = unsafe {
+            sys::DSA_SIG_get0(sig, &mut r, &mut s);
+            let out = bn_padded(r, self.q_len).and_then(|r| {
+                let s = bn_padded(s, self.q_len)?;
+                Ok([&r[..], &s[..]].concat())
+            });
+            sys::DSA_SIG_free(sig);
+            out
+        };
+        out
+    }
+
+    /// Whether `r || s` (the caller checked its length) is a valid signature of `digest`.
+    pub(super) fn verify(&self, digest: &[u8], sig: &[u8]) -> Result<bool> {
+        let (r, s) = sig.split_at(sig.len() / 2);
+        let (r, s) = (Bn::from_bytes(r, false)?, Bn::from_bytes(s, false)?);
+        // SAFETY: DSA_SIG_new returns a new DSA_SIG or null.
+        let dsig = unsafe { sys::DSA_SIG_new() };
+        if dsig.is_null() {
+            return fail();
+        }
+        let mut valid: c_int = 0;
+        // SAFETY: `dsig` is live and takes ownership of r and s; the digest and DSA are live;
+        // `dsig` is freed once, after the check.
+        let rc = unsafe {
+            let set = sys::DSA_SIG_set0(dsig, r.into_raw(), s.into_raw());
+            let rc = if set == 1 {
+                sys::DSA_do_check_signature(&mut valid, digest.as_ptr(), digest.len(), dsig, self.ptr.as_ptr())
+            } else {
+                0
+            };
+            sys::DSA_SIG_free(dsig);
+            rc
+        };
+        if rc != 1 {
+            // A malformed signature (e.g. r or s out of range) is simply invalid.
+            // SAFETY: only touches aws-lc's thread-local error queue.
+            unsafe { sys::ERR_clear_error() };
+            return Ok(false);
+        }
+        Ok(valid == 1)
     }
 }

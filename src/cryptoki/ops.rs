@@ -214,7 +214,8 @@ fn single_part_only(mech: &Mechanism) -> bool {
         | Mechanism::RsaPkcsOaep(_)
         | Mechanism::Ecdsa
         | Mechanism::AesKeyWrap { .. }
-        | Mechanism::AesKeyWrapKwp { .. } => true,
+        | Mechanism::AesKeyWrapKwp { .. }
+        | Mechanism::Dsa => true,
         Mechanism::AesKeyGen
         | Mechanism::GenericSecretKeyGen
         | Mechanism::RsaPkcsKeyPairGen
@@ -234,7 +235,13 @@ fn single_part_only(mech: &Mechanism) -> bool {
         | Mechanism::Des3KeyGen
         | Mechanism::Des3Ecb
         | Mechanism::Des3Cbc(_)
-        | Mechanism::Des3CbcPad(_) => false,
+        | Mechanism::Des3CbcPad(_)
+        | Mechanism::DhPkcsParameterGen
+        | Mechanism::DhPkcsKeyPairGen
+        | Mechanism::DhPkcsDerive(_)
+        | Mechanism::DsaParameterGen
+        | Mechanism::DsaKeyPairGen
+        | Mechanism::HashDsa(_) => false,
     }
 }
 

@@ -132,6 +132,42 @@ unsafe fn parse(m: &CK_MECHANISM) -> Result<Mechanism> {
         #[cfg(not(feature = "fips"))]
         // SAFETY: the parameter obeys the contract.
         CKM_DES3_CBC_PAD => Mechanism::Des3CbcPad(unsafe { param::<[u8; 8]>(m) }?),
+        #[cfg(not(feature = "fips"))]
+        CKM_DH_PKCS_PARAMETER_GEN => none(m, Mechanism::DhPkcsParameterGen)?,
+        #[cfg(not(feature = "fips"))]
+        CKM_DH_PKCS_KEY_PAIR_GEN => none(m, Mechanism::DhPkcsKeyPairGen)?,
+        #[cfg(not(feature = "fips"))]
+        CKM_DH_PKCS_DERIVE => {
+            // The parameter is the other party's public value, as bytes.
+            // SAFETY: the parameter obeys the contract.
+            let v = unsafe {
+                bytes_or(
+                    m.pParameter.cast(),
+                    m.ulParameterLen,
+                    Error::MechanismParamInvalid,
+                )
+            }?;
+            if v.is_empty() {
+                return Err(Error::MechanismParamInvalid);
+            }
+            Mechanism::DhPkcsDerive(v.to_vec())
+        }
+        #[cfg(not(feature = "fips"))]
+        CKM_DSA_PARAMETER_GEN => none(m, Mechanism::DsaParameterGen)?,
+        #[cfg(not(feature = "fips"))]
+        CKM_DSA_KEY_PAIR_GEN => none(m, Mechanism::DsaKeyPairGen)?,
+        #[cfg(not(feature = "fips"))]
+        CKM_DSA => none(m, Mechanism::Dsa)?,
+        #[cfg(not(feature = "fips"))]
+        CKM_DSA_SHA1 => none(m, Mechanism::HashDsa(HashAlg::Sha1))?,
+        #[cfg(not(feature = "fips"))]
+        CKM_DSA_SHA224 => none(m, Mechanism::HashDsa(HashAlg::Sha224))?,
+        #[cfg(not(feature = "fips"))]
+        CKM_DSA_SHA256 => none(m, Mechanism::HashDsa(HashAlg::Sha256))?,
+        #[cfg(not(feature = "fips"))]
+        CKM_DSA_SHA384 => none(m, Mechanism::HashDsa(HashAlg::Sha384))?,
+        #[cfg(not(feature = "fips"))]
+        CKM_DSA_SHA512 => none(m, Mechanism::HashDsa(HashAlg::Sha512))?,
         _ => return Err(Error::MechanismInvalid),
     })
 }

@@ -225,6 +225,18 @@ pub enum Mechanism {
     Des3Ecb,
     Des3Cbc([u8; 8]),
     Des3CbcPad([u8; 8]),
+    // Legacy FFDH and DSA (not in the FIPS build).
+    /// CKM_DH_PKCS_PARAMETER_GEN: C_GenerateKey makes CKO_DOMAIN_PARAMETERS.
+    DhPkcsParameterGen,
+    DhPkcsKeyPairGen,
+    /// CKM_DH_PKCS_DERIVE: the other party's public value.
+    DhPkcsDerive(Vec<u8>),
+    DsaParameterGen,
+    DsaKeyPairGen,
+    /// CKM_DSA: the request's data is the caller's digest.
+    Dsa,
+    /// CKM_DSA_SHA*: the request's data is the digest, hashed above the seam.
+    HashDsa(HashAlg),
 }
 
 impl Mechanism {
@@ -234,7 +246,8 @@ impl Mechanism {
         match self {
             Mechanism::HashRsaPkcs(h)
             | Mechanism::HashRsaPkcsPss(h, _)
-            | Mechanism::HashEcdsa(h) => Some(*h),
+            | Mechanism::HashEcdsa(h)
+            | Mechanism::HashDsa(h) => Some(*h),
             _ => None,
         }
     }

@@ -1043,13 +1043,14 @@ impl Core {
     ) -> Result<ObjectId> {
         let login = self.login_of(conn)?;
         let (class, _) = objects::class_and_type(template)?;
-        if class.is_some_and(|c| c != CKO_SECRET_KEY) {
+        let made = mechs::generated_class(mech);
+        if class.is_some_and(|c| c != made) {
             return Err(Error::TemplateInconsistent);
         }
         let (kt, material) = mechs::generate_secret(mech, template)?;
         let id = Self::new_object_id()?;
         let obj = objects::build(
-            CKO_SECRET_KEY,
+            made,
             Some(kt),
             template,
             material,

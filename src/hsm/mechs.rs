@@ -11,6 +11,8 @@ use super::objects::Object;
 use super::vendor;
 use crate::crypto::aes::{AesKey, AesStream, StreamMode};
 use crate::crypto::des3::{self, Des3Key, Des3Mode, Des3Stream};
+use crate::crypto::dh::{self, DhPrivateKey};
+use crate::crypto::dsa::{self, DsaPrivateKey, DsaPublicKey};
 use crate::crypto::ec::{self, Curve, EcPrivateKey, EcPublicKey};
 use crate::crypto::hmac::{HmacKey, HmacStream};
 use crate::crypto::rsa::{self, RsaComponents, RsaPrivateKey, RsaPublicKey};
@@ -31,7 +33,17 @@ pub const LEGACY: bool = cfg!(not(feature = "fips"));
 fn is_legacy(m: &Mechanism) -> bool {
     matches!(
         m,
-        Mechanism::Des3KeyGen | Mechanism::Des3Ecb | Mechanism::Des3Cbc(_) | Mechanism::Des3CbcPad(_)
+        Mechanism::Des3KeyGen
+            | Mechanism::Des3Ecb
+            | Mechanism::Des3Cbc(_)
+            | Mechanism::Des3CbcPad(_)
+            | Mechanism::DhPkcsParameterGen
+            | Mechanism::DhPkcsKeyPairGen
+            | Mechanism::DhPkcsDerive(_)
+            | Mechanism::DsaParameterGen
+            | Mechanism::DsaKeyPairGen
+            | Mechanism::Dsa
+            | Mechanism::HashDsa(_)
     )
 }
 
@@ -123,7 +135,24 @@ pub fn table() -> Vec<MechanismInfo> {
             m(CKM_DES3_ECB, 24, 24, ed),
             m(CKM_DES3_CBC, 24, 24, ed),
             m(CKM_DES3_CBC_PAD, 24, 24, ed | CKF_WRAP | CKF_UNWRAP),
+            // FFDH: primes of 2048..8192 bits (parameter generation: the RFC 7919 sizes).
+            m(CKM_DH_PKCS_PARAMETER_GEN, 2048, 8192, CKF_GENERATE),
+            m(CKM_DH_PKCS_KEY_PAIR_GEN, 2048, 8192, CKF_GENERATE_KEY_PAIR),
+            m(CKM_DH_PKCS_DERIVE, 2048, 8192, CKF_DERIVE),
+            // DSA: p of 2048..3072 bits.
+            m(CKM_DSA_PARAMETER_GEN, 2048, 3072, CKF_GENERATE),
+            m(CKM_DSA_KEY_PAIR_GEN, 2048, 3072, CKF_GENERATE_KEY_PAIR),
+            m(CKM_DSA, 2048, 3072, sv),
         ]);
+        for h in [
+            HashAlg::Sha1,
+            HashAlg::Sha224,
+            HashAlg::Sha256,
+            HashAlg::Sha384,
+            HashAlg::Sha512,
+        ] {
+            t.push(m(dsa_mech(h), 2048, 3072, sv));
+        }
     }
     t.sort_by_key(|i| i.mech);
     t
@@ -163,6 +192,15 @@ fn ecdsa_mech(h: HashAlg) -> u64 {
         HashAlg::Sha256 => CKM_ECDSA_SHA256,
         HashAlg::Sha384 => CKM_ECDSA_SHA384,
         HashAlg::Sha512 => CKM_ECDSA_SHA512,
+    }
+}
+fn dsa_mech(h: HashAlg) -> u64 {
+    match h {
+        HashAlg::Sha1 => CKM_DSA_SHA1,
+        HashAlg::Sha224 => CKM_DSA_SHA224,
+        HashAlg::Sha256 => CKM_DSA_SHA256,
+        HashAlg::Sha384 => CKM_DSA_SHA384,
+        HashAlg::Sha512 => CKM_DSA_SHA512,
     }
 }
 fn hmac_mechs(h: HashAlg) -> (u64, u64) {
@@ -213,6 +251,13 @@ pub fn ck_type(m: &Mechanism) -> u64 {
         Mechanism::Des3Ecb => CKM_DES3_ECB,
         Mechanism::Des3Cbc(_) => CKM_DES3_CBC,
         Mechanism::Des3CbcPad(_) => CKM_DES3_CBC_PAD,
+        Mechanism::DhPkcsParameterGen => CKM_DH_PKCS_PARAMETER_GEN,
+        Mechanism::DhPkcsKeyPairGen => CKM_DH_PKCS_KEY_PAIR_GEN,
+        Mechanism::DhPkcsDerive(_) => CKM_DH_PKCS_DERIVE,
+        Mechanism::DsaParameterGen => CKM_DSA_PARAMETER_GEN,
+        Mechanism::DsaKeyPairGen => CKM_DSA_KEY_PAIR_GEN,
+        Mechanism::Dsa => CKM_DSA,
+        Mechanism::HashDsa(h) => dsa_mech(*h),
     }
 }
 
@@ -225,6 +270,9 @@ pub enum ParsedKey {
     Aes(Arc<AesKey>),
     Hmac(HmacKey, Zeroizing<Vec<u8>>),
     Des3(Arc<Des3Key>),
+    DhPrivate(DhPrivateKey),
+    DsaPrivate(DsaPrivateKey),
+    DsaPublic(DsaPublicKey),
 }
 
 fn attr_bytes(obj: &Object, ty: u64) -> Result<&[u8]> {
@@ -270,6 +318,23 @@ pub fn parse(obj: &Object) -> Result<ParsedKey> {
         (CKO_SECRET_KEY, Some(CKK_AES)) => Ok(ParsedKey::Aes(Arc::new(AesKey::new(attr_bytes(
             obj, CKA_VALUE,
         )?)?))),
+        (CKO_PRIVATE_KEY, Some(CKK_DH)) => Ok(ParsedKey::DhPrivate(DhPrivateKey::new(
+            attr_bytes(obj, CKA_PRIME)?,
+            attr_bytes(obj, CKA_BASE)?,
+            attr_bytes(obj, CKA_VALUE)?,
+        )?)),
+        (CKO_PRIVATE_KEY, Some(CKK_DSA)) => Ok(ParsedKey::DsaPrivate(DsaPrivateKey::new(
+            attr_bytes(obj, CKA_PRIME)?,
+            attr_bytes(obj, CKA_SUBPRIME)?,
+            attr_bytes(obj, CKA_BASE)?,
+            attr_bytes(obj, CKA_VALUE)?,
+        )?)),
+        (CKO_PUBLIC_KEY, Some(CKK_DSA)) => Ok(ParsedKey::DsaPublic(DsaPublicKey::new(
+            attr_bytes(obj, CKA_PRIME)?,
+            attr_bytes(obj, CKA_SUBPRIME)?,
+            attr_bytes(obj, CKA_BASE)?,
+            attr_bytes(obj, CKA_VALUE)?,
+        )?)),
         (CKO_SECRET_KEY, Some(CKK_DES3)) => Ok(ParsedKey::Des3(Arc::new(Des3Key::new(
             attr_bytes(obj, CKA_VALUE)?,
         )?))),
@@ -322,6 +387,7 @@ fn requirements(kind: OpKind, mech: &Mechanism) -> Result<(u64, u64, u64)> {
         M::Des3Ecb | M::Des3Cbc(_) | M::Des3CbcPad(_) if !signing && LEGACY => {
             (CKK_DES3, CKO_SECRET_KEY)
         }
+        M::Dsa | M::HashDsa(_) if signing && LEGACY => (CKK_DSA, asym_class),
         _ => return Err(Error::MechanismInvalid),
     };
     Ok((key_type, class, usage))
@@ -513,6 +579,14 @@ pub fn one_shot(
         (OpKind::Encrypt | OpKind::Decrypt, M::AesCtr { counter_bits, cb }, K::Aes(k)) => {
             k.ctr_xor(cb, usize_of(*counter_bits)?, data)
         }
+        (OpKind::Sign, M::Dsa | M::HashDsa(_), K::DsaPrivate(k)) => {
+            dsa_digest_len_ok(mech, data)?;
+            k.sign(data)
+        }
+        (OpKind::Verify, M::Dsa | M::HashDsa(_), K::DsaPublic(k)) => {
+            dsa_digest_len_ok(mech, data)?;
+            k.verify(data, extra).map(|()| Vec::new())
+        }
         (OpKind::Encrypt, M::Des3Ecb, K::Des3(k)) => k.ecb_encrypt(data),
         (OpKind::Decrypt, M::Des3Ecb, K::Des3(k)) => k.ecb_decrypt(data).map(|z| z.to_vec()),
         (OpKind::Encrypt, M::Des3Cbc(iv), K::Des3(k)) => k.cbc_encrypt(iv, data, false),
@@ -553,6 +627,14 @@ pub fn one_shot(
         }
         _ => Err(Error::KeyTypeInconsistent),
     }
+}
+
+/// CKM_DSA signs a caller's digest: one of the SHA-1 / SHA-2 lengths.
+fn dsa_digest_len_ok(mech: &Mechanism, data: &[u8]) -> Result<()> {
+    if *mech == Mechanism::Dsa && !matches!(data.len(), 20 | 28 | 32 | 48 | 64) {
+        return Err(Error::DataLenRange);
+    }
+    Ok(())
 }
 
 fn tag_len(bits: u64) -> usize {
@@ -730,6 +812,12 @@ fn find_bytes(t: &[Attribute], ty: u64) -> Result<Option<&[u8]>> {
 /// Generated material for a secret key: (key type, attributes).
 pub fn generate_secret(mech: &Mechanism, template: &[Attribute]) -> Result<(u64, Vec<Attribute>)> {
     check_available(mech)?;
+    if matches!(
+        mech,
+        Mechanism::DhPkcsParameterGen | Mechanism::DsaParameterGen
+    ) {
+        return generate_domain(mech, template);
+    }
     if *mech == Mechanism::Des3KeyGen {
         // The length is fixed; a template may only repeat it.
         if find_ulong(template, CKA_VALUE_LEN)?.is_some_and(|l| l != des3::KEY_LEN as u64) {
@@ -764,6 +852,55 @@ pub fn generate_secret(mech: &Mechanism, template: &[Attribute]) -> Result<(u64,
     Ok((kt, material))
 }
 
+/// The class C_GenerateKey makes with a mechanism.
+pub fn generated_class(mech: &Mechanism) -> u64 {
+    match mech {
+        Mechanism::DhPkcsParameterGen | Mechanism::DsaParameterGen => CKO_DOMAIN_PARAMETERS,
+        _ => CKO_SECRET_KEY,
+    }
+}
+
+/// Generated domain parameters: (key type, attributes). CKA_PRIME_BITS is required.
+fn generate_domain(mech: &Mechanism, template: &[Attribute]) -> Result<(u64, Vec<Attribute>)> {
+    let kt = if *mech == Mechanism::DhPkcsParameterGen {
+        CKK_DH
+    } else {
+        CKK_DSA
+    };
+    if find_ulong(template, CKA_KEY_TYPE)?.is_some_and(|given| given != kt) {
+        return Err(Error::TemplateInconsistent);
+    }
+    let bits = find_ulong(template, CKA_PRIME_BITS)?.ok_or(Error::TemplateIncomplete)?;
+    let bits = usize::try_from(bits).map_err(|_| Error::KeySizeRange)?;
+    let ulong = |ty, v: usize| Attribute::new(ty, AttrValue::Ulong(v as u64));
+    if kt == CKK_DH {
+        // Named RFC 7919 groups, never freshly generated primes (docs/crypto.md).
+        let (p, g) = dh::named_group(bits)?;
+        return Ok((
+            kt,
+            vec![
+                bytes(CKA_PRIME, &p),
+                bytes(CKA_BASE, &g),
+                ulong(CKA_PRIME_BITS, bits),
+            ],
+        ));
+    }
+    if find_ulong(template, CKA_SUBPRIME_BITS)?.is_some_and(|q| q != 256) {
+        return Err(Error::TemplateInconsistent);
+    }
+    let (p, q, g) = dsa::generate_params(bits)?;
+    Ok((
+        kt,
+        vec![
+            bytes(CKA_PRIME, &p),
+            bytes(CKA_SUBPRIME, &q),
+            bytes(CKA_BASE, &g),
+            ulong(CKA_PRIME_BITS, dh::bits(&p)),
+            ulong(CKA_SUBPRIME_BITS, dh::bits(&q)),
+        ],
+    ))
+}
+
 /// Computed attributes of a secret key from its value (generation and import).
 pub fn secret_material(kt: u64, value: &[u8]) -> Result<Vec<Attribute>> {
     let mut m = vec![
@@ -791,12 +928,14 @@ pub fn generate_pair(
     public: &[Attribute],
     private: &[Attribute],
 ) -> Result<(u64, Vec<Attribute>, Vec<Attribute>)> {
+    check_available(mech)?;
     for t in [public, private] {
         if let Some(kt) = find_ulong(t, CKA_KEY_TYPE)? {
-            let want = if *mech == Mechanism::RsaPkcsKeyPairGen {
-                CKK_RSA
-            } else {
-                CKK_EC
+            let want = match mech {
+                Mechanism::RsaPkcsKeyPairGen => CKK_RSA,
+                Mechanism::DhPkcsKeyPairGen => CKK_DH,
+                Mechanism::DsaKeyPairGen => CKK_DSA,
+                _ => CKK_EC,
             };
             if kt != want {
                 return Err(Error::TemplateInconsistent);
@@ -835,7 +974,56 @@ pub fn generate_pair(
             ];
             Ok((CKK_EC, pubm, privm))
         }
+        Mechanism::DhPkcsKeyPairGen => {
+            let need = |ty| find_bytes(public, ty)?.ok_or(Error::TemplateIncomplete);
+            let (p, g) = (need(CKA_PRIME)?.to_vec(), need(CKA_BASE)?.to_vec());
+            dh::check_params(&p, &g).map_err(domain_error)?;
+            let priv_bits = match find_ulong(private, CKA_VALUE_BITS)? {
+                None => None,
+                Some(b) if (256..dh::bits(&p) as u64).contains(&b) => Some(b as u32),
+                Some(_) => return Err(Error::TemplateInconsistent),
+            };
+            let (y, x) = dh::generate(&p, &g, priv_bits)?;
+            let x_bits = Attribute::new(CKA_VALUE_BITS, AttrValue::Ulong(dh::bits(&x) as u64));
+            let pubm = vec![bytes(CKA_PRIME, &p), bytes(CKA_BASE, &g), bytes(CKA_VALUE, &y)];
+            let privm = vec![
+                bytes(CKA_PRIME, &p),
+                bytes(CKA_BASE, &g),
+                bytes(CKA_VALUE, &x),
+                x_bits,
+            ];
+            Ok((CKK_DH, pubm, privm))
+        }
+        Mechanism::DsaKeyPairGen => {
+            let need = |ty| find_bytes(public, ty)?.ok_or(Error::TemplateIncomplete);
+            let (p, q, g) = (
+                need(CKA_PRIME)?.to_vec(),
+                need(CKA_SUBPRIME)?.to_vec(),
+                need(CKA_BASE)?.to_vec(),
+            );
+            dsa::check_params(&p, &q, &g).map_err(domain_error)?;
+            let (y, x) = dsa::generate(&p, &q, &g)?;
+            let params = [
+                bytes(CKA_PRIME, &p),
+                bytes(CKA_SUBPRIME, &q),
+                bytes(CKA_BASE, &g),
+            ];
+            let mut pubm = params.to_vec();
+            pubm.push(bytes(CKA_VALUE, &y));
+            let mut privm = params.to_vec();
+            privm.push(bytes(CKA_VALUE, &x));
+            Ok((CKK_DSA, pubm, privm))
+        }
         _ => Err(Error::MechanismInvalid),
+    }
+}
+
+/// Bad domain parameters in a key-pair template: CKR_DOMAIN_PARAMS_INVALID (sizes keep
+/// CKR_KEY_SIZE_RANGE).
+fn domain_error(e: Error) -> Error {
+    match e {
+        Error::AttributeValueInvalid => Error::DomainParamsInvalid,
+        other => other,
     }
 }
 
@@ -920,7 +1108,53 @@ pub fn import_material(
             let public = EcPublicKey::from_point(curve, &k.public_point())?;
             Ok(vec![bytes(CKA_PUBLIC_KEY_INFO, &public.to_spki_der()?)])
         }
-        (CKO_PUBLIC_KEY | CKO_PRIVATE_KEY, Some(_)) => Err(Error::TemplateInconsistent),
+        (CKO_PUBLIC_KEY | CKO_PRIVATE_KEY, Some(CKK_DH)) if LEGACY => {
+            let (p, g) = (get(CKA_PRIME)?, get(CKA_BASE)?);
+            dh::check_params(p, g).map_err(|_| Error::AttributeValueInvalid)?;
+            let v = get(CKA_VALUE)?;
+            if class == CKO_PUBLIC_KEY && !dh::in_range(v, p) {
+                return Err(Error::AttributeValueInvalid);
+            }
+            if class == CKO_PRIVATE_KEY {
+                DhPrivateKey::new(p, g, v).map_err(invalid)?;
+                let bits = Attribute::new(CKA_VALUE_BITS, AttrValue::Ulong(dh::bits(v) as u64));
+                return Ok(vec![bits]);
+            }
+            Ok(Vec::new())
+        }
+        (CKO_PUBLIC_KEY | CKO_PRIVATE_KEY, Some(CKK_DSA)) if LEGACY => {
+            let (p, q, g, v) = (
+                get(CKA_PRIME)?,
+                get(CKA_SUBPRIME)?,
+                get(CKA_BASE)?,
+                get(CKA_VALUE)?,
+            );
+            if class == CKO_PUBLIC_KEY {
+                DsaPublicKey::new(p, q, g, v).map_err(invalid)?;
+            } else {
+                DsaPrivateKey::new(p, q, g, v).map_err(invalid)?;
+            }
+            Ok(Vec::new())
+        }
+        (CKO_DOMAIN_PARAMETERS, Some(CKK_DH)) if LEGACY => {
+            let (p, g) = (get(CKA_PRIME)?, get(CKA_BASE)?);
+            dh::check_params(p, g).map_err(|_| Error::AttributeValueInvalid)?;
+            Ok(vec![Attribute::new(
+                CKA_PRIME_BITS,
+                AttrValue::Ulong(dh::bits(p) as u64),
+            )])
+        }
+        (CKO_DOMAIN_PARAMETERS, Some(CKK_DSA)) if LEGACY => {
+            let (p, q, g) = (get(CKA_PRIME)?, get(CKA_SUBPRIME)?, get(CKA_BASE)?);
+            dsa::check_params(p, q, g).map_err(|_| Error::AttributeValueInvalid)?;
+            Ok(vec![
+                Attribute::new(CKA_PRIME_BITS, AttrValue::Ulong(dh::bits(p) as u64)),
+                Attribute::new(CKA_SUBPRIME_BITS, AttrValue::Ulong(dh::bits(q) as u64)),
+            ])
+        }
+        (CKO_PUBLIC_KEY | CKO_PRIVATE_KEY | CKO_DOMAIN_PARAMETERS, Some(_)) => {
+            Err(Error::TemplateInconsistent)
+        }
         _ => Ok(Vec::new()),
     }
 }
@@ -1088,6 +1322,14 @@ pub fn derive(
     key_type: u64,
     template: &[Attribute],
 ) -> Result<(u64, Vec<Attribute>)> {
+    check_available(mech)?;
+    if let Mechanism::DhPkcsDerive(peer) = mech {
+        let ParsedKey::DhPrivate(k) = base else {
+            return Err(Error::KeyTypeInconsistent);
+        };
+        let z = k.derive(peer)?;
+        return derived_value(&z, key_type, template);
+    }
     let Mechanism::Ecdh1Derive {
         kdf,
         shared_data,
@@ -1139,6 +1381,25 @@ pub fn derive(
         }
     };
     if key_type == CKK_AES && !matches!(value.len(), 16 | 24 | 32) {
+        return Err(Error::KeySizeRange);
+    }
+    Ok((key_type, secret_material(key_type, &value)?))
+}
+
+/// A secret key from a raw shared secret (CKD_NULL-style): its leading CKA_VALUE_LEN bytes
+/// (all of it when absent, except for AES, which needs a length).
+fn derived_value(z: &[u8], key_type: u64, template: &[Attribute]) -> Result<(u64, Vec<Attribute>)> {
+    let want = match find_ulong(template, CKA_VALUE_LEN)? {
+        Some(l) => usize::try_from(l).map_err(|_| Error::AttributeValueInvalid)?,
+        None if key_type == CKK_AES => return Err(Error::TemplateIncomplete),
+        None if key_type == CKK_DES3 => des3::KEY_LEN,
+        None => z.len(),
+    };
+    let value = Zeroizing::new(z.get(..want).ok_or(Error::TemplateInconsistent)?.to_vec());
+    if (key_type == CKK_AES && !matches!(value.len(), 16 | 24 | 32))
+        || (key_type == CKK_DES3 && value.len() != des3::KEY_LEN)
+        || value.is_empty()
+    {
         return Err(Error::KeySizeRange);
     }
     Ok((key_type, secret_material(key_type, &value)?))
