@@ -17,8 +17,8 @@ use cryptoki_sys::*;
 use num_bigint_dig::BigUint;
 
 black_box_suite! {
-    steps: [activate, recover, des3, digest_key];
-    scenarios: [rsa_sign_verify_recover, des3_modes, digest_of_keys];
+    steps: [activate, recover, des3, digest_key, dh, dsa];
+    scenarios: [rsa_sign_verify_recover, des3_modes, digest_of_keys, ffdh, dsa_sign_verify];
 }
 
 fn activate(ctx: &Ctx) {
@@ -406,6 +406,36 @@ impl<'a> P<'a> {
         } else {
             Err(rv)
         }
+    }
+
+    /// One attribute's bytes (size query, then the value).
+    fn attr(&self, o: ObjectHandle, ty: CK_ATTRIBUTE_TYPE) -> Vec<u8> {
+        let mut a = CK_ATTRIBUTE {
+            type_: ty,
+            pValue: ptr::null_mut(),
+            ulValueLen: 0,
+        };
+        // SAFETY: a NULL value asks for the length.
+        let rv = unsafe { self.f.C_GetAttributeValue(self.s, o.handle(), &mut a, 1) };
+        assert_rv(rv, CKR_OK, "attribute length");
+        let mut buf = vec![0u8; a.ulValueLen as usize];
+        a.pValue = buf.as_mut_ptr().cast();
+        // SAFETY: `buf` has ulValueLen bytes.
+        let rv = unsafe { self.f.C_GetAttributeValue(self.s, o.handle(), &mut a, 1) };
+        assert_rv(rv, CKR_OK, "attribute value");
+        buf.truncate(a.ulValueLen as usize);
+        buf
+    }
+
+    fn attr_ulong(&self, o: ObjectHandle, ty: CK_ATTRIBUTE_TYPE) -> CK_ULONG {
+        let v = self.attr(o, ty);
+        CK_ULONG::from_ne_bytes(v.try_into().unwrap())
+    }
+
+    fn sign_update(&self, data: &[u8]) -> CK_RV {
+        let mut d = data.to_vec();
+        // SAFETY: `d` is alive for the call.
+        unsafe { self.f.C_SignUpdate(self.s, d.as_mut_ptr(), d.len() as CK_ULONG) }
     }
 
     fn digest_init(&self, mech: CK_MECHANISM_TYPE) -> CK_RV {
@@ -1123,4 +1153,428 @@ fn digest_key(ctx: &Ctx) {
     s.logout().unwrap();
     ok(p.digest_init(CKM_SHA256), "C_DigestInit");
     assert_rv(p.digest_key(generic), CKR_KEY_HANDLE_INVALID, "C_DigestKey logged out");
+}
+
+// ---------------------------------------------------------------------------- FFDH
+
+fn ffdh(env: &Env) {
+    scenario_steps(env, "dh");
+}
+
+fn big(b: &[u8]) -> BigUint {
+    BigUint::from_bytes_be(b)
+}
+
+fn padded(v: &BigUint, len: usize) -> Vec<u8> {
+    let b = v.to_bytes_be();
+    let mut out = vec![0u8; len - b.len()];
+    out.extend(b);
+    out
+}
+
+fn dh_pair(p: &P, prime: &[u8], base: &[u8], private: Tpl) -> Result<(ObjectHandle, ObjectHandle), CK_RV> {
+    let mut q = vec![
+        flag(CKA_TOKEN, false),
+        flag(CKA_SENSITIVE, false),
+        flag(CKA_EXTRACTABLE, true),
+        flag(CKA_DERIVE, true),
+    ];
+    q.retain(|(ty, _)| private.iter().all(|(t, _)| t != ty));
+    q.extend(private);
+    p.generate_pair(
+        CKM_DH_PKCS_KEY_PAIR_GEN,
+        vec![flag(CKA_TOKEN, false), bytes(CKA_PRIME, prime), bytes(CKA_BASE, base)],
+        q,
+    )
+}
+
+fn dh_derive(p: &P, base: ObjectHandle, peer: &[u8], tpl: Tpl) -> Result<ObjectHandle, CK_RV> {
+    let mut t = vec![
+        ulong(CKA_CLASS, CKO_SECRET_KEY),
+        flag(CKA_TOKEN, false),
+        flag(CKA_SENSITIVE, false),
+        flag(CKA_EXTRACTABLE, true),
+    ];
+    t.extend(tpl);
+    let mut param = peer.to_vec();
+    p.derive(CKM_DH_PKCS_DERIVE, &mut param, base, t)
+}
+
+fn dh(ctx: &Ctx) {
+    let hsm = ctx.init();
+    let s = hsm.user(CU1);
+    let p = P::new(&hsm, &s);
+    for (m, min, max, flags) in [
+        (CKM_DH_PKCS_PARAMETER_GEN, 2048, 8192, CKF_GENERATE),
+        (CKM_DH_PKCS_KEY_PAIR_GEN, 2048, 8192, CKF_GENERATE_KEY_PAIR),
+        (CKM_DH_PKCS_DERIVE, 2048, 8192, CKF_DERIVE),
+    ] {
+        let info = p.mechanism_info(hsm.slot.id(), m).unwrap();
+        assert_eq!((info.ulMinKeySize, info.ulMaxKeySize, info.flags), (min, max, flags), "{m:#x}");
+    }
+
+    // Parameter generation gives the RFC 7919 groups.
+    let params = p
+        .generate_key(
+            CKM_DH_PKCS_PARAMETER_GEN,
+            &[],
+            vec![
+                ulong(CKA_CLASS, CKO_DOMAIN_PARAMETERS),
+                ulong(CKA_KEY_TYPE, CKK_DH),
+                flag(CKA_TOKEN, false),
+                ulong(CKA_PRIME_BITS, 2048),
+            ],
+        )
+        .unwrap();
+    let prime = p.attr(params, CKA_PRIME);
+    let base = p.attr(params, CKA_BASE);
+    assert_eq!(p.attr_ulong(params, CKA_CLASS), CKO_DOMAIN_PARAMETERS);
+    assert_eq!(p.attr_ulong(params, CKA_KEY_TYPE), CKK_DH);
+    assert_eq!(p.attr_ulong(params, CKA_PRIME_BITS), 2048);
+    assert!(bool_attr(&s, params, AttributeType::Local));
+    assert_eq!(base, vec![2]);
+    // RFC 7919 ffdhe2048: e's digits between 64 one bits at both ends; a safe prime.
+    assert_eq!(prime.len(), 256);
+    assert_eq!(hex(&prime[..16]), "ffffffffffffffffadf85458a2bb4a9a");
+    assert_eq!(hex(&prime[240..]), "886b423861285c97ffffffffffffffff");
+    let pn = big(&prime);
+    assert!(num_bigint_dig::prime::probably_prime(&pn, 10));
+    assert!(num_bigint_dig::prime::probably_prime(&(&pn >> 1usize), 10));
+    for bits in [3072u64, 4096] {
+        let h = p
+            .generate_key(
+                CKM_DH_PKCS_PARAMETER_GEN,
+                &[],
+                vec![flag(CKA_TOKEN, false), ulong(CKA_PRIME_BITS, bits)],
+            )
+            .unwrap();
+        assert_eq!(p.attr(h, CKA_PRIME).len() as u64 * 8, bits);
+    }
+    for bits in [1024u64, 2047, 2049, 6144, 16384] {
+        err(
+            p.generate_key(
+                CKM_DH_PKCS_PARAMETER_GEN,
+                &[],
+                vec![flag(CKA_TOKEN, false), ulong(CKA_PRIME_BITS, bits)],
+            ),
+            CKR_KEY_SIZE_RANGE,
+            "DH parameters of an unsupported size",
+        );
+    }
+    err(
+        p.generate_key(CKM_DH_PKCS_PARAMETER_GEN, &[], vec![flag(CKA_TOKEN, false)]),
+        CKR_TEMPLATE_INCOMPLETE,
+        "DH parameters without CKA_PRIME_BITS",
+    );
+    err(
+        p.generate_key(
+            CKM_DH_PKCS_PARAMETER_GEN,
+            &[],
+            vec![ulong(CKA_CLASS, CKO_SECRET_KEY), ulong(CKA_PRIME_BITS, 2048)],
+        ),
+        CKR_TEMPLATE_INCONSISTENT,
+        "DH parameters as a secret key",
+    );
+
+    // Key pairs: y = g^x mod p.
+    let (a_pub, a_priv) = dh_pair(&p, &prime, &base, vec![]).unwrap();
+    let (b_pub, b_priv) = dh_pair(&p, &prime, &base, vec![ulong(CKA_VALUE_BITS, 512)]).unwrap();
+    let g = big(&base);
+    let (ya, xa) = (value(&s, a_pub), value(&s, a_priv));
+    let (yb, xb) = (value(&s, b_pub), value(&s, b_priv));
+    assert_eq!(big(&ya), g.modpow(&big(&xa), &pn));
+    assert_eq!(big(&yb), g.modpow(&big(&xb), &pn));
+    assert_eq!(p.attr_ulong(b_priv, CKA_VALUE_BITS), 512);
+    assert_eq!(big(&xb).bits(), 512);
+    assert_eq!(p.attr_ulong(a_priv, CKA_KEY_TYPE), CKK_DH);
+    assert_eq!(p.attr(a_priv, CKA_PRIME), prime);
+
+    // Derivation: both sides agree with each other and with num-bigint.
+    let z = padded(&big(&yb).modpow(&big(&xa), &pn), 256);
+    let ka = dh_derive(&p, a_priv, &yb, vec![]).unwrap();
+    let kb = dh_derive(&p, b_priv, &ya, vec![]).unwrap();
+    assert_eq!(value(&s, ka), z);
+    assert_eq!(value(&s, kb), z);
+    // A leading-zero-padded peer value is the same value.
+    let mut yb0 = vec![0u8];
+    yb0.extend(&yb);
+    assert_eq!(value(&s, dh_derive(&p, a_priv, &yb0, vec![]).unwrap()), z);
+    // An AES key takes the leading bytes.
+    let aes = dh_derive(
+        &p,
+        a_priv,
+        &yb,
+        vec![ulong(CKA_KEY_TYPE, CKK_AES), ulong(CKA_VALUE_LEN, 32)],
+    )
+    .unwrap();
+    assert_eq!(value(&s, aes), z[..32].to_vec());
+    err(
+        dh_derive(&p, a_priv, &yb, vec![ulong(CKA_KEY_TYPE, CKK_AES)]),
+        CKR_TEMPLATE_INCOMPLETE,
+        "an AES key without a length",
+    );
+    // Differential on random peers (their private values chosen here).
+    let mut rng = Rng::new();
+    for _ in 0..4 {
+        let x = big(&rng.bytes(32));
+        let y = padded(&g.modpow(&x, &pn), 256);
+        let k = dh_derive(&p, a_priv, &y, vec![]).unwrap();
+        assert_eq!(value(&s, k), padded(&big(&y).modpow(&big(&xa), &pn), 256));
+        assert_eq!(value(&s, k), padded(&big(&ya).modpow(&x, &pn), 256));
+    }
+
+    // The peer's value must be in [2, p - 2].
+    let p_minus = |d: u32| padded(&(&pn - BigUint::from(d)), 256);
+    for (bad, what) in [
+        (vec![0u8], "0"),
+        (vec![1u8], "1"),
+        (p_minus(1), "p - 1"),
+        (prime.clone(), "p"),
+        (vec![0xff; 257], "> p"),
+    ] {
+        err(dh_derive(&p, a_priv, &bad, vec![]), CKR_MECHANISM_PARAM_INVALID, what);
+    }
+    assert!(dh_derive(&p, a_priv, &p_minus(2), vec![]).is_ok(), "p - 2 is in range");
+    err(dh_derive(&p, a_priv, &[], vec![]), CKR_MECHANISM_PARAM_INVALID, "no peer value");
+    err(dh_derive(&p, a_pub, &yb, vec![]), CKR_KEY_TYPE_INCONSISTENT, "derive from a public key");
+    let (rsa_pub, rsa_priv) = rsa_pair(&s, true);
+    let _ = rsa_pub;
+    err(dh_derive(&p, rsa_priv, &yb, vec![]), CKR_KEY_TYPE_INCONSISTENT, "derive from an RSA key");
+    let (_, no_derive) = dh_pair(&p, &prime, &base, vec![flag(CKA_DERIVE, false)]).unwrap();
+    err(
+        dh_derive(&p, no_derive, &yb, vec![]),
+        CKR_KEY_FUNCTION_NOT_PERMITTED,
+        "derive without CKA_DERIVE",
+    );
+
+    // Bad domain parameters.
+    let mut not_safe = prime.clone();
+    not_safe[255] = 0x61; // odd, not a safe prime (not even prime)
+    err(dh_pair(&p, &not_safe, &base, vec![]), CKR_DOMAIN_PARAMS_INVALID, "a composite p");
+    err(dh_pair(&p, &prime, &[1], vec![]), CKR_DOMAIN_PARAMS_INVALID, "g = 1");
+    err(dh_pair(&p, &prime, &p_minus(1), vec![]), CKR_DOMAIN_PARAMS_INVALID, "g = p - 1");
+    err(dh_pair(&p, &prime[..128], &base, vec![]), CKR_KEY_SIZE_RANGE, "a 1024-bit p");
+    err(
+        p.generate_pair(
+            CKM_DH_PKCS_KEY_PAIR_GEN,
+            vec![flag(CKA_TOKEN, false), bytes(CKA_PRIME, &prime)],
+            vec![flag(CKA_TOKEN, false)],
+        ),
+        CKR_TEMPLATE_INCOMPLETE,
+        "a key pair without CKA_BASE",
+    );
+    err(
+        dh_pair(&p, &prime, &base, vec![ulong(CKA_VALUE_BITS, 4096)]),
+        CKR_TEMPLATE_INCONSISTENT,
+        "CKA_VALUE_BITS longer than p",
+    );
+    // A DH private key imported from its parts works as a generated one.
+    let imported = p
+        .create(vec![
+            ulong(CKA_CLASS, CKO_PRIVATE_KEY),
+            ulong(CKA_KEY_TYPE, CKK_DH),
+            flag(CKA_TOKEN, false),
+            flag(CKA_DERIVE, true),
+            bytes(CKA_PRIME, &prime),
+            bytes(CKA_BASE, &base),
+            bytes(CKA_VALUE, &xa),
+        ])
+        .unwrap();
+    assert_eq!(value(&s, dh_derive(&p, imported, &yb, vec![]).unwrap()), z);
+}
+
+// ---------------------------------------------------------------------------- DSA
+
+fn dsa_sign_verify(env: &Env) {
+    scenario_steps(env, "dsa");
+}
+
+fn dsa(ctx: &Ctx) {
+    use sha2::Digest;
+    use signature::hazmat::{PrehashSigner, PrehashVerifier};
+    let hsm = ctx.init();
+    let s = hsm.user(CU1);
+    let p = P::new(&hsm, &s);
+    let mut rng = Rng::new();
+    let mut mechs = vec![(CKM_DSA_PARAMETER_GEN, CKF_GENERATE), (CKM_DSA_KEY_PAIR_GEN, CKF_GENERATE_KEY_PAIR)];
+    for m in [CKM_DSA, CKM_DSA_SHA1, CKM_DSA_SHA224, CKM_DSA_SHA256, CKM_DSA_SHA384, CKM_DSA_SHA512] {
+        mechs.push((m, CKF_SIGN | CKF_VERIFY));
+    }
+    for (m, flags) in mechs {
+        let info = p.mechanism_info(hsm.slot.id(), m).unwrap();
+        assert_eq!((info.ulMinKeySize, info.ulMaxKeySize, info.flags), (2048, 3072, flags), "{m:#x}");
+    }
+
+    let params = p
+        .generate_key(
+            CKM_DSA_PARAMETER_GEN,
+            &[],
+            vec![flag(CKA_TOKEN, false), ulong(CKA_PRIME_BITS, 2048)],
+        )
+        .unwrap();
+    let (pp, qq, gg) = (
+        p.attr(params, CKA_PRIME),
+        p.attr(params, CKA_SUBPRIME),
+        p.attr(params, CKA_BASE),
+    );
+    assert_eq!(p.attr_ulong(params, CKA_KEY_TYPE), CKK_DSA);
+    assert_eq!(p.attr_ulong(params, CKA_CLASS), CKO_DOMAIN_PARAMETERS);
+    let (pn, qn, gn) = (big(&pp), big(&qq), big(&gg));
+    assert_eq!(pn.bits(), 2048);
+    assert_eq!(qn.bits(), 256);
+    assert_eq!(&pn % &qn, BigUint::from(1u32), "q divides p - 1");
+    assert_eq!(gn.modpow(&qn, &pn), BigUint::from(1u32), "g has order q");
+    assert!(num_bigint_dig::prime::probably_prime(&qn, 10));
+    for (tpl, want, what) in [
+        (vec![ulong(CKA_PRIME_BITS, 1024)], CKR_KEY_SIZE_RANGE, "1024-bit DSA parameters"),
+        (vec![ulong(CKA_PRIME_BITS, 2048), ulong(CKA_SUBPRIME_BITS, 160)], CKR_TEMPLATE_INCONSISTENT, "a 160-bit q"),
+        (vec![], CKR_TEMPLATE_INCOMPLETE, "no CKA_PRIME_BITS"),
+    ] {
+        let mut t = vec![flag(CKA_TOKEN, false)];
+        t.extend(tpl);
+        err(p.generate_key(CKM_DSA_PARAMETER_GEN, &[], t), want, what);
+    }
+
+    let pair = |extra: Tpl| {
+        let mut q = vec![flag(CKA_TOKEN, false), flag(CKA_SENSITIVE, false), flag(CKA_EXTRACTABLE, true)];
+        q.extend(extra);
+        p.generate_pair(
+            CKM_DSA_KEY_PAIR_GEN,
+            vec![
+                flag(CKA_TOKEN, false),
+                bytes(CKA_PRIME, &pp),
+                bytes(CKA_SUBPRIME, &qq),
+                bytes(CKA_BASE, &gg),
+            ],
+            q,
+        )
+    };
+    let (public, private) = pair(vec![]).unwrap();
+    let (y, x) = (value(&s, public), value(&s, private));
+    assert_eq!(big(&y), gn.modpow(&big(&x), &pn));
+    let components = dsa::Components::from_components(pn.clone(), qn.clone(), gn.clone()).unwrap();
+    let vk = dsa::VerifyingKey::from_components(components, big(&y)).unwrap();
+    let sk = dsa::SigningKey::from_components(vk.clone(), big(&x)).unwrap();
+    let to_sig = |sig: &[u8]| {
+        assert_eq!(sig.len(), 64, "r || s, 32 bytes each");
+        dsa::Signature::from_components(big(&sig[..32]), big(&sig[32..])).unwrap()
+    };
+
+    // Hash-and-sign, each hash: verified by RustCrypto (which truncates the digest to q as
+    // FIPS 186-4 does) and by the module.
+    fn hash(m: CK_MECHANISM_TYPE, data: &[u8]) -> Vec<u8> {
+        match m {
+            CKM_DSA_SHA224 => sha2::Sha224::digest(data).to_vec(),
+            CKM_DSA_SHA256 => sha2::Sha256::digest(data).to_vec(),
+            CKM_DSA_SHA384 => sha2::Sha384::digest(data).to_vec(),
+            _ => sha2::Sha512::digest(data).to_vec(),
+        }
+    }
+    for m in [CKM_DSA_SHA224, CKM_DSA_SHA256, CKM_DSA_SHA384, CKM_DSA_SHA512] {
+        for _ in 0..3 {
+            let msg = rng.some(500);
+            let sig = p.one(Op::Sign, m, &[], private, &msg).unwrap();
+            vk.verify_prehash(&hash(m, &msg), &to_sig(&sig)).unwrap();
+            ok(p.init(Op::Verify, m, &[], public), "VerifyInit");
+            ok(p.verify(&msg, &sig), "C_Verify");
+            // Multi-part signing gives a signature of the same message.
+            ok(p.init(Op::Sign, m, &[], private), "SignInit");
+            let cut = msg.len() / 3;
+            ok(p.sign_update(&msg[..cut]), "C_SignUpdate");
+            ok(p.sign_update(&msg[cut..]), "C_SignUpdate");
+            let sig2 = p.finish(Op::Sign).unwrap();
+            vk.verify_prehash(&hash(m, &msg), &to_sig(&sig2)).unwrap();
+            // A RustCrypto signature verifies in the module.
+            let theirs: dsa::Signature = sk.sign_prehash(&hash(m, &msg)).unwrap();
+            let mut rs = padded(theirs.r(), 32);
+            rs.extend(padded(theirs.s(), 32));
+            ok(p.init(Op::Verify, m, &[], public), "VerifyInit");
+            ok(p.verify(&msg, &rs), "C_Verify of a RustCrypto signature");
+        }
+    }
+    // SHA-1 (no oracle here for the hash): module round trip, and CKM_DSA over the module's digest.
+    let msg = rng.bytes(100);
+    let sig = p.one(Op::Sign, CKM_DSA_SHA1, &[], private, &msg).unwrap();
+    ok(p.init(Op::Verify, CKM_DSA_SHA1, &[], public), "VerifyInit");
+    ok(p.verify(&msg, &sig), "C_Verify SHA-1");
+    let d1 = p.digest(CKM_SHA_1, &msg).unwrap();
+    vk.verify_prehash(&d1, &to_sig(&sig)).unwrap();
+    // Raw CKM_DSA over a caller's digest, any SHA length.
+    for len in [20usize, 28, 32, 48, 64] {
+        let digest = rng.bytes(len);
+        let sig = p.one(Op::Sign, CKM_DSA, &[], private, &digest).unwrap();
+        vk.verify_prehash(&digest, &to_sig(&sig)).unwrap();
+        ok(p.init(Op::Verify, CKM_DSA, &[], public), "VerifyInit");
+        ok(p.verify(&digest, &sig), "C_Verify raw");
+    }
+
+    // Misuse.
+    let digest = rng.bytes(32);
+    for len in [0usize, 19, 33, 65] {
+        err(p.one(Op::Sign, CKM_DSA, &[], private, &rng.bytes(len)), CKR_DATA_LEN_RANGE, "CKM_DSA data length");
+    }
+    let sig = p.one(Op::Sign, CKM_DSA, &[], private, &digest).unwrap();
+    for (bad, want, what) in [
+        (sig[..63].to_vec(), CKR_SIGNATURE_LEN_RANGE, "a short signature"),
+        ([&sig[..], &[0]].concat(), CKR_SIGNATURE_LEN_RANGE, "a long signature"),
+        ({ let mut b = sig.clone(); b[10] ^= 1; b }, CKR_SIGNATURE_INVALID, "a tampered r"),
+        ({ let mut b = sig.clone(); b[40] ^= 1; b }, CKR_SIGNATURE_INVALID, "a tampered s"),
+        ([vec![0; 32], sig[32..].to_vec()].concat(), CKR_SIGNATURE_INVALID, "r = 0"),
+        ([qq.clone(), sig[32..].to_vec()].concat(), CKR_SIGNATURE_INVALID, "r = q"),
+    ] {
+        ok(p.init(Op::Verify, CKM_DSA, &[], public), "VerifyInit");
+        assert_rv(p.verify(&digest, &bad), want, what);
+    }
+    ok(p.init(Op::Verify, CKM_DSA, &[], public), "VerifyInit");
+    assert_rv(p.verify(&rng.bytes(32), &sig), CKR_SIGNATURE_INVALID, "another digest");
+    assert_rv(p.init(Op::Sign, CKM_DSA, &[], public), CKR_KEY_TYPE_INCONSISTENT, "sign with a public key");
+    assert_rv(p.init(Op::Verify, CKM_DSA, &[], private), CKR_KEY_TYPE_INCONSISTENT, "verify with a private key");
+    let (_, rsa_priv) = rsa_pair(&s, true);
+    assert_rv(p.init(Op::Sign, CKM_DSA_SHA256, &[], rsa_priv), CKR_KEY_TYPE_INCONSISTENT, "DSA with an RSA key");
+    assert_rv(p.init(Op::Sign, CKM_SHA256_RSA_PKCS, &[], private), CKR_KEY_TYPE_INCONSISTENT, "RSA with a DSA key");
+    assert_rv(p.init(Op::Encrypt, CKM_DSA, &[], public), CKR_MECHANISM_INVALID, "DSA encryption");
+    assert_rv(p.init(Op::SignRecover, CKM_DSA, &[], private), CKR_MECHANISM_INVALID, "DSA sign-recover");
+    assert_rv(p.init(Op::Sign, CKM_DSA, &[0], private), CKR_MECHANISM_PARAM_INVALID, "CKM_DSA with a parameter");
+    let (_, no_sign) = pair(vec![flag(CKA_SIGN, false)]).unwrap();
+    assert_rv(p.init(Op::Sign, CKM_DSA, &[], no_sign), CKR_KEY_FUNCTION_NOT_PERMITTED, "sign without CKA_SIGN");
+    // CKM_DSA is single-part.
+    ok(p.init(Op::Sign, CKM_DSA, &[], private), "SignInit");
+    assert_rv(p.sign_update(&digest), CKR_FUNCTION_NOT_SUPPORTED, "C_SignUpdate with CKM_DSA");
+    // Bad domain parameters for a key pair.
+    let gen = |p_: &[u8], q_: &[u8], g_: &[u8]| {
+        p.generate_pair(
+            CKM_DSA_KEY_PAIR_GEN,
+            vec![flag(CKA_TOKEN, false), bytes(CKA_PRIME, p_), bytes(CKA_SUBPRIME, q_), bytes(CKA_BASE, g_)],
+            vec![flag(CKA_TOKEN, false)],
+        )
+    };
+    err(gen(&pp, &qq[..20], &gg), CKR_DOMAIN_PARAMS_INVALID, "a 160-bit q");
+    err(gen(&pp, &qq, &[1]), CKR_DOMAIN_PARAMS_INVALID, "g = 1");
+    err(gen(&pp[..128], &qq, &gg), CKR_KEY_SIZE_RANGE, "a 1024-bit p");
+    err(
+        p.generate_pair(
+            CKM_DSA_KEY_PAIR_GEN,
+            vec![flag(CKA_TOKEN, false), bytes(CKA_PRIME, &pp), bytes(CKA_BASE, &gg)],
+            vec![flag(CKA_TOKEN, false)],
+        ),
+        CKR_TEMPLATE_INCOMPLETE,
+        "no CKA_SUBPRIME",
+    );
+    // An imported public key verifies the module's signatures; a bad y is refused.
+    let dsa_public = |yv: &[u8]| {
+        p.create(vec![
+            ulong(CKA_CLASS, CKO_PUBLIC_KEY),
+            ulong(CKA_KEY_TYPE, CKK_DSA),
+            flag(CKA_TOKEN, false),
+            bytes(CKA_PRIME, &pp),
+            bytes(CKA_SUBPRIME, &qq),
+            bytes(CKA_BASE, &gg),
+            bytes(CKA_VALUE, yv),
+        ])
+    };
+    let imported = dsa_public(&y).unwrap();
+    ok(p.init(Op::Verify, CKM_DSA, &[], imported), "VerifyInit");
+    ok(p.verify(&digest, &sig), "C_Verify with an imported key");
+    err(dsa_public(&[1]), CKR_ATTRIBUTE_VALUE_INVALID, "y = 1");
+    err(dsa_public(&pp), CKR_ATTRIBUTE_VALUE_INVALID, "y = p");
 }

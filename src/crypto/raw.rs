@@ -1567,12 +1567,34 @@ impl Dsa {
         Ok(out)
     }
 
-    /// A key from (p, q, g) and the public value y or the private value x.
+    /// A key from (p, q, g) and the public value y or the private value x (then y = g^x mod p
+    /// is computed, in constant time, as aws-lc wants both).
     pub(super) fn new(p: &[u8], q: &[u8], g: &[u8], value: &[u8], private: bool) -> Result<Dsa> {
         let dsa = Dsa::with_params(p, q, g)?;
         let v = Bn::from_bytes(value, private)?;
         let (y, x) = if private {
-            (ptr::null_mut(), v.into_raw())
+            let (pb, gb) = (Bn::from_bytes(p, false)?, Bn::from_bytes(g, false)?);
+            let y = Bn::from_bytes(&[], false)?;
+            // SAFETY: BN_CTX_new returns a new context or null, freed below.
+            let ctx = unsafe { sys::BN_CTX_new() };
+            if ctx.is_null() {
+                return fail();
+            }
+            // SAFETY: every BIGNUM is live; `y` is ours to write; the context is freed once.
+            let rc = unsafe {
+                let rc = sys::BN_mod_exp_mont_consttime(
+                    y.ptr.as_ptr(),
+                    gb.as_ptr(),
+                    v.as_ptr(),
+                    pb.as_ptr(),
+                    ctx,
+                    ptr::null(),
+                );
+                sys::BN_CTX_free(ctx);
+                rc
+            };
+            check(rc)?;
+            (y.into_raw(), v.into_raw())
         } else {
             (v.into_raw(), ptr::null_mut())
         };

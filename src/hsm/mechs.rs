@@ -983,7 +983,15 @@ pub fn generate_pair(
                 Some(b) if (256..dh::bits(&p) as u64).contains(&b) => Some(b as u32),
                 Some(_) => return Err(Error::TemplateInconsistent),
             };
-            let (y, x) = dh::generate(&p, &g, priv_bits)?;
+            // With CKA_VALUE_BITS, x has exactly that many bits (aws-lc draws it below 2^bits).
+            let mut tries = 0;
+            let (y, x) = loop {
+                let (y, x) = dh::generate(&p, &g, priv_bits)?;
+                tries += 1;
+                if priv_bits.is_none_or(|b| dh::bits(&x) == b as usize) || tries > 64 {
+                    break (y, x);
+                }
+            };
             let x_bits = Attribute::new(CKA_VALUE_BITS, AttrValue::Ulong(dh::bits(&x) as u64));
             let pubm = vec![bytes(CKA_PRIME, &p), bytes(CKA_BASE, &g), bytes(CKA_VALUE, &y)];
             let privm = vec![
