@@ -371,7 +371,10 @@ impl<'a> P<'a> {
         let m: *mut CK_MECHANISM = &mut m;
         self.out_call(|o, ol| {
             // SAFETY: `m` points to a live mechanism; `o` is NULL or `*ol` bytes.
-            unsafe { self.f.C_WrapKey(self.s, m, wrapping.handle(), key.handle(), o, ol) }
+            unsafe {
+                self.f
+                    .C_WrapKey(self.s, m, wrapping.handle(), key.handle(), o, ol)
+            }
         })
     }
 
@@ -435,7 +438,10 @@ impl<'a> P<'a> {
     fn sign_update(&self, data: &[u8]) -> CK_RV {
         let mut d = data.to_vec();
         // SAFETY: `d` is alive for the call.
-        unsafe { self.f.C_SignUpdate(self.s, d.as_mut_ptr(), d.len() as CK_ULONG) }
+        unsafe {
+            self.f
+                .C_SignUpdate(self.s, d.as_mut_ptr(), d.len() as CK_ULONG)
+        }
     }
 
     fn digest_init(&self, mech: CK_MECHANISM_TYPE) -> CK_RV {
@@ -447,7 +453,10 @@ impl<'a> P<'a> {
     fn digest_update(&self, data: &[u8]) -> CK_RV {
         let mut d = data.to_vec();
         // SAFETY: `d` is alive for the call.
-        unsafe { self.f.C_DigestUpdate(self.s, d.as_mut_ptr(), d.len() as CK_ULONG) }
+        unsafe {
+            self.f
+                .C_DigestUpdate(self.s, d.as_mut_ptr(), d.len() as CK_ULONG)
+        }
     }
 
     fn digest_key(&self, key: ObjectHandle) -> CK_RV {
@@ -476,7 +485,11 @@ impl<'a> P<'a> {
         })
     }
 
-    fn mechanism_info(&self, slot: CK_SLOT_ID, mech: CK_MECHANISM_TYPE) -> Result<CK_MECHANISM_INFO, CK_RV> {
+    fn mechanism_info(
+        &self,
+        slot: CK_SLOT_ID,
+        mech: CK_MECHANISM_TYPE,
+    ) -> Result<CK_MECHANISM_INFO, CK_RV> {
         let mut info = CK_MECHANISM_INFO::default();
         // SAFETY: `info` is writable.
         let rv = unsafe { self.f.C_GetMechanismInfo(slot, mech, &mut info) };
@@ -558,14 +571,18 @@ fn recover(ctx: &Ctx) {
     // CKM_RSA_PKCS: SignRecover is a PKCS#1 v1.5 type-1 signature over the raw bytes.
     for len in [0usize, 1, 20, 100, 245] {
         let data = rng.bytes(len);
-        let sig = p.one(Op::SignRecover, CKM_RSA_PKCS, &[], private, &data).unwrap();
+        let sig = p
+            .one(Op::SignRecover, CKM_RSA_PKCS, &[], private, &data)
+            .unwrap();
         assert_eq!(sig.len(), 256);
         oracle
             .verify(rsa::Pkcs1v15Sign::new_unprefixed(), &data, &sig)
             .unwrap();
         ok(p.init(Op::Verify, CKM_RSA_PKCS, &[], public), "VerifyInit");
         ok(p.verify(&data, &sig), "C_Verify of a SignRecover signature");
-        let back = p.one(Op::VerifyRecover, CKM_RSA_PKCS, &[], public, &sig).unwrap();
+        let back = p
+            .one(Op::VerifyRecover, CKM_RSA_PKCS, &[], public, &sig)
+            .unwrap();
         assert_eq!(back, data, "recovered data, {len} bytes");
         // A C_Sign signature recovers too.
         let sig2 = p.one(Op::Sign, CKM_RSA_PKCS, &[], private, &data).unwrap();
@@ -575,14 +592,22 @@ fn recover(ctx: &Ctx) {
     for _ in 0..5 {
         let mut data = rng.bytes(256);
         data[0] &= 0x7f; // below n (n has its top bit set)
-        let sig = p.one(Op::SignRecover, CKM_RSA_X_509, &[], private, &data).unwrap();
+        let sig = p
+            .one(Op::SignRecover, CKM_RSA_X_509, &[], private, &data)
+            .unwrap();
         let m = BigUint::from_bytes_be(&sig).modpow(&e, &n);
         assert_eq!(m, BigUint::from_bytes_be(&data), "sig^e mod n");
-        let back = p.one(Op::VerifyRecover, CKM_RSA_X_509, &[], public, &sig).unwrap();
+        let back = p
+            .one(Op::VerifyRecover, CKM_RSA_X_509, &[], public, &sig)
+            .unwrap();
         assert_eq!(back, data);
         let short = rng.bytes(100);
-        let sig = p.one(Op::SignRecover, CKM_RSA_X_509, &[], private, &short).unwrap();
-        let back = p.one(Op::VerifyRecover, CKM_RSA_X_509, &[], public, &sig).unwrap();
+        let sig = p
+            .one(Op::SignRecover, CKM_RSA_X_509, &[], private, &short)
+            .unwrap();
+        let back = p
+            .one(Op::VerifyRecover, CKM_RSA_X_509, &[], public, &sig)
+            .unwrap();
         assert_eq!(back.len(), 256);
         assert!(back[..156].iter().all(|&b| b == 0));
         assert_eq!(&back[156..], &short[..]);
@@ -596,11 +621,19 @@ fn recover(ctx: &Ctx) {
         "SignRecover of k-10 bytes",
     );
     err(
-        p.one(Op::SignRecover, CKM_RSA_X_509, &[], private, &rng.bytes(257)),
+        p.one(
+            Op::SignRecover,
+            CKM_RSA_X_509,
+            &[],
+            private,
+            &rng.bytes(257),
+        ),
         CKR_DATA_LEN_RANGE,
         "X.509 SignRecover of k+1 bytes",
     );
-    let sig = p.one(Op::SignRecover, CKM_RSA_PKCS, &[], private, &data).unwrap();
+    let sig = p
+        .one(Op::SignRecover, CKM_RSA_PKCS, &[], private, &data)
+        .unwrap();
     err(
         p.one(Op::VerifyRecover, CKM_RSA_PKCS, &[], public, &sig[1..]),
         CKR_SIGNATURE_LEN_RANGE,
@@ -677,7 +710,10 @@ fn recover(ctx: &Ctx) {
         "SignRecoverInit with an AES key",
     );
     // Recovery is single-part; a second Init while active is refused.
-    ok(p.init(Op::SignRecover, CKM_RSA_PKCS, &[], private), "SignRecoverInit");
+    ok(
+        p.init(Op::SignRecover, CKM_RSA_PKCS, &[], private),
+        "SignRecoverInit",
+    );
     assert_rv(
         p.init(Op::SignRecover, CKM_RSA_PKCS, &[], private),
         CKR_OPERATION_ACTIVE,
@@ -765,7 +801,13 @@ fn des3(ctx: &Ctx) {
     let kat_key = unhex("0123456789abcdef23456789abcdef01456789abcdef0123");
     let k = des3_import(&p, &kat_key).unwrap();
     let ct = p
-        .one(Op::Encrypt, CKM_DES3_ECB, &[], k, b"The qufck brown fox jump")
+        .one(
+            Op::Encrypt,
+            CKM_DES3_ECB,
+            &[],
+            k,
+            b"The qufck brown fox jump",
+        )
         .unwrap();
     assert_eq!(hex(&ct), "a826fd8ce53b855fcce21c8112256fe668d5c05dd9b6b900");
     let pt = p.one(Op::Decrypt, CKM_DES3_ECB, &[], k, &ct).unwrap();
@@ -832,29 +874,80 @@ fn des3(ctx: &Ctx) {
         let what = format!("round {round}");
         // ECB
         let want = tdes::ecb(&key_value, &data);
-        assert_eq!(p.one(Op::Encrypt, CKM_DES3_ECB, &[], key, &data).unwrap(), want, "{what}");
-        assert_eq!(p.multi(Op::Encrypt, CKM_DES3_ECB, &[], key, &data, &cuts).unwrap(), want);
-        assert_eq!(p.one(Op::Decrypt, CKM_DES3_ECB, &[], key, &want).unwrap(), data);
-        assert_eq!(p.multi(Op::Decrypt, CKM_DES3_ECB, &[], key, &want, &cuts).unwrap(), data);
+        assert_eq!(
+            p.one(Op::Encrypt, CKM_DES3_ECB, &[], key, &data).unwrap(),
+            want,
+            "{what}"
+        );
+        assert_eq!(
+            p.multi(Op::Encrypt, CKM_DES3_ECB, &[], key, &data, &cuts)
+                .unwrap(),
+            want
+        );
+        assert_eq!(
+            p.one(Op::Decrypt, CKM_DES3_ECB, &[], key, &want).unwrap(),
+            data
+        );
+        assert_eq!(
+            p.multi(Op::Decrypt, CKM_DES3_ECB, &[], key, &want, &cuts)
+                .unwrap(),
+            data
+        );
         // CBC
         let want = tdes::cbc(&key_value, &iv, &data, false);
-        assert_eq!(p.one(Op::Encrypt, CKM_DES3_CBC, &iv, key, &data).unwrap(), want, "{what}");
-        assert_eq!(p.multi(Op::Encrypt, CKM_DES3_CBC, &iv, key, &data, &cuts).unwrap(), want);
-        assert_eq!(p.one(Op::Decrypt, CKM_DES3_CBC, &iv, key, &want).unwrap(), data);
-        assert_eq!(p.multi(Op::Decrypt, CKM_DES3_CBC, &iv, key, &want, &cuts).unwrap(), data);
+        assert_eq!(
+            p.one(Op::Encrypt, CKM_DES3_CBC, &iv, key, &data).unwrap(),
+            want,
+            "{what}"
+        );
+        assert_eq!(
+            p.multi(Op::Encrypt, CKM_DES3_CBC, &iv, key, &data, &cuts)
+                .unwrap(),
+            want
+        );
+        assert_eq!(
+            p.one(Op::Decrypt, CKM_DES3_CBC, &iv, key, &want).unwrap(),
+            data
+        );
+        assert_eq!(
+            p.multi(Op::Decrypt, CKM_DES3_CBC, &iv, key, &want, &cuts)
+                .unwrap(),
+            data
+        );
         // CBC-PAD, any length
         let want = tdes::cbc(&key_value, &iv, &odd, true);
-        assert_eq!(p.one(Op::Encrypt, CKM_DES3_CBC_PAD, &iv, key, &odd).unwrap(), want, "{what}");
-        assert_eq!(p.multi(Op::Encrypt, CKM_DES3_CBC_PAD, &iv, key, &odd, &cuts).unwrap(), want);
-        assert_eq!(p.one(Op::Decrypt, CKM_DES3_CBC_PAD, &iv, key, &want).unwrap(), odd);
-        assert_eq!(p.multi(Op::Decrypt, CKM_DES3_CBC_PAD, &iv, key, &want, &cuts).unwrap(), odd);
+        assert_eq!(
+            p.one(Op::Encrypt, CKM_DES3_CBC_PAD, &iv, key, &odd)
+                .unwrap(),
+            want,
+            "{what}"
+        );
+        assert_eq!(
+            p.multi(Op::Encrypt, CKM_DES3_CBC_PAD, &iv, key, &odd, &cuts)
+                .unwrap(),
+            want
+        );
+        assert_eq!(
+            p.one(Op::Decrypt, CKM_DES3_CBC_PAD, &iv, key, &want)
+                .unwrap(),
+            odd
+        );
+        assert_eq!(
+            p.multi(Op::Decrypt, CKM_DES3_CBC_PAD, &iv, key, &want, &cuts)
+                .unwrap(),
+            odd
+        );
         assert_eq!(tdes::cbc_decrypt(&key_value, &iv, &want), odd);
     }
 
     // Lengths.
     let iv = [7u8; 8];
     for (m, param) in [(CKM_DES3_ECB, &[][..]), (CKM_DES3_CBC, &iv[..])] {
-        err(p.one(Op::Encrypt, m, param, k, &[0; 7]), CKR_DATA_LEN_RANGE, "7-byte encrypt");
+        err(
+            p.one(Op::Encrypt, m, param, k, &[0; 7]),
+            CKR_DATA_LEN_RANGE,
+            "7-byte encrypt",
+        );
         err(
             p.one(Op::Decrypt, m, param, k, &[0; 9]),
             CKR_ENCRYPTED_DATA_LEN_RANGE,
@@ -874,7 +967,9 @@ fn des3(ctx: &Ctx) {
         );
     }
     // Bad padding: one code whatever is wrong with it.
-    let ct = p.one(Op::Encrypt, CKM_DES3_CBC_PAD, &iv, k, b"sixteen bytes!!!").unwrap();
+    let ct = p
+        .one(Op::Encrypt, CKM_DES3_CBC_PAD, &iv, k, b"sixteen bytes!!!")
+        .unwrap();
     for tamper in 0..8 {
         let mut bad = ct.clone();
         // The block before the last: flips bytes of the decrypted padding.
@@ -1100,7 +1195,11 @@ fn digest_key(ctx: &Ctx) {
                 &suffix,
             ]
             .concat();
-            assert_eq!(hex(&got), hex(&reference_digest(&p, mech, &all)), "{mech:#x}");
+            assert_eq!(
+                hex(&got),
+                hex(&reference_digest(&p, mech, &all)),
+                "{mech:#x}"
+            );
         }
         // The key first, nothing else.
         ok(p.digest_init(mech), "C_DigestInit");
@@ -1122,37 +1221,71 @@ fn digest_key(ctx: &Ctx) {
     // SAFETY: `small` has `len` bytes.
     let rv = unsafe { p.f.C_DigestFinal(p.s, small.as_mut_ptr(), &mut len) };
     assert_rv(rv, CKR_BUFFER_TOO_SMALL, "too small a buffer");
-    assert_eq!(p.digest_final().unwrap(), p.digest(CKM_SHA256, &aes_value).unwrap());
+    assert_eq!(
+        p.digest_final().unwrap(),
+        p.digest(CKM_SHA256, &aes_value).unwrap()
+    );
 
     // Misuse.
-    assert_rv(p.digest_key(hidden), CKR_OPERATION_NOT_INITIALIZED, "C_DigestKey without C_DigestInit");
+    assert_rv(
+        p.digest_key(hidden),
+        CKR_OPERATION_NOT_INITIALIZED,
+        "C_DigestKey without C_DigestInit",
+    );
     let (public, private) = rsa_pair(&s, true);
     for (k, what) in [(public, "a public key"), (private, "a private key")] {
         ok(p.digest_init(CKM_SHA256), "C_DigestInit");
         assert_rv(p.digest_key(k), CKR_KEY_INDIGESTIBLE, what);
         // The error ended the digest.
-        err(p.digest_final(), CKR_OPERATION_NOT_INITIALIZED, "C_DigestFinal after a failed C_DigestKey");
+        err(
+            p.digest_final(),
+            CKR_OPERATION_NOT_INITIALIZED,
+            "C_DigestFinal after a failed C_DigestKey",
+        );
     }
     ok(p.digest_init(CKM_SHA256), "C_DigestInit");
-    assert_rv(p.digest_key(obj(0x7fff_fff0)), CKR_KEY_HANDLE_INVALID, "an unknown handle");
-    let data_obj = s.create_object(&data("d", false, true, b"not a key")).unwrap();
+    assert_rv(
+        p.digest_key(obj(0x7fff_fff0)),
+        CKR_KEY_HANDLE_INVALID,
+        "an unknown handle",
+    );
+    let data_obj = s
+        .create_object(&data("d", false, true, b"not a key"))
+        .unwrap();
     ok(p.digest_init(CKM_SHA256), "C_DigestInit");
-    assert_rv(p.digest_key(data_obj), CKR_KEY_HANDLE_INVALID, "a data object");
+    assert_rv(
+        p.digest_key(data_obj),
+        CKR_KEY_HANDLE_INVALID,
+        "a data object",
+    );
     // Once the digest is in the core: single-part C_Digest and a new Init are refused.
     ok(p.digest_init(CKM_SHA512), "C_DigestInit");
     ok(p.digest_key(des), "C_DigestKey");
-    assert_rv(p.digest_init(CKM_SHA256), CKR_OPERATION_ACTIVE, "C_DigestInit while active");
+    assert_rv(
+        p.digest_init(CKM_SHA256),
+        CKR_OPERATION_ACTIVE,
+        "C_DigestInit while active",
+    );
     let mut d = [0u8; 4];
     let mut out = [0u8; 64];
     let mut len: CK_ULONG = 64;
     // SAFETY: buffers alive with their lengths.
-    let rv = unsafe { p.f.C_Digest(p.s, d.as_mut_ptr(), 4, out.as_mut_ptr(), &mut len) };
+    let rv = unsafe {
+        p.f.C_Digest(p.s, d.as_mut_ptr(), 4, out.as_mut_ptr(), &mut len)
+    };
     assert_rv(rv, CKR_OPERATION_ACTIVE, "C_Digest after C_DigestKey");
-    assert_eq!(p.digest_final().unwrap(), reference_digest(&p, CKM_SHA512, &des_value));
+    assert_eq!(
+        p.digest_final().unwrap(),
+        reference_digest(&p, CKM_SHA512, &des_value)
+    );
     // Without a login the token key is out of reach.
     s.logout().unwrap();
     ok(p.digest_init(CKM_SHA256), "C_DigestInit");
-    assert_rv(p.digest_key(generic), CKR_KEY_HANDLE_INVALID, "C_DigestKey logged out");
+    assert_rv(
+        p.digest_key(generic),
+        CKR_KEY_HANDLE_INVALID,
+        "C_DigestKey logged out",
+    );
 }
 
 // ---------------------------------------------------------------------------- FFDH
@@ -1172,7 +1305,12 @@ fn padded(v: &BigUint, len: usize) -> Vec<u8> {
     out
 }
 
-fn dh_pair(p: &P, prime: &[u8], base: &[u8], private: Tpl) -> Result<(ObjectHandle, ObjectHandle), CK_RV> {
+fn dh_pair(
+    p: &P,
+    prime: &[u8],
+    base: &[u8],
+    private: Tpl,
+) -> Result<(ObjectHandle, ObjectHandle), CK_RV> {
     let mut q = vec![
         flag(CKA_TOKEN, false),
         flag(CKA_SENSITIVE, false),
@@ -1183,7 +1321,11 @@ fn dh_pair(p: &P, prime: &[u8], base: &[u8], private: Tpl) -> Result<(ObjectHand
     q.extend(private);
     p.generate_pair(
         CKM_DH_PKCS_KEY_PAIR_GEN,
-        vec![flag(CKA_TOKEN, false), bytes(CKA_PRIME, prime), bytes(CKA_BASE, base)],
+        vec![
+            flag(CKA_TOKEN, false),
+            bytes(CKA_PRIME, prime),
+            bytes(CKA_BASE, base),
+        ],
         q,
     )
 }
@@ -1210,7 +1352,11 @@ fn dh(ctx: &Ctx) {
         (CKM_DH_PKCS_DERIVE, 2048, 8192, CKF_DERIVE),
     ] {
         let info = p.mechanism_info(hsm.slot.id(), m).unwrap();
-        assert_eq!((info.ulMinKeySize, info.ulMaxKeySize, info.flags), (min, max, flags), "{m:#x}");
+        assert_eq!(
+            (info.ulMinKeySize, info.ulMaxKeySize, info.flags),
+            (min, max, flags),
+            "{m:#x}"
+        );
     }
 
     // Parameter generation gives the RFC 7919 groups.
@@ -1270,7 +1416,10 @@ fn dh(ctx: &Ctx) {
         p.generate_key(
             CKM_DH_PKCS_PARAMETER_GEN,
             &[],
-            vec![ulong(CKA_CLASS, CKO_SECRET_KEY), ulong(CKA_PRIME_BITS, 2048)],
+            vec![
+                ulong(CKA_CLASS, CKO_SECRET_KEY),
+                ulong(CKA_PRIME_BITS, 2048),
+            ],
         ),
         CKR_TEMPLATE_INCONSISTENT,
         "DH parameters as a secret key",
@@ -1332,14 +1481,33 @@ fn dh(ctx: &Ctx) {
         (prime.clone(), "p"),
         (vec![0xff; 257], "> p"),
     ] {
-        err(dh_derive(&p, a_priv, &bad, vec![]), CKR_MECHANISM_PARAM_INVALID, what);
+        err(
+            dh_derive(&p, a_priv, &bad, vec![]),
+            CKR_MECHANISM_PARAM_INVALID,
+            what,
+        );
     }
-    assert!(dh_derive(&p, a_priv, &p_minus(2), vec![]).is_ok(), "p - 2 is in range");
-    err(dh_derive(&p, a_priv, &[], vec![]), CKR_MECHANISM_PARAM_INVALID, "no peer value");
-    err(dh_derive(&p, a_pub, &yb, vec![]), CKR_KEY_TYPE_INCONSISTENT, "derive from a public key");
+    assert!(
+        dh_derive(&p, a_priv, &p_minus(2), vec![]).is_ok(),
+        "p - 2 is in range"
+    );
+    err(
+        dh_derive(&p, a_priv, &[], vec![]),
+        CKR_MECHANISM_PARAM_INVALID,
+        "no peer value",
+    );
+    err(
+        dh_derive(&p, a_pub, &yb, vec![]),
+        CKR_KEY_TYPE_INCONSISTENT,
+        "derive from a public key",
+    );
     let (rsa_pub, rsa_priv) = rsa_pair(&s, true);
     let _ = rsa_pub;
-    err(dh_derive(&p, rsa_priv, &yb, vec![]), CKR_KEY_TYPE_INCONSISTENT, "derive from an RSA key");
+    err(
+        dh_derive(&p, rsa_priv, &yb, vec![]),
+        CKR_KEY_TYPE_INCONSISTENT,
+        "derive from an RSA key",
+    );
     let (_, no_derive) = dh_pair(&p, &prime, &base, vec![flag(CKA_DERIVE, false)]).unwrap();
     err(
         dh_derive(&p, no_derive, &yb, vec![]),
@@ -1350,10 +1518,26 @@ fn dh(ctx: &Ctx) {
     // Bad domain parameters.
     let mut not_safe = prime.clone();
     not_safe[255] = 0x61; // odd, not a safe prime (not even prime)
-    err(dh_pair(&p, &not_safe, &base, vec![]), CKR_DOMAIN_PARAMS_INVALID, "a composite p");
-    err(dh_pair(&p, &prime, &[1], vec![]), CKR_DOMAIN_PARAMS_INVALID, "g = 1");
-    err(dh_pair(&p, &prime, &p_minus(1), vec![]), CKR_DOMAIN_PARAMS_INVALID, "g = p - 1");
-    err(dh_pair(&p, &prime[..128], &base, vec![]), CKR_KEY_SIZE_RANGE, "a 1024-bit p");
+    err(
+        dh_pair(&p, &not_safe, &base, vec![]),
+        CKR_DOMAIN_PARAMS_INVALID,
+        "a composite p",
+    );
+    err(
+        dh_pair(&p, &prime, &[1], vec![]),
+        CKR_DOMAIN_PARAMS_INVALID,
+        "g = 1",
+    );
+    err(
+        dh_pair(&p, &prime, &p_minus(1), vec![]),
+        CKR_DOMAIN_PARAMS_INVALID,
+        "g = p - 1",
+    );
+    err(
+        dh_pair(&p, &prime[..128], &base, vec![]),
+        CKR_KEY_SIZE_RANGE,
+        "a 1024-bit p",
+    );
     err(
         p.generate_pair(
             CKM_DH_PKCS_KEY_PAIR_GEN,
@@ -1396,13 +1580,27 @@ fn dsa(ctx: &Ctx) {
     let s = hsm.user(CU1);
     let p = P::new(&hsm, &s);
     let mut rng = Rng::new();
-    let mut mechs = vec![(CKM_DSA_PARAMETER_GEN, CKF_GENERATE), (CKM_DSA_KEY_PAIR_GEN, CKF_GENERATE_KEY_PAIR)];
-    for m in [CKM_DSA, CKM_DSA_SHA1, CKM_DSA_SHA224, CKM_DSA_SHA256, CKM_DSA_SHA384, CKM_DSA_SHA512] {
+    let mut mechs = vec![
+        (CKM_DSA_PARAMETER_GEN, CKF_GENERATE),
+        (CKM_DSA_KEY_PAIR_GEN, CKF_GENERATE_KEY_PAIR),
+    ];
+    for m in [
+        CKM_DSA,
+        CKM_DSA_SHA1,
+        CKM_DSA_SHA224,
+        CKM_DSA_SHA256,
+        CKM_DSA_SHA384,
+        CKM_DSA_SHA512,
+    ] {
         mechs.push((m, CKF_SIGN | CKF_VERIFY));
     }
     for (m, flags) in mechs {
         let info = p.mechanism_info(hsm.slot.id(), m).unwrap();
-        assert_eq!((info.ulMinKeySize, info.ulMaxKeySize, info.flags), (2048, 3072, flags), "{m:#x}");
+        assert_eq!(
+            (info.ulMinKeySize, info.ulMaxKeySize, info.flags),
+            (2048, 3072, flags),
+            "{m:#x}"
+        );
     }
 
     let params = p
@@ -1426,8 +1624,16 @@ fn dsa(ctx: &Ctx) {
     assert_eq!(gn.modpow(&qn, &pn), BigUint::from(1u32), "g has order q");
     assert!(num_bigint_dig::prime::probably_prime(&qn, 10));
     for (tpl, want, what) in [
-        (vec![ulong(CKA_PRIME_BITS, 1024)], CKR_KEY_SIZE_RANGE, "1024-bit DSA parameters"),
-        (vec![ulong(CKA_PRIME_BITS, 2048), ulong(CKA_SUBPRIME_BITS, 160)], CKR_TEMPLATE_INCONSISTENT, "a 160-bit q"),
+        (
+            vec![ulong(CKA_PRIME_BITS, 1024)],
+            CKR_KEY_SIZE_RANGE,
+            "1024-bit DSA parameters",
+        ),
+        (
+            vec![ulong(CKA_PRIME_BITS, 2048), ulong(CKA_SUBPRIME_BITS, 160)],
+            CKR_TEMPLATE_INCONSISTENT,
+            "a 160-bit q",
+        ),
         (vec![], CKR_TEMPLATE_INCOMPLETE, "no CKA_PRIME_BITS"),
     ] {
         let mut t = vec![flag(CKA_TOKEN, false)];
@@ -1436,7 +1642,11 @@ fn dsa(ctx: &Ctx) {
     }
 
     let pair = |extra: Tpl| {
-        let mut q = vec![flag(CKA_TOKEN, false), flag(CKA_SENSITIVE, false), flag(CKA_EXTRACTABLE, true)];
+        let mut q = vec![
+            flag(CKA_TOKEN, false),
+            flag(CKA_SENSITIVE, false),
+            flag(CKA_EXTRACTABLE, true),
+        ];
         q.extend(extra);
         p.generate_pair(
             CKM_DSA_KEY_PAIR_GEN,
@@ -1470,7 +1680,12 @@ fn dsa(ctx: &Ctx) {
             _ => sha2::Sha512::digest(data).to_vec(),
         }
     }
-    for m in [CKM_DSA_SHA224, CKM_DSA_SHA256, CKM_DSA_SHA384, CKM_DSA_SHA512] {
+    for m in [
+        CKM_DSA_SHA224,
+        CKM_DSA_SHA256,
+        CKM_DSA_SHA384,
+        CKM_DSA_SHA512,
+    ] {
         for _ in 0..3 {
             let msg = rng.some(500);
             let sig = p.one(Op::Sign, m, &[], private, &msg).unwrap();
@@ -1511,50 +1726,143 @@ fn dsa(ctx: &Ctx) {
     // Misuse.
     let digest = rng.bytes(32);
     for len in [0usize, 19, 33, 65] {
-        err(p.one(Op::Sign, CKM_DSA, &[], private, &rng.bytes(len)), CKR_DATA_LEN_RANGE, "CKM_DSA data length");
+        err(
+            p.one(Op::Sign, CKM_DSA, &[], private, &rng.bytes(len)),
+            CKR_DATA_LEN_RANGE,
+            "CKM_DSA data length",
+        );
     }
     let sig = p.one(Op::Sign, CKM_DSA, &[], private, &digest).unwrap();
     for (bad, want, what) in [
-        (sig[..63].to_vec(), CKR_SIGNATURE_LEN_RANGE, "a short signature"),
-        ([&sig[..], &[0]].concat(), CKR_SIGNATURE_LEN_RANGE, "a long signature"),
-        ({ let mut b = sig.clone(); b[10] ^= 1; b }, CKR_SIGNATURE_INVALID, "a tampered r"),
-        ({ let mut b = sig.clone(); b[40] ^= 1; b }, CKR_SIGNATURE_INVALID, "a tampered s"),
-        ([vec![0; 32], sig[32..].to_vec()].concat(), CKR_SIGNATURE_INVALID, "r = 0"),
-        ([qq.clone(), sig[32..].to_vec()].concat(), CKR_SIGNATURE_INVALID, "r = q"),
+        (
+            sig[..63].to_vec(),
+            CKR_SIGNATURE_LEN_RANGE,
+            "a short signature",
+        ),
+        (
+            [&sig[..], &[0]].concat(),
+            CKR_SIGNATURE_LEN_RANGE,
+            "a long signature",
+        ),
+        (
+            {
+                let mut b = sig.clone();
+                b[10] ^= 1;
+                b
+            },
+            CKR_SIGNATURE_INVALID,
+            "a tampered r",
+        ),
+        (
+            {
+                let mut b = sig.clone();
+                b[40] ^= 1;
+                b
+            },
+            CKR_SIGNATURE_INVALID,
+            "a tampered s",
+        ),
+        (
+            [vec![0; 32], sig[32..].to_vec()].concat(),
+            CKR_SIGNATURE_INVALID,
+            "r = 0",
+        ),
+        (
+            [qq.clone(), sig[32..].to_vec()].concat(),
+            CKR_SIGNATURE_INVALID,
+            "r = q",
+        ),
     ] {
         ok(p.init(Op::Verify, CKM_DSA, &[], public), "VerifyInit");
         assert_rv(p.verify(&digest, &bad), want, what);
     }
     ok(p.init(Op::Verify, CKM_DSA, &[], public), "VerifyInit");
-    assert_rv(p.verify(&rng.bytes(32), &sig), CKR_SIGNATURE_INVALID, "another digest");
-    assert_rv(p.init(Op::Sign, CKM_DSA, &[], public), CKR_KEY_TYPE_INCONSISTENT, "sign with a public key");
-    assert_rv(p.init(Op::Verify, CKM_DSA, &[], private), CKR_KEY_TYPE_INCONSISTENT, "verify with a private key");
+    assert_rv(
+        p.verify(&rng.bytes(32), &sig),
+        CKR_SIGNATURE_INVALID,
+        "another digest",
+    );
+    assert_rv(
+        p.init(Op::Sign, CKM_DSA, &[], public),
+        CKR_KEY_TYPE_INCONSISTENT,
+        "sign with a public key",
+    );
+    assert_rv(
+        p.init(Op::Verify, CKM_DSA, &[], private),
+        CKR_KEY_TYPE_INCONSISTENT,
+        "verify with a private key",
+    );
     let (_, rsa_priv) = rsa_pair(&s, true);
-    assert_rv(p.init(Op::Sign, CKM_DSA_SHA256, &[], rsa_priv), CKR_KEY_TYPE_INCONSISTENT, "DSA with an RSA key");
-    assert_rv(p.init(Op::Sign, CKM_SHA256_RSA_PKCS, &[], private), CKR_KEY_TYPE_INCONSISTENT, "RSA with a DSA key");
-    assert_rv(p.init(Op::Encrypt, CKM_DSA, &[], public), CKR_MECHANISM_INVALID, "DSA encryption");
-    assert_rv(p.init(Op::SignRecover, CKM_DSA, &[], private), CKR_MECHANISM_INVALID, "DSA sign-recover");
-    assert_rv(p.init(Op::Sign, CKM_DSA, &[0], private), CKR_MECHANISM_PARAM_INVALID, "CKM_DSA with a parameter");
+    assert_rv(
+        p.init(Op::Sign, CKM_DSA_SHA256, &[], rsa_priv),
+        CKR_KEY_TYPE_INCONSISTENT,
+        "DSA with an RSA key",
+    );
+    assert_rv(
+        p.init(Op::Sign, CKM_SHA256_RSA_PKCS, &[], private),
+        CKR_KEY_TYPE_INCONSISTENT,
+        "RSA with a DSA key",
+    );
+    assert_rv(
+        p.init(Op::Encrypt, CKM_DSA, &[], public),
+        CKR_MECHANISM_INVALID,
+        "DSA encryption",
+    );
+    assert_rv(
+        p.init(Op::SignRecover, CKM_DSA, &[], private),
+        CKR_MECHANISM_INVALID,
+        "DSA sign-recover",
+    );
+    assert_rv(
+        p.init(Op::Sign, CKM_DSA, &[0], private),
+        CKR_MECHANISM_PARAM_INVALID,
+        "CKM_DSA with a parameter",
+    );
     let (_, no_sign) = pair(vec![flag(CKA_SIGN, false)]).unwrap();
-    assert_rv(p.init(Op::Sign, CKM_DSA, &[], no_sign), CKR_KEY_FUNCTION_NOT_PERMITTED, "sign without CKA_SIGN");
+    assert_rv(
+        p.init(Op::Sign, CKM_DSA, &[], no_sign),
+        CKR_KEY_FUNCTION_NOT_PERMITTED,
+        "sign without CKA_SIGN",
+    );
     // CKM_DSA is single-part.
     ok(p.init(Op::Sign, CKM_DSA, &[], private), "SignInit");
-    assert_rv(p.sign_update(&digest), CKR_FUNCTION_NOT_SUPPORTED, "C_SignUpdate with CKM_DSA");
+    assert_rv(
+        p.sign_update(&digest),
+        CKR_FUNCTION_NOT_SUPPORTED,
+        "C_SignUpdate with CKM_DSA",
+    );
     // Bad domain parameters for a key pair.
     let gen = |p_: &[u8], q_: &[u8], g_: &[u8]| {
         p.generate_pair(
             CKM_DSA_KEY_PAIR_GEN,
-            vec![flag(CKA_TOKEN, false), bytes(CKA_PRIME, p_), bytes(CKA_SUBPRIME, q_), bytes(CKA_BASE, g_)],
+            vec![
+                flag(CKA_TOKEN, false),
+                bytes(CKA_PRIME, p_),
+                bytes(CKA_SUBPRIME, q_),
+                bytes(CKA_BASE, g_),
+            ],
             vec![flag(CKA_TOKEN, false)],
         )
     };
-    err(gen(&pp, &qq[..20], &gg), CKR_DOMAIN_PARAMS_INVALID, "a 160-bit q");
+    err(
+        gen(&pp, &qq[..20], &gg),
+        CKR_DOMAIN_PARAMS_INVALID,
+        "a 160-bit q",
+    );
     err(gen(&pp, &qq, &[1]), CKR_DOMAIN_PARAMS_INVALID, "g = 1");
-    err(gen(&pp[..128], &qq, &gg), CKR_KEY_SIZE_RANGE, "a 1024-bit p");
+    err(
+        gen(&pp[..128], &qq, &gg),
+        CKR_KEY_SIZE_RANGE,
+        "a 1024-bit p",
+    );
     err(
         p.generate_pair(
             CKM_DSA_KEY_PAIR_GEN,
-            vec![flag(CKA_TOKEN, false), bytes(CKA_PRIME, &pp), bytes(CKA_BASE, &gg)],
+            vec![
+                flag(CKA_TOKEN, false),
+                bytes(CKA_PRIME, &pp),
+                bytes(CKA_BASE, &gg),
+            ],
             vec![flag(CKA_TOKEN, false)],
         ),
         CKR_TEMPLATE_INCOMPLETE,

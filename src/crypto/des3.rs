@@ -139,7 +139,10 @@ fn unpad_len(data: &[u8]) -> Result<usize> {
 pub enum Des3Mode {
     Ecb,
     /// CBC; `pad`: PKCS#7 (CKM_DES3_CBC_PAD).
-    Cbc { iv: [u8; 8], pad: bool },
+    Cbc {
+        iv: [u8; 8],
+        pad: bool,
+    },
 }
 
 /// A multi-part DES3 operation: whole blocks out as they are complete (decryption with
@@ -236,10 +239,7 @@ mod tests {
     /// NIST SP 800-67 Appendix B example: three-key TDEA in ECB mode.
     #[test]
     fn sp800_67_known_answer() {
-        let key = Des3Key::new(&h(
-            "0123456789abcdef23456789abcdef01456789abcdef0123",
-        ))
-        .unwrap();
+        let key = Des3Key::new(&h("0123456789abcdef23456789abcdef01456789abcdef0123")).unwrap();
         let pt = b"The qufck brown fox jump";
         let ct = key.ecb_encrypt(pt).unwrap();
         assert_eq!(

@@ -77,7 +77,11 @@ pub fn check_params(p: &[u8], g: &[u8]) -> Result<()> {
 
 /// A key pair on checked parameters: (public value y, private value x). `priv_bits`, if
 /// given, is the private value's length (CKA_VALUE_BITS).
-pub fn generate(p: &[u8], g: &[u8], priv_bits: Option<u32>) -> Result<(Vec<u8>, Zeroizing<Vec<u8>>)> {
+pub fn generate(
+    p: &[u8],
+    g: &[u8],
+    priv_bits: Option<u32>,
+) -> Result<(Vec<u8>, Zeroizing<Vec<u8>>)> {
     Dh::generate(p, g, priv_bits)
 }
 
@@ -136,7 +140,10 @@ mod tests {
         let a = DhPrivateKey::new(&p, &g, &xa).unwrap();
         let b = DhPrivateKey::new(&p, &g, &xb).unwrap();
         assert_eq!(a.derive(&yb).unwrap(), b.derive(&ya).unwrap());
-        assert_eq!(a.derive(&[1]).map(|_| ()), Err(Error::MechanismParamInvalid));
+        assert_eq!(
+            a.derive(&[1]).map(|_| ()),
+            Err(Error::MechanismParamInvalid)
+        );
         // Not a safe prime.
         let mut q = p.clone();
         q[255] ^= 2;

@@ -27,10 +27,7 @@ pub fn check_params(p: &[u8], q: &[u8], g: &[u8]) -> Result<()> {
     if !(MIN_BITS..=MAX_BITS).contains(&bits(p)) {
         return Err(Error::KeySizeRange);
     }
-    if !matches!(bits(q), 224 | 256)
-        || cmp_be(g, &[1]).is_le()
-        || cmp_be(g, p).is_ge()
-    {
+    if !matches!(bits(q), 224 | 256) || cmp_be(g, &[1]).is_le() || cmp_be(g, p).is_ge() {
         return Err(Error::AttributeValueInvalid);
     }
     Ok(())

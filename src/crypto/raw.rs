@@ -1305,7 +1305,7 @@ impl ShaCtx {
             HashAlg::Sha384 | HashAlg::Sha512 => 128,
         };
         let bytes = parts.bits / 8;
-        let consistent = parts.bits % 8 == 0
+        let consistent = parts.bits.is_multiple_of(8)
             && bytes % block == parts.tail.len() as u128
             && parts.tail.len() < block as usize;
         let bad = || Error::ArgumentsBad;
@@ -1406,7 +1406,10 @@ impl Drop for Dh {
 
 impl Dh {
     fn wrap(p: *mut sys::DH) -> Result<Dh> {
-        NonNull::new(p).map(|ptr| Dh { ptr }).ok_or(()).or_else(|()| fail())
+        NonNull::new(p)
+            .map(|ptr| Dh { ptr })
+            .ok_or(())
+            .or_else(|()| fail())
     }
 
     fn with_params(p: &[u8], g: &[u8]) -> Result<Dh> {
@@ -1415,7 +1418,9 @@ impl Dh {
         let (p, g) = (Bn::from_bytes(p, false)?, Bn::from_bytes(g, false)?);
         // SAFETY: `dh` is live; DH_set0_pqg takes ownership of p and g on success (on failure
         // they leak, which only happens on allocation failure).
-        check(unsafe { sys::DH_set0_pqg(dh.ptr.as_ptr(), p.into_raw(), ptr::null_mut(), g.into_raw()) })?;
+        check(unsafe {
+            sys::DH_set0_pqg(dh.ptr.as_ptr(), p.into_raw(), ptr::null_mut(), g.into_raw())
+        })?;
         Ok(dh)
     }
 
@@ -1474,7 +1479,9 @@ impl Dh {
         let mut out = Zeroizing::new(vec![0u8; size]);
         // SAFETY: `out` has DH_size bytes as DH_compute_key_padded requires; the peer value and
         // the DH are live.
-        let n = unsafe { sys::DH_compute_key_padded(out.as_mut_ptr(), peer.as_ptr(), self.ptr.as_ptr()) };
+        let n = unsafe {
+            sys::DH_compute_key_padded(out.as_mut_ptr(), peer.as_ptr(), self.ptr.as_ptr())
+        };
         if usize::try_from(n) != Ok(size) {
             return fail();
         }
@@ -1513,7 +1520,11 @@ impl Dsa {
         // SAFETY: the DSA is live; the getter writes borrowed pointers read right away.
         unsafe {
             sys::DSA_get0_pqg(self.ptr.as_ptr(), &mut p, &mut q, &mut g);
-            (bn_bytes(p).to_vec(), bn_bytes(q).to_vec(), bn_bytes(g).to_vec())
+            (
+                bn_bytes(p).to_vec(),
+                bn_bytes(q).to_vec(),
+                bn_bytes(g).to_vec(),
+            )
         }
     }
 
@@ -1548,7 +1559,12 @@ impl Dsa {
         dsa.q_len = (unsafe { sys::BN_num_bits(qb.as_ptr()) } as usize).div_ceil(8);
         // SAFETY: `dsa` is live; DSA_set0_pqg takes ownership of the three values.
         check(unsafe {
-            sys::DSA_set0_pqg(dsa.ptr.as_ptr(), pb.into_raw(), qb.into_raw(), gb.into_raw())
+            sys::DSA_set0_pqg(
+                dsa.ptr.as_ptr(),
+                pb.into_raw(),
+                qb.into_raw(),
+                gb.into_raw(),
+            )
         })?;
         Ok(dsa)
     }
@@ -1616,7 +1632,7 @@ impl Dsa {
         }
         let (mut r, mut s) = (ptr::null(), ptr::null());
         // SAFETY: `sig` is a live DSA_SIG we own and free below; r and s are read before.
-        let out = unsafe {
+        unsafe {
             sys::DSA_SIG_get0(sig, &mut r, &mut s);
             let out = bn_padded(r, self.q_len).and_then(|r| {
                 let s = bn_padded(s, self.q_len)?;
@@ -1624,8 +1640,7 @@ impl Dsa {
             });
             sys::DSA_SIG_free(sig);
             out
-        };
-        out
+        }
     }
 
     /// Whether `r || s` (the caller checked its length) is a valid signature of `digest`.
@@ -1643,7 +1658,13 @@ impl Dsa {
         let rc = unsafe {
             let set = sys::DSA_SIG_set0(dsig, r.into_raw(), s.into_raw());
             let rc = if set == 1 {
-                sys::DSA_do_check_signature(&mut valid, digest.as_ptr(), digest.len(), dsig, self.ptr.as_ptr())
+                sys::DSA_do_check_signature(
+                    &mut valid,
+                    digest.as_ptr(),
+                    digest.len(),
+                    dsig,
+                    self.ptr.as_ptr(),
+                )
             } else {
                 0
             };

@@ -22,8 +22,8 @@ use crate::error::{Error, Result};
 use crate::hsm::api::{DigestInto, Mechanism, OpId, OpKind, Request, Response};
 
 use cryptoki_sys::{
-    CKF_DECRYPT, CKF_DIGEST, CKF_ENCRYPT, CKF_FIND_OBJECTS, CKF_SIGN, CKF_SIGN_RECOVER,
-    CKF_VERIFY, CKF_VERIFY_RECOVER,
+    CKF_DECRYPT, CKF_DIGEST, CKF_ENCRYPT, CKF_FIND_OBJECTS, CKF_SIGN, CKF_SIGN_RECOVER, CKF_VERIFY,
+    CKF_VERIFY_RECOVER,
 };
 
 /// What an output-producing call hands back to `ffi`.
@@ -153,9 +153,9 @@ impl Ops {
             ops.digest_core,
         ]
         .into_iter()
-            .flatten()
-            .map(|o| o.id)
-            .collect()
+        .flatten()
+        .map(|o| o.id)
+        .collect()
     }
 
     /// End the operations named by CKF_* flags (C_SessionCancel); the core operations to
@@ -730,20 +730,22 @@ impl Session {
                 _ => return Err(Error::GeneralError),
             },
         };
-        let r = slot.object(key, Error::KeyHandleInvalid).and_then(|key_id| {
-            let r = slot.call(Request::DigestKey {
-                conn: slot.conn(),
-                sid: self.sid(),
-                key: key_id,
-                into,
+        let r = slot
+            .object(key, Error::KeyHandleInvalid)
+            .and_then(|key_id| {
+                let r = slot.call(Request::DigestKey {
+                    conn: slot.conn(),
+                    sid: self.sid(),
+                    key: key_id,
+                    into,
+                });
+                slot.checked(
+                    key_id,
+                    r,
+                    &[Error::ObjectHandleInvalid, Error::KeyHandleInvalid],
+                    Error::KeyHandleInvalid,
+                )
             });
-            slot.checked(
-                key_id,
-                r,
-                &[Error::ObjectHandleInvalid, Error::KeyHandleInvalid],
-                Error::KeyHandleInvalid,
-            )
-        });
         ops.digest = None;
         match r {
             Ok(Response::Op(id)) => {

@@ -6,11 +6,11 @@ use cryptoki_sys::*;
 
 use super::crypto::*;
 use super::general::*;
+use super::legacy::*;
 use super::object::*;
 use super::session::*;
 use super::slot::*;
 use super::unsupported::*;
-use super::legacy::*;
 
 /// Build a function list from a version and the names of its functions.
 macro_rules! list {

@@ -63,11 +63,11 @@ mod template;
 
 pub mod crypto;
 pub mod general;
+pub mod legacy;
 pub mod object;
 pub mod session;
 pub mod slot;
 pub mod unsupported;
-pub mod legacy;
 
 /// The panic boundary every export runs behind: `Ok` → CKR_OK, `Err(e)` → `rv(e)`, a panic
 /// → CKR_GENERAL_ERROR (never unwinding into the caller).

@@ -1119,8 +1119,7 @@ impl Core {
             })?;
         mechs::check_key(kind, &mech, &e.obj)?;
         e.key()?;
-        let needs_auth =
-            e.obj.bool(CKA_ALWAYS_AUTHENTICATE)
+        let needs_auth = e.obj.bool(CKA_ALWAYS_AUTHENTICATE)
             && matches!(kind, OpKind::Sign | OpKind::Decrypt | OpKind::SignRecover);
         let id = OpId(self.next_id());
         self.counters.count(mechs::ck_type(&mech));

@@ -993,7 +993,11 @@ pub fn generate_pair(
                 }
             };
             let x_bits = Attribute::new(CKA_VALUE_BITS, AttrValue::Ulong(dh::bits(&x) as u64));
-            let pubm = vec![bytes(CKA_PRIME, &p), bytes(CKA_BASE, &g), bytes(CKA_VALUE, &y)];
+            let pubm = vec![
+                bytes(CKA_PRIME, &p),
+                bytes(CKA_BASE, &g),
+                bytes(CKA_VALUE, &y),
+            ];
             let privm = vec![
                 bytes(CKA_PRIME, &p),
                 bytes(CKA_BASE, &g),

@@ -253,10 +253,7 @@ fn schema(class: u64, key_type: Option<u64>) -> Result<Vec<(AttrType, Option<Att
                 (CKA_DERIVE_TEMPLATE, Some(AttrValue::Template(Vec::new()))),
             ]);
         }
-        CKO_DOMAIN_PARAMETERS => s.extend([
-            (CKA_KEY_TYPE, None),
-            (CKA_LOCAL, Some(Bool(false))),
-        ]),
+        CKO_DOMAIN_PARAMETERS => s.extend([(CKA_KEY_TYPE, None), (CKA_LOCAL, Some(Bool(false)))]),
         _ => return Err(Error::TemplateInconsistent),
     }
     match (class, key_type) {
@@ -280,9 +277,7 @@ fn schema(class: u64, key_type: Option<u64>) -> Result<Vec<(AttrType, Option<Att
         (CKO_SECRET_KEY, Some(CKK_AES | CKK_GENERIC_SECRET))
         | (CKO_SECRET_KEY, Some(CKK_SHA_1_HMAC | CKK_SHA224_HMAC | CKK_SHA256_HMAC))
         | (CKO_SECRET_KEY, Some(CKK_SHA384_HMAC | CKK_SHA512_HMAC))
-        | (CKO_SECRET_KEY, Some(CKK_DES3)) => {
-            s.extend([(CKA_VALUE, None), (CKA_VALUE_LEN, None)])
-        }
+        | (CKO_SECRET_KEY, Some(CKK_DES3)) => s.extend([(CKA_VALUE, None), (CKA_VALUE_LEN, None)]),
         (CKO_PUBLIC_KEY | CKO_PRIVATE_KEY, Some(CKK_DH)) => {
             s.extend([(CKA_PRIME, None), (CKA_BASE, None), (CKA_VALUE, None)]);
             if class == CKO_PRIVATE_KEY {
