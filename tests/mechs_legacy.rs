@@ -1552,6 +1552,24 @@ fn dh(ctx: &Ctx) {
         CKR_TEMPLATE_INCONSISTENT,
         "CKA_VALUE_BITS longer than p",
     );
+    // Domain parameters imported: CKA_PRIME_BITS computed, the prime checked.
+    let domain = |prime_: &[u8]| {
+        p.create(vec![
+            ulong(CKA_CLASS, CKO_DOMAIN_PARAMETERS),
+            ulong(CKA_KEY_TYPE, CKK_DH),
+            flag(CKA_TOKEN, false),
+            bytes(CKA_PRIME, prime_),
+            bytes(CKA_BASE, &base),
+        ])
+    };
+    let imported_params = domain(&prime).unwrap();
+    assert_eq!(p.attr_ulong(imported_params, CKA_PRIME_BITS), 2048);
+    assert!(!bool_attr(&s, imported_params, AttributeType::Local));
+    err(
+        domain(&not_safe),
+        CKR_ATTRIBUTE_VALUE_INVALID,
+        "imported composite p",
+    );
     // A DH private key imported from its parts works as a generated one.
     let imported = p
         .create(vec![

@@ -530,6 +530,35 @@ mod tests {
             Err(Error::MechanismParamInvalid)
         );
 
+        // Legacy families (not in the FIPS build).
+        #[cfg(not(feature = "fips"))]
+        {
+            let mut iv8 = [5u8; 8];
+            assert_eq!(
+                parse_ok(&mech(CKM_DES3_CBC_PAD, &mut iv8)),
+                Ok(Mechanism::Des3CbcPad([5; 8]))
+            );
+            assert_eq!(
+                parse_ok(&mech(CKM_DES3_CBC, &mut iv)),
+                Err(Error::MechanismParamInvalid)
+            );
+            assert_eq!(parse_ok(&bare(CKM_DES3_ECB)), Ok(Mechanism::Des3Ecb));
+            let mut peer = [9u8; 256];
+            assert_eq!(
+                parse_ok(&mech(CKM_DH_PKCS_DERIVE, &mut peer)),
+                Ok(Mechanism::DhPkcsDerive(vec![9; 256]))
+            );
+            assert_eq!(
+                parse_ok(&bare(CKM_DH_PKCS_DERIVE)),
+                Err(Error::MechanismParamInvalid)
+            );
+            assert_eq!(
+                parse_ok(&bare(CKM_DSA_SHA384)),
+                Ok(Mechanism::HashDsa(HashAlg::Sha384))
+            );
+            assert_eq!(parse_ok(&bare(CKM_DSA)), Ok(Mechanism::Dsa));
+        }
+
         let mut out_len: CK_MAC_GENERAL_PARAMS = 16;
         assert_eq!(
             parse_ok(&mech(CKM_SHA256_HMAC_GENERAL, &mut out_len)),
@@ -561,6 +590,10 @@ mod tests {
             CKM_AES_KEY_WRAP_KWP,
             CKM_ECDH1_DERIVE,
             CKM_ECDSA,
+            CKM_DES3_CBC,
+            CKM_DES3_CBC_PAD,
+            CKM_DH_PKCS_DERIVE,
+            CKM_DSA_SHA256,
         ];
         let mut data = rng.bytes(64);
         for _ in 0..5000 {
