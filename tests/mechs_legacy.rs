@@ -1040,6 +1040,24 @@ fn des3(ctx: &Ctx) {
         CKR_KEY_FUNCTION_NOT_PERMITTED,
         "DES3 encrypt without CKA_ENCRYPT",
     );
+    // CKA_ALLOWED_MECHANISMS narrows a DES3 key to CBC-PAD.
+    let allowed: Vec<u8> = ulong_bytes(CKM_DES3_CBC_PAD);
+    let narrow = p
+        .create(vec![
+            ulong(CKA_CLASS, CKO_SECRET_KEY),
+            ulong(CKA_KEY_TYPE, CKK_DES3),
+            flag(CKA_TOKEN, false),
+            bytes(CKA_VALUE, &kat_key),
+            (CKA_ALLOWED_MECHANISMS, allowed),
+        ])
+        .unwrap();
+    assert_rv(
+        p.init(Op::Encrypt, CKM_DES3_ECB, &[], narrow),
+        CKR_MECHANISM_INVALID,
+        "a mechanism outside CKA_ALLOWED_MECHANISMS",
+    );
+    p.one(Op::Encrypt, CKM_DES3_CBC_PAD, &iv, narrow, b"ok")
+        .unwrap();
     for bad in [16usize, 23, 25, 32] {
         err(
             des3_import(&p, &vec![1; bad]),
