@@ -31,7 +31,10 @@ impl HashAlg {
 
 pub mod aes;
 pub mod der;
+pub mod des3;
+pub mod dh;
 pub mod digest;
+pub mod dsa;
 pub mod ec;
 pub mod hmac;
 pub mod kdf;

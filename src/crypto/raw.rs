@@ -87,6 +87,13 @@ impl Bn {
     fn as_ptr(&self) -> *const sys::BIGNUM {
         self.ptr.as_ptr()
     }
+
+    /// Give the BIGNUM away (to an aws-lc `set0` function, which takes ownership).
+    fn into_raw(self) -> *mut sys::BIGNUM {
+        let p = self.ptr.as_ptr();
+        std::mem::forget(self);
+        p
+    }
 }
 
 impl Drop for Bn {
@@ -1062,4 +1069,614 @@ pub(super) fn gcm_open(
         check(sys::EVP_DecryptFinal_ex(c, fin.as_mut_ptr(), &mut n))?;
     }
     Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Triple DES (legacy; not in the FIPS build's mechanism table)
+
+/// The three DES key schedules of a DES-EDE3 key, zeroized on drop.
+pub(super) struct Des3Schedule {
+    ks: [sys::DES_key_schedule; 3],
+}
+
+impl Drop for Des3Schedule {
+    fn drop(&mut self) {
+        for k in &mut self.ks {
+            k.subkeys.iter_mut().for_each(|s| s.zeroize());
+        }
+    }
+}
+
+impl Des3Schedule {
+    /// Key schedules of a 24-byte key (parity bits are ignored, as DES does).
+    pub(super) fn new(key: &[u8; 24]) -> Des3Schedule {
+        let mut s = Des3Schedule {
+            ks: [sys::DES_key_schedule::default(); 3],
+        };
+        for (i, ks) in s.ks.iter_mut().enumerate() {
+            let mut block = sys::DES_cblock { bytes: [0; 8] };
+            block.bytes.copy_from_slice(&key[8 * i..8 * i + 8]);
+            // SAFETY: both pointers are to live, properly typed locals.
+            unsafe { sys::DES_set_key_unchecked(&block, ks) };
+            block.bytes.zeroize();
+        }
+        s
+    }
+
+    /// ECB over whole 8-byte blocks in place (`data.len() % 8 == 0` is the caller's check).
+    pub(super) fn ecb(&self, data: &mut [u8], encrypt: bool) {
+        let enc = c_int::from(encrypt);
+        for chunk in data.chunks_exact_mut(8) {
+            let mut block = sys::DES_cblock { bytes: [0; 8] };
+            block.bytes.copy_from_slice(chunk);
+            let mut out = sys::DES_cblock { bytes: [0; 8] };
+            // SAFETY: input and output are distinct live blocks; the schedules are ours.
+            unsafe {
+                sys::DES_ecb3_encrypt(&block, &mut out, &self.ks[0], &self.ks[1], &self.ks[2], enc)
+            };
+            chunk.copy_from_slice(&out.bytes);
+            block.bytes.zeroize();
+            out.bytes.zeroize();
+        }
+    }
+
+    /// CBC over whole 8-byte blocks in place, updating the chaining value `iv`.
+    pub(super) fn cbc(&self, data: &mut [u8], iv: &mut [u8; 8], encrypt: bool) {
+        if data.is_empty() {
+            return;
+        }
+        let mut ivec = sys::DES_cblock { bytes: *iv };
+        let input = Zeroizing::new(data.to_vec());
+        // SAFETY: `input` and `data` are distinct buffers of `data.len()` bytes (a multiple of
+        // 8, the caller's check); the schedules and `ivec` are live.
+        unsafe {
+            sys::DES_ede3_cbc_encrypt(
+                input.as_ptr(),
+                data.as_mut_ptr(),
+                data.len(),
+                &self.ks[0],
+                &self.ks[1],
+                &self.ks[2],
+                &mut ivec,
+                c_int::from(encrypt),
+            )
+        };
+        *iv = ivec.bytes;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// SHA-1 / SHA-2 contexts whose state can be exported and imported (C_DigestKey moves a digest
+// begun above the seam into the core).
+
+/// The exportable parts of a SHA context: chaining words, total length in bits, and the bytes
+/// of the partial block.
+pub(super) struct ShaParts {
+    pub(super) words: Vec<u64>,
+    pub(super) bits: u128,
+    pub(super) tail: Zeroizing<Vec<u8>>,
+}
+
+/// A SHA-1 or SHA-2 context, zeroized on drop (it may have absorbed key bytes).
+#[derive(Clone)]
+pub(super) enum ShaCtx {
+    Sha1(sys::SHA_CTX),
+    Sha256(sys::SHA256_CTX, HashAlg),
+    Sha512(sys::SHA512_CTX, HashAlg),
+}
+
+impl Drop for ShaCtx {
+    fn drop(&mut self) {
+        match self {
+            ShaCtx::Sha1(c) => {
+                c.h.zeroize();
+                c.data.zeroize();
+            }
+            ShaCtx::Sha256(c, _) => {
+                c.h.zeroize();
+                c.data.zeroize();
+            }
+            ShaCtx::Sha512(c, _) => {
+                c.h.zeroize();
+                c.p.zeroize();
+            }
+        }
+    }
+}
+
+impl ShaCtx {
+    pub(super) fn new(alg: HashAlg) -> ShaCtx {
+        let c32 = || sys::SHA256_CTX {
+            h: [0; 8],
+            Nl: 0,
+            Nh: 0,
+            data: [0; 64],
+            num: 0,
+            md_len: 0,
+        };
+        let c64 = || sys::SHA512_CTX {
+            h: [0; 8],
+            Nl: 0,
+            Nh: 0,
+            p: [0; 128],
+            num: 0,
+            md_len: 0,
+        };
+        // SAFETY (every arm): the Init functions only write the context we pass, which is a
+        // live, properly typed local; they cannot fail.
+        match alg {
+            HashAlg::Sha1 => {
+                let mut c = sys::SHA_CTX {
+                    h: [0; 5],
+                    Nl: 0,
+                    Nh: 0,
+                    data: [0; 64],
+                    num: 0,
+                };
+                // SAFETY: see above.
+                unsafe { sys::SHA1_Init(&mut c) };
+                ShaCtx::Sha1(c)
+            }
+            HashAlg::Sha224 | HashAlg::Sha256 => {
+                let mut c = c32();
+                // SAFETY: see above.
+                unsafe {
+                    if alg == HashAlg::Sha224 {
+                        sys::SHA224_Init(&mut c)
+                    } else {
+                        sys::SHA256_Init(&mut c)
+                    }
+                };
+                ShaCtx::Sha256(c, alg)
+            }
+            HashAlg::Sha384 | HashAlg::Sha512 => {
+                let mut c = c64();
+                // SAFETY: see above.
+                unsafe {
+                    if alg == HashAlg::Sha384 {
+                        sys::SHA384_Init(&mut c)
+                    } else {
+                        sys::SHA512_Init(&mut c)
+                    }
+                };
+                ShaCtx::Sha512(c, alg)
+            }
+        }
+    }
+
+    pub(super) fn update(&mut self, data: &[u8]) {
+        if data.is_empty() {
+            return;
+        }
+        // SAFETY: the context is live and initialized; `data` is a valid slice. The SHA-224
+        // and SHA-384 updates are those of SHA-256 and SHA-512.
+        unsafe {
+            match self {
+                ShaCtx::Sha1(c) => sys::SHA1_Update(c, data.as_ptr().cast(), data.len()),
+                ShaCtx::Sha256(c, _) => sys::SHA256_Update(c, data.as_ptr().cast(), data.len()),
+                ShaCtx::Sha512(c, _) => sys::SHA512_Update(c, data.as_ptr().cast(), data.len()),
+            }
+        };
+    }
+
+    pub(super) fn finish(mut self, out_len: usize) -> Vec<u8> {
+        let mut out = vec![0u8; 64];
+        // SAFETY: `out` has 64 writable bytes, enough for every digest; the context is live.
+        unsafe {
+            match &mut self {
+                ShaCtx::Sha1(c) => sys::SHA1_Final(out.as_mut_ptr(), c),
+                ShaCtx::Sha256(c, HashAlg::Sha224) => sys::SHA224_Final(out.as_mut_ptr(), c),
+                ShaCtx::Sha256(c, _) => sys::SHA256_Final(out.as_mut_ptr(), c),
+                ShaCtx::Sha512(c, HashAlg::Sha384) => sys::SHA384_Final(out.as_mut_ptr(), c),
+                ShaCtx::Sha512(c, _) => sys::SHA512_Final(out.as_mut_ptr(), c),
+            }
+        };
+        out.truncate(out_len);
+        out
+    }
+
+    /// The state, to continue elsewhere.
+    pub(super) fn export(&self) -> ShaParts {
+        match self {
+            ShaCtx::Sha1(c) => ShaParts {
+                words: c.h.iter().map(|&w| u64::from(w)).collect(),
+                bits: (u128::from(c.Nh) << 32) | u128::from(c.Nl),
+                tail: Zeroizing::new(c.data[..c.num as usize].to_vec()),
+            },
+            ShaCtx::Sha256(c, _) => ShaParts {
+                words: c.h.iter().map(|&w| u64::from(w)).collect(),
+                bits: (u128::from(c.Nh) << 32) | u128::from(c.Nl),
+                tail: Zeroizing::new(c.data[..c.num as usize].to_vec()),
+            },
+            ShaCtx::Sha512(c, _) => ShaParts {
+                words: c.h.to_vec(),
+                bits: (u128::from(c.Nh) << 64) | u128::from(c.Nl),
+                tail: Zeroizing::new(c.p[..c.num as usize].to_vec()),
+            },
+        }
+    }
+
+    /// A context continuing from `parts`; inconsistent parts (word count, a length that is
+    /// not whole bytes or does not match the partial block): `ArgumentsBad`.
+    pub(super) fn import(alg: HashAlg, parts: &ShaParts) -> Result<ShaCtx> {
+        let mut ctx = ShaCtx::new(alg);
+        let block: u128 = match alg {
+            HashAlg::Sha1 | HashAlg::Sha224 | HashAlg::Sha256 => 64,
+            HashAlg::Sha384 | HashAlg::Sha512 => 128,
+        };
+        let bytes = parts.bits / 8;
+        let consistent = parts.bits.is_multiple_of(8)
+            && bytes % block == parts.tail.len() as u128
+            && parts.tail.len() < block as usize;
+        let bad = || Error::ArgumentsBad;
+        if !consistent {
+            return Err(bad());
+        }
+        let num = c_uint::try_from(parts.tail.len()).map_err(|_| bad())?;
+        let word32 = |w: &u64| u32::try_from(*w).map_err(|_| bad());
+        match &mut ctx {
+            ShaCtx::Sha1(c) => {
+                if parts.words.len() != 5 || parts.bits >> 64 != 0 {
+                    return Err(bad());
+                }
+                for (d, s) in c.h.iter_mut().zip(&parts.words) {
+                    *d = word32(s)?;
+                }
+                c.Nl = parts.bits as u32;
+                c.Nh = (parts.bits >> 32) as u32;
+                c.data[..parts.tail.len()].copy_from_slice(&parts.tail);
+                c.num = num;
+            }
+            ShaCtx::Sha256(c, _) => {
+                if parts.words.len() != 8 || parts.bits >> 64 != 0 {
+                    return Err(bad());
+                }
+                for (d, s) in c.h.iter_mut().zip(&parts.words) {
+                    *d = word32(s)?;
+                }
+                c.Nl = parts.bits as u32;
+                c.Nh = (parts.bits >> 32) as u32;
+                c.data[..parts.tail.len()].copy_from_slice(&parts.tail);
+                c.num = num;
+            }
+            ShaCtx::Sha512(c, _) => {
+                if parts.words.len() != 8 {
+                    return Err(bad());
+                }
+                c.h.copy_from_slice(&parts.words);
+                c.Nl = parts.bits as u64;
+                c.Nh = (parts.bits >> 64) as u64;
+                c.p[..parts.tail.len()].copy_from_slice(&parts.tail);
+                c.num = num;
+            }
+        }
+        Ok(ctx)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Finite-field Diffie-Hellman and DSA (legacy; not in the FIPS build's mechanism table)
+
+/// Bytes of a BIGNUM read through a getter, or empty when absent.
+///
+/// # Safety
+/// `bn` is null or valid for the duration of the call.
+unsafe fn opt_bytes(bn: *const sys::BIGNUM) -> Zeroizing<Vec<u8>> {
+    // SAFETY: the caller's contract.
+    unsafe { bn_bytes(bn) }
+}
+
+/// The RFC 7919 group (p, g) of `bits` (2048, 3072, 4096 or 8192), else `KeySizeRange`.
+pub(super) fn ffdhe_group(bits: usize) -> Result<(Vec<u8>, Vec<u8>)> {
+    let nid = match bits {
+        2048 => sys::NID_ffdhe2048,
+        3072 => sys::NID_ffdhe3072,
+        4096 => sys::NID_ffdhe4096,
+        8192 => sys::NID_ffdhe8192,
+        _ => return Err(Error::KeySizeRange),
+    };
+    // SAFETY: DH_new_by_nid returns a new DH or null.
+    let dh = Dh::wrap(unsafe { sys::DH_new_by_nid(nid as c_int) })?;
+    let (mut p, mut g) = (ptr::null(), ptr::null());
+    // SAFETY: `dh` is live; the getters write borrowed pointers into our locals.
+    let out = unsafe {
+        sys::DH_get0_pqg(dh.ptr.as_ptr(), &mut p, ptr::null_mut(), &mut g);
+        (bn_bytes(p).to_vec(), bn_bytes(g).to_vec())
+    };
+    Ok(out)
+}
+
+/// An aws-lc `DH` (domain parameters and, when private, the private value).
+pub(super) struct Dh {
+    ptr: NonNull<sys::DH>,
+}
+
+// SAFETY: once built a DH is only read (DH_compute_key_padded takes `DH *` but only to build
+// its Montgomery context lazily, under aws-lc's own lock), so sharing between threads is sound.
+unsafe impl Send for Dh {}
+// SAFETY: as above.
+unsafe impl Sync for Dh {}
+
+impl Drop for Dh {
+    fn drop(&mut self) {
+        // SAFETY: we own the DH; DH_free clears its private value.
+        unsafe { sys::DH_free(self.ptr.as_ptr()) }
+    }
+}
+
+impl Dh {
+    fn wrap(p: *mut sys::DH) -> Result<Dh> {
+        NonNull::new(p)
+            .map(|ptr| Dh { ptr })
+            .ok_or(())
+            .or_else(|()| fail())
+    }
+
+    fn with_params(p: &[u8], g: &[u8]) -> Result<Dh> {
+        // SAFETY: DH_new returns a new DH or null.
+        let dh = Dh::wrap(unsafe { sys::DH_new() })?;
+        let (p, g) = (Bn::from_bytes(p, false)?, Bn::from_bytes(g, false)?);
+        // SAFETY: `dh` is live; DH_set0_pqg takes ownership of p and g on success (on failure
+        // they leak, which only happens on allocation failure).
+        check(unsafe {
+            sys::DH_set0_pqg(dh.ptr.as_ptr(), p.into_raw(), ptr::null_mut(), g.into_raw())
+        })?;
+        Ok(dh)
+    }
+
+    /// Whether p is a safe prime (instant for the RFC 7919 / 3526 groups aws-lc knows; a
+    /// primality test otherwise).
+    pub(super) fn check_safe_prime(p: &[u8], g: &[u8]) -> Result<bool> {
+        let dh = Dh::with_params(p, g)?;
+        let mut flags: c_int = 0;
+        // SAFETY: `dh` is live; `flags` is writable.
+        check(unsafe { sys::DH_check(dh.ptr.as_ptr(), &mut flags) })?;
+        let bad = (sys::DH_CHECK_P_NOT_PRIME | sys::DH_CHECK_P_NOT_SAFE_PRIME) as c_int;
+        Ok(flags & bad == 0)
+    }
+
+    /// A new key pair on (p, g): (public value, private value).
+    pub(super) fn generate(
+        p: &[u8],
+        g: &[u8],
+        priv_bits: Option<u32>,
+    ) -> Result<(Vec<u8>, Zeroizing<Vec<u8>>)> {
+        let dh = Dh::with_params(p, g)?;
+        if let Some(bits) = priv_bits {
+            // SAFETY: `dh` is live.
+            check(unsafe { sys::DH_set_length(dh.ptr.as_ptr(), bits) })?;
+        }
+        // SAFETY: `dh` is live with its parameters set.
+        check(unsafe { sys::DH_generate_key(dh.ptr.as_ptr()) })?;
+        let (mut y, mut x) = (ptr::null(), ptr::null());
+        // SAFETY: `dh` is live; the getter writes borrowed pointers into our locals, read
+        // before `dh` drops.
+        let out = unsafe {
+            sys::DH_get0_key(dh.ptr.as_ptr(), &mut y, &mut x);
+            (opt_bytes(y).to_vec(), opt_bytes(x))
+        };
+        Ok(out)
+    }
+
+    /// A private key (p, g, x).
+    pub(super) fn private(p: &[u8], g: &[u8], x: &[u8]) -> Result<Dh> {
+        let dh = Dh::with_params(p, g)?;
+        let x = Bn::from_bytes(x, true)?;
+        // SAFETY: `dh` is live; DH_set0_key takes ownership of x (no public value needed).
+        check(unsafe { sys::DH_set0_key(dh.ptr.as_ptr(), ptr::null_mut(), x.into_raw()) })?;
+        Ok(dh)
+    }
+
+    /// The shared secret with the peer's public value, left-padded to the length of p. The
+    /// caller checked the peer value's range.
+    pub(super) fn compute(&self, peer: &[u8], p_len: usize) -> Result<Zeroizing<Vec<u8>>> {
+        let peer = Bn::from_bytes(peer, false)?;
+        // SAFETY: `dh` is live.
+        let size = unsafe { sys::DH_size(self.ptr.as_ptr()) } as usize;
+        if size != p_len {
+            return fail();
+        }
+        let mut out = Zeroizing::new(vec![0u8; size]);
+        // SAFETY: `out` has DH_size bytes as DH_compute_key_padded requires; the peer value and
+        // the DH are live.
+        let n = unsafe {
+            sys::DH_compute_key_padded(out.as_mut_ptr(), peer.as_ptr(), self.ptr.as_ptr())
+        };
+        if usize::try_from(n) != Ok(size) {
+            return fail();
+        }
+        Ok(out)
+    }
+}
+
+/// An aws-lc `DSA` key (public or private).
+pub(super) struct Dsa {
+    ptr: NonNull<sys::DSA>,
+    q_len: usize,
+}
+
+// SAFETY: once built a DSA key is only read (signing and verification take `const DSA *`).
+unsafe impl Send for Dsa {}
+// SAFETY: as above.
+unsafe impl Sync for Dsa {}
+
+impl Drop for Dsa {
+    fn drop(&mut self) {
+        // SAFETY: we own the DSA; DSA_free clears its private value.
+        unsafe { sys::DSA_free(self.ptr.as_ptr()) }
+    }
+}
+
+impl Dsa {
+    fn wrap(p: *mut sys::DSA) -> Result<Dsa> {
+        match NonNull::new(p) {
+            Some(ptr) => Ok(Dsa { ptr, q_len: 0 }),
+            None => fail(),
+        }
+    }
+
+    fn pqg_of(&self) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+        let (mut p, mut q, mut g) = (ptr::null(), ptr::null(), ptr::null());
+        // SAFETY: the DSA is live; the getter writes borrowed pointers read right away.
+        unsafe {
+            sys::DSA_get0_pqg(self.ptr.as_ptr(), &mut p, &mut q, &mut g);
+            (
+                bn_bytes(p).to_vec(),
+                bn_bytes(q).to_vec(),
+                bn_bytes(g).to_vec(),
+            )
+        }
+    }
+
+    /// New domain parameters (FIPS 186-4, SHA-256, q of 256 bits) with a p of `bits` bits.
+    pub(super) fn generate_params(bits: u32) -> Result<(Vec<u8>, Vec<u8>, Vec<u8>)> {
+        // SAFETY: DSA_new returns a new DSA or null.
+        let dsa = Dsa::wrap(unsafe { sys::DSA_new() })?;
+        // SAFETY: `dsa` is live; no seed, counter or callback.
+        check(unsafe {
+            sys::DSA_generate_parameters_ex(
+                dsa.ptr.as_ptr(),
+                bits,
+                ptr::null(),
+                0,
+                ptr::null_mut(),
+                ptr::null_mut(),
+                ptr::null_mut(),
+            )
+        })?;
+        Ok(dsa.pqg_of())
+    }
+
+    fn with_params(p: &[u8], q: &[u8], g: &[u8]) -> Result<Dsa> {
+        // SAFETY: DSA_new returns a new DSA or null.
+        let mut dsa = Dsa::wrap(unsafe { sys::DSA_new() })?;
+        let (pb, qb, gb) = (
+            Bn::from_bytes(p, false)?,
+            Bn::from_bytes(q, false)?,
+            Bn::from_bytes(g, false)?,
+        );
+        // SAFETY: `qb` is live.
+        dsa.q_len = (unsafe { sys::BN_num_bits(qb.as_ptr()) } as usize).div_ceil(8);
+        // SAFETY: `dsa` is live; DSA_set0_pqg takes ownership of the three values.
+        check(unsafe {
+            sys::DSA_set0_pqg(
+                dsa.ptr.as_ptr(),
+                pb.into_raw(),
+                qb.into_raw(),
+                gb.into_raw(),
+            )
+        })?;
+        Ok(dsa)
+    }
+
+    /// A new key pair on (p, q, g): (y, x).
+    pub(super) fn generate(p: &[u8], q: &[u8], g: &[u8]) -> Result<(Vec<u8>, Zeroizing<Vec<u8>>)> {
+        let dsa = Dsa::with_params(p, q, g)?;
+        // SAFETY: `dsa` is live with its parameters.
+        check(unsafe { sys::DSA_generate_key(dsa.ptr.as_ptr()) })?;
+        let (mut y, mut x) = (ptr::null(), ptr::null());
+        // SAFETY: as in `pqg_of`.
+        let out = unsafe {
+            sys::DSA_get0_key(dsa.ptr.as_ptr(), &mut y, &mut x);
+            (opt_bytes(y).to_vec(), opt_bytes(x))
+        };
+        Ok(out)
+    }
+
+    /// A key from (p, q, g) and the public value y or the private value x (then y = g^x mod p
+    /// is computed, in constant time, as aws-lc wants both).
+    pub(super) fn new(p: &[u8], q: &[u8], g: &[u8], value: &[u8], private: bool) -> Result<Dsa> {
+        let dsa = Dsa::with_params(p, q, g)?;
+        let v = Bn::from_bytes(value, private)?;
+        let (y, x) = if private {
+            let (pb, gb) = (Bn::from_bytes(p, false)?, Bn::from_bytes(g, false)?);
+            let y = Bn::from_bytes(&[], false)?;
+            // SAFETY: BN_CTX_new returns a new context or null, freed below.
+            let ctx = unsafe { sys::BN_CTX_new() };
+            if ctx.is_null() {
+                return fail();
+            }
+            // SAFETY: every BIGNUM is live; `y` is ours to write; the context is freed once.
+            let rc = unsafe {
+                let rc = sys::BN_mod_exp_mont_consttime(
+                    y.ptr.as_ptr(),
+                    gb.as_ptr(),
+                    v.as_ptr(),
+                    pb.as_ptr(),
+                    ctx,
+                    ptr::null(),
+                );
+                sys::BN_CTX_free(ctx);
+                rc
+            };
+            check(rc)?;
+            (y.into_raw(), v.into_raw())
+        } else {
+            (v.into_raw(), ptr::null_mut())
+        };
+        // SAFETY: `dsa` is live; DSA_set0_key takes ownership of the value given.
+        check(unsafe { sys::DSA_set0_key(dsa.ptr.as_ptr(), y, x) })?;
+        Ok(dsa)
+    }
+
+    pub(super) fn q_len(&self) -> usize {
+        self.q_len
+    }
+
+    /// A signature r || s, each left-padded to the length of q.
+    pub(super) fn sign(&self, digest: &[u8]) -> Result<Vec<u8>> {
+        // SAFETY: `digest` is a valid slice; the DSA is live.
+        let sig = unsafe { sys::DSA_do_sign(digest.as_ptr(), digest.len(), self.ptr.as_ptr()) };
+        if sig.is_null() {
+            return fail();
+        }
+        let (mut r, mut s) = (ptr::null(), ptr::null());
+        // SAFETY: `sig` is a live DSA_SIG we own and free below; r and s are read before.
+        unsafe {
+            sys::DSA_SIG_get0(sig, &mut r, &mut s);
+            let out = bn_padded(r, self.q_len).and_then(|r| {
+                let s = bn_padded(s, self.q_len)?;
+                Ok([&r[..], &s[..]].concat())
+            });
+            sys::DSA_SIG_free(sig);
+            out
+        }
+    }
+
+    /// Whether `r || s` (the caller checked its length) is a valid signature of `digest`.
+    pub(super) fn verify(&self, digest: &[u8], sig: &[u8]) -> Result<bool> {
+        let (r, s) = sig.split_at(sig.len() / 2);
+        let (r, s) = (Bn::from_bytes(r, false)?, Bn::from_bytes(s, false)?);
+        // SAFETY: DSA_SIG_new returns a new DSA_SIG or null.
+        let dsig = unsafe { sys::DSA_SIG_new() };
+        if dsig.is_null() {
+            return fail();
+        }
+        let mut valid: c_int = 0;
+        // SAFETY: `dsig` is live and takes ownership of r and s; the digest and DSA are live;
+        // `dsig` is freed once, after the check.
+        let rc = unsafe {
+            let set = sys::DSA_SIG_set0(dsig, r.into_raw(), s.into_raw());
+            let rc = if set == 1 {
+                sys::DSA_do_check_signature(
+                    &mut valid,
+                    digest.as_ptr(),
+                    digest.len(),
+                    dsig,
+                    self.ptr.as_ptr(),
+                )
+            } else {
+                0
+            };
+            sys::DSA_SIG_free(dsig);
+            rc
+        };
+        if rc != 1 {
+            // A malformed signature (e.g. r or s out of range) is simply invalid.
+            // SAFETY: only touches aws-lc's thread-local error queue.
+            unsafe { sys::ERR_clear_error() };
+            return Ok(false);
+        }
+        Ok(valid == 1)
+    }
 }

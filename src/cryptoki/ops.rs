@@ -19,9 +19,12 @@ use super::slot::{expect_data, expect_done};
 use crate::crypto::digest::{digest, Hasher};
 use crate::crypto::HashAlg;
 use crate::error::{Error, Result};
-use crate::hsm::api::{Mechanism, OpId, OpKind, Request, Response};
+use crate::hsm::api::{DigestInto, Mechanism, OpId, OpKind, Request, Response};
 
-use cryptoki_sys::{CKF_DECRYPT, CKF_DIGEST, CKF_ENCRYPT, CKF_FIND_OBJECTS, CKF_SIGN, CKF_VERIFY};
+use cryptoki_sys::{
+    CKF_DECRYPT, CKF_DIGEST, CKF_ENCRYPT, CKF_FIND_OBJECTS, CKF_SIGN, CKF_SIGN_RECOVER, CKF_VERIFY,
+    CKF_VERIFY_RECOVER,
+};
 
 /// What an output-producing call hands back to `ffi`.
 #[derive(PartialEq, Eq)]
@@ -106,6 +109,10 @@ pub(crate) struct Ops {
     sign: Option<CoreOp>,
     verify: Option<CoreOp>,
     wrap: Option<PendingWrap>,
+    sign_recover: Option<CoreOp>,
+    verify_recover: Option<CoreOp>,
+    /// A digest moved into the core by C_DigestKey (it has absorbed a key's value).
+    digest_core: Option<CoreOp>,
     /// The keyed operation initialized last: CKU_CONTEXT_SPECIFIC logs in for it.
     last_keyed: Option<OpKind>,
 }
@@ -117,6 +124,8 @@ impl Ops {
             OpKind::Decrypt => &mut self.decrypt,
             OpKind::Sign => &mut self.sign,
             OpKind::Verify => &mut self.verify,
+            OpKind::SignRecover => &mut self.sign_recover,
+            OpKind::VerifyRecover => &mut self.verify_recover,
         }
     }
 
@@ -126,17 +135,27 @@ impl Ops {
             OpKind::Decrypt => self.decrypt.as_ref(),
             OpKind::Sign => self.sign.as_ref(),
             OpKind::Verify => self.verify.as_ref(),
+            OpKind::SignRecover => self.sign_recover.as_ref(),
+            OpKind::VerifyRecover => self.verify_recover.as_ref(),
         }
     }
 
     /// End everything; the core operations to cancel.
     pub(crate) fn take_all(&mut self) -> Vec<OpId> {
         let ops = std::mem::take(self);
-        [ops.encrypt, ops.decrypt, ops.sign, ops.verify]
-            .into_iter()
-            .flatten()
-            .map(|o| o.id)
-            .collect()
+        [
+            ops.encrypt,
+            ops.decrypt,
+            ops.sign,
+            ops.verify,
+            ops.sign_recover,
+            ops.verify_recover,
+            ops.digest_core,
+        ]
+        .into_iter()
+        .flatten()
+        .map(|o| o.id)
+        .collect()
     }
 
     /// End the operations named by CKF_* flags (C_SessionCancel); the core operations to
@@ -145,15 +164,18 @@ impl Ops {
         if flags & CKF_FIND_OBJECTS != 0 {
             self.find = None;
         }
+        let mut ended = Vec::new();
         if flags & CKF_DIGEST != 0 {
             self.digest = None;
+            ended.extend(self.digest_core.take().map(|o| o.id));
         }
-        let mut ended = Vec::new();
         for (flag, kind) in [
             (CKF_ENCRYPT, OpKind::Encrypt),
             (CKF_DECRYPT, OpKind::Decrypt),
             (CKF_SIGN, OpKind::Sign),
             (CKF_VERIFY, OpKind::Verify),
+            (CKF_SIGN_RECOVER, OpKind::SignRecover),
+            (CKF_VERIFY_RECOVER, OpKind::VerifyRecover),
         ] {
             if flags & flag != 0 {
                 if let Some(op) = self.slot(kind).take() {
@@ -192,7 +214,8 @@ fn single_part_only(mech: &Mechanism) -> bool {
         | Mechanism::RsaPkcsOaep(_)
         | Mechanism::Ecdsa
         | Mechanism::AesKeyWrap { .. }
-        | Mechanism::AesKeyWrapKwp { .. } => true,
+        | Mechanism::AesKeyWrapKwp { .. }
+        | Mechanism::Dsa => true,
         Mechanism::AesKeyGen
         | Mechanism::GenericSecretKeyGen
         | Mechanism::RsaPkcsKeyPairGen
@@ -208,7 +231,17 @@ fn single_part_only(mech: &Mechanism) -> bool {
         | Mechanism::AesGcm(_)
         | Mechanism::Hmac { .. }
         | Mechanism::AesCmac { .. }
-        | Mechanism::Ecdh1Derive { .. } => false,
+        | Mechanism::Ecdh1Derive { .. }
+        | Mechanism::Des3KeyGen
+        | Mechanism::Des3Ecb
+        | Mechanism::Des3Cbc(_)
+        | Mechanism::Des3CbcPad(_)
+        | Mechanism::DhPkcsParameterGen
+        | Mechanism::DhPkcsKeyPairGen
+        | Mechanism::DhPkcsDerive(_)
+        | Mechanism::DsaParameterGen
+        | Mechanism::DsaKeyPairGen
+        | Mechanism::HashDsa(_) => false,
     }
 }
 
@@ -276,7 +309,7 @@ impl Session {
             return Err(Error::MechanismInvalid);
         };
         let mut ops = self.ops()?;
-        if ops.digest.is_some() {
+        if ops.digest.is_some() || ops.digest_core.is_some() {
             return Err(Error::OperationActive);
         }
         ops.digest = Some(DigestOp {
@@ -289,6 +322,9 @@ impl Session {
     /// C_Digest.
     pub fn digest(&self, data: &[u8], cap: Option<usize>) -> Result<Out> {
         let mut ops = self.ops()?;
+        if ops.digest_core.is_some() {
+            return Err(Error::OperationActive);
+        }
         let op = ops.digest.as_ref().ok_or(Error::OperationNotInitialized)?;
         if op.multi {
             return Err(Error::OperationActive);
@@ -305,6 +341,9 @@ impl Session {
     /// C_DigestUpdate.
     pub fn digest_update(&self, data: &[u8]) -> Result<()> {
         let mut ops = self.ops()?;
+        if ops.digest_core.is_some() {
+            return self.core_digest_update(&mut ops, data);
+        }
         let op = ops.digest.as_mut().ok_or(Error::OperationNotInitialized)?;
         op.hasher.update(data);
         op.multi = true;
@@ -314,6 +353,9 @@ impl Session {
     /// C_DigestFinal.
     pub fn digest_final(&self, cap: Option<usize>) -> Result<Out> {
         let mut ops = self.ops()?;
+        if ops.digest_core.is_some() {
+            return self.core_digest_final(&mut ops, cap);
+        }
         let op = ops.digest.as_ref().ok_or(Error::OperationNotInitialized)?;
         let len = op.hasher.alg().len();
         if !fits(cap, len) {
@@ -359,7 +401,7 @@ impl Session {
         };
         let hasher = match kind {
             OpKind::Sign | OpKind::Verify => mech.prehashed().map(Hasher::new),
-            OpKind::Encrypt | OpKind::Decrypt => None,
+            OpKind::Encrypt | OpKind::Decrypt | OpKind::SignRecover | OpKind::VerifyRecover => None,
         };
         *ops.slot(kind) = Some(CoreOp {
             id,
@@ -668,5 +710,108 @@ impl Session {
             out,
         });
         Ok(Out::Needed(n))
+    }
+}
+
+// ----- C_DigestKey: the digest moves into the core, where the key's value is -----
+
+impl Session {
+    /// C_DigestKey. The first call sends the state of the digest so far (the caller's own
+    /// data) to the core, which absorbs the key's value and keeps the digest from then on;
+    /// the key's value never crosses the seam. An error ends the digest (spec).
+    pub fn digest_key(&self, key: u64) -> Result<()> {
+        let mut ops = self.ops()?;
+        let slot = self.slot();
+        let into = match (&ops.digest_core, &ops.digest) {
+            (Some(op), _) => DigestInto::Op(op.id),
+            (None, Some(op)) => DigestInto::Start(op.hasher.export()),
+            (None, None) => return Err(Error::OperationNotInitialized),
+        };
+        let alg = match &into {
+            DigestInto::Start(s) => s.alg,
+            DigestInto::Op(_) => match ops.digest_core.as_ref().map(|o| &o.mech) {
+                Some(Mechanism::Digest(a)) => *a,
+                _ => return Err(Error::GeneralError),
+            },
+        };
+        let r = slot
+            .object(key, Error::KeyHandleInvalid)
+            .and_then(|key_id| {
+                let r = slot.call(Request::DigestKey {
+                    conn: slot.conn(),
+                    sid: self.sid(),
+                    key: key_id,
+                    into,
+                });
+                slot.checked(
+                    key_id,
+                    r,
+                    &[Error::ObjectHandleInvalid, Error::KeyHandleInvalid],
+                    Error::KeyHandleInvalid,
+                )
+            });
+        ops.digest = None;
+        match r {
+            Ok(Response::Op(id)) => {
+                ops.digest_core = Some(CoreOp {
+                    id,
+                    mech: Mechanism::Digest(alg),
+                    multi: true,
+                    hasher: None,
+                    pending: None,
+                });
+                Ok(())
+            }
+            Ok(_) => Err(Error::GeneralError),
+            Err(e) => {
+                if let Some(op) = ops.digest_core.take() {
+                    slot.cancel(op.id);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// C_DigestUpdate of a digest in the core.
+    fn core_digest_update(&self, ops: &mut Ops, data: &[u8]) -> Result<()> {
+        let op = ops
+            .digest_core
+            .as_ref()
+            .ok_or(Error::OperationNotInitialized)?;
+        let slot = self.slot();
+        let r = slot.call(Request::OpUpdate {
+            conn: slot.conn(),
+            op: op.id,
+            data: data.to_vec(),
+        });
+        match r {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                ops.digest_core = None;
+                Err(e)
+            }
+        }
+    }
+
+    /// C_DigestFinal of a digest in the core (the length is known: no stash needed).
+    fn core_digest_final(&self, ops: &mut Ops, cap: Option<usize>) -> Result<Out> {
+        let op = ops
+            .digest_core
+            .as_ref()
+            .ok_or(Error::OperationNotInitialized)?;
+        let Mechanism::Digest(alg) = op.mech else {
+            return Err(Error::GeneralError);
+        };
+        if !fits(cap, alg.len()) {
+            return Ok(Out::Needed(alg.len()));
+        }
+        let slot = self.slot();
+        let req = Request::OpFinal {
+            conn: slot.conn(),
+            op: op.id,
+            data: Vec::new(),
+        };
+        ops.digest_core = None;
+        Ok(Out::Done(Zeroizing::new(expect_data(slot.call(req)?)?)))
     }
 }

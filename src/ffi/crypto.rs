@@ -13,7 +13,7 @@ use crate::hsm::api::OpKind;
 ///
 /// # Safety
 /// `mech` is NULL or a valid `CK_MECHANISM` (see `mechanism::mechanism`).
-unsafe fn init(
+pub(super) unsafe fn init(
     h: CK_SESSION_HANDLE,
     kind: OpKind,
     mech: *mut CK_MECHANISM,
@@ -59,7 +59,7 @@ unsafe fn write_back_gcm_iv(mech: *mut CK_MECHANISM, iv: &[u8]) {
 ///
 /// # Safety
 /// `data` is NULL or valid for `len` bytes; `out`/`out_len` as for `OutBuf::new`.
-unsafe fn single(
+pub(super) unsafe fn single(
     h: CK_SESSION_HANDLE,
     kind: OpKind,
     data: *const u8,

@@ -6,6 +6,7 @@ use cryptoki_sys::*;
 
 use super::crypto::*;
 use super::general::*;
+use super::legacy::*;
 use super::object::*;
 use super::session::*;
 use super::slot::*;

@@ -122,6 +122,52 @@ unsafe fn parse(m: &CK_MECHANISM) -> Result<Mechanism> {
                 public_data: unsafe { bytes_or(p.pPublicData, p.ulPublicDataLen, bad) }?.to_vec(),
             }
         }
+        #[cfg(not(feature = "fips"))]
+        CKM_DES3_KEY_GEN => none(m, Mechanism::Des3KeyGen)?,
+        #[cfg(not(feature = "fips"))]
+        CKM_DES3_ECB => none(m, Mechanism::Des3Ecb)?,
+        #[cfg(not(feature = "fips"))]
+        // SAFETY: the parameter obeys the contract.
+        CKM_DES3_CBC => Mechanism::Des3Cbc(unsafe { param::<[u8; 8]>(m) }?),
+        #[cfg(not(feature = "fips"))]
+        // SAFETY: the parameter obeys the contract.
+        CKM_DES3_CBC_PAD => Mechanism::Des3CbcPad(unsafe { param::<[u8; 8]>(m) }?),
+        #[cfg(not(feature = "fips"))]
+        CKM_DH_PKCS_PARAMETER_GEN => none(m, Mechanism::DhPkcsParameterGen)?,
+        #[cfg(not(feature = "fips"))]
+        CKM_DH_PKCS_KEY_PAIR_GEN => none(m, Mechanism::DhPkcsKeyPairGen)?,
+        #[cfg(not(feature = "fips"))]
+        CKM_DH_PKCS_DERIVE => {
+            // The parameter is the other party's public value, as bytes.
+            // SAFETY: the parameter obeys the contract.
+            let v = unsafe {
+                bytes_or(
+                    m.pParameter.cast(),
+                    m.ulParameterLen,
+                    Error::MechanismParamInvalid,
+                )
+            }?;
+            if v.is_empty() {
+                return Err(Error::MechanismParamInvalid);
+            }
+            Mechanism::DhPkcsDerive(v.to_vec())
+        }
+        #[cfg(not(feature = "fips"))]
+        CKM_DSA_PARAMETER_GEN => none(m, Mechanism::DsaParameterGen)?,
+        #[cfg(not(feature = "fips"))]
+        CKM_DSA_KEY_PAIR_GEN => none(m, Mechanism::DsaKeyPairGen)?,
+        #[cfg(not(feature = "fips"))]
+        CKM_DSA => none(m, Mechanism::Dsa)?,
+        #[cfg(not(feature = "fips"))]
+        CKM_DSA_SHA1 => none(m, Mechanism::HashDsa(HashAlg::Sha1))?,
+        #[cfg(not(feature = "fips"))]
+        CKM_DSA_SHA224 => none(m, Mechanism::HashDsa(HashAlg::Sha224))?,
+        #[cfg(not(feature = "fips"))]
+        CKM_DSA_SHA256 => none(m, Mechanism::HashDsa(HashAlg::Sha256))?,
+        #[cfg(not(feature = "fips"))]
+        CKM_DSA_SHA384 => none(m, Mechanism::HashDsa(HashAlg::Sha384))?,
+        #[cfg(not(feature = "fips"))]
+        CKM_DSA_SHA512 => none(m, Mechanism::HashDsa(HashAlg::Sha512))?,
         _ => return Err(Error::MechanismInvalid),
     })
 }
@@ -484,6 +530,35 @@ mod tests {
             Err(Error::MechanismParamInvalid)
         );
 
+        // Legacy families (not in the FIPS build).
+        #[cfg(not(feature = "fips"))]
+        {
+            let mut iv8 = [5u8; 8];
+            assert_eq!(
+                parse_ok(&mech(CKM_DES3_CBC_PAD, &mut iv8)),
+                Ok(Mechanism::Des3CbcPad([5; 8]))
+            );
+            assert_eq!(
+                parse_ok(&mech(CKM_DES3_CBC, &mut iv)),
+                Err(Error::MechanismParamInvalid)
+            );
+            assert_eq!(parse_ok(&bare(CKM_DES3_ECB)), Ok(Mechanism::Des3Ecb));
+            let mut peer = [9u8; 256];
+            assert_eq!(
+                parse_ok(&mech(CKM_DH_PKCS_DERIVE, &mut peer)),
+                Ok(Mechanism::DhPkcsDerive(vec![9; 256]))
+            );
+            assert_eq!(
+                parse_ok(&bare(CKM_DH_PKCS_DERIVE)),
+                Err(Error::MechanismParamInvalid)
+            );
+            assert_eq!(
+                parse_ok(&bare(CKM_DSA_SHA384)),
+                Ok(Mechanism::HashDsa(HashAlg::Sha384))
+            );
+            assert_eq!(parse_ok(&bare(CKM_DSA)), Ok(Mechanism::Dsa));
+        }
+
         let mut out_len: CK_MAC_GENERAL_PARAMS = 16;
         assert_eq!(
             parse_ok(&mech(CKM_SHA256_HMAC_GENERAL, &mut out_len)),
@@ -515,6 +590,10 @@ mod tests {
             CKM_AES_KEY_WRAP_KWP,
             CKM_ECDH1_DERIVE,
             CKM_ECDSA,
+            CKM_DES3_CBC,
+            CKM_DES3_CBC_PAD,
+            CKM_DH_PKCS_DERIVE,
+            CKM_DSA_SHA256,
         ];
         let mut data = rng.bytes(64);
         for _ in 0..5000 {

@@ -63,6 +63,7 @@ mod template;
 
 pub mod crypto;
 pub mod general;
+pub mod legacy;
 pub mod object;
 pub mod session;
 pub mod slot;

@@ -35,11 +35,6 @@ not_supported! {
         _enc: CK_OBJECT_HANDLE,
         _auth: CK_OBJECT_HANDLE,
     );
-    C_DigestKey(_s: CK_SESSION_HANDLE, _key: CK_OBJECT_HANDLE);
-    C_SignRecoverInit(_s: CK_SESSION_HANDLE, _m: *mut CK_MECHANISM, _key: CK_OBJECT_HANDLE);
-    C_SignRecover(_s: CK_SESSION_HANDLE, _d: *mut CK_BYTE, _dl: CK_ULONG, _o: *mut CK_BYTE, _ol: *mut CK_ULONG);
-    C_VerifyRecoverInit(_s: CK_SESSION_HANDLE, _m: *mut CK_MECHANISM, _key: CK_OBJECT_HANDLE);
-    C_VerifyRecover(_s: CK_SESSION_HANDLE, _d: *mut CK_BYTE, _dl: CK_ULONG, _o: *mut CK_BYTE, _ol: *mut CK_ULONG);
     C_DigestEncryptUpdate(_s: CK_SESSION_HANDLE, _d: *mut CK_BYTE, _dl: CK_ULONG, _o: *mut CK_BYTE, _ol: *mut CK_ULONG);
     C_DecryptDigestUpdate(_s: CK_SESSION_HANDLE, _d: *mut CK_BYTE, _dl: CK_ULONG, _o: *mut CK_BYTE, _ol: *mut CK_ULONG);
     C_SignEncryptUpdate(_s: CK_SESSION_HANDLE, _d: *mut CK_BYTE, _dl: CK_ULONG, _o: *mut CK_BYTE, _ol: *mut CK_ULONG);

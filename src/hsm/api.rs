@@ -8,6 +8,7 @@
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
+use crate::crypto::digest::HashState;
 use crate::crypto::HashAlg;
 use crate::error::Result;
 
@@ -219,6 +220,23 @@ pub enum Mechanism {
         shared_data: Vec<u8>,
         public_data: Vec<u8>,
     },
+    // Legacy triple DES (not in the FIPS build).
+    Des3KeyGen,
+    Des3Ecb,
+    Des3Cbc([u8; 8]),
+    Des3CbcPad([u8; 8]),
+    // Legacy FFDH and DSA (not in the FIPS build).
+    /// CKM_DH_PKCS_PARAMETER_GEN: C_GenerateKey makes CKO_DOMAIN_PARAMETERS.
+    DhPkcsParameterGen,
+    DhPkcsKeyPairGen,
+    /// CKM_DH_PKCS_DERIVE: the other party's public value.
+    DhPkcsDerive(Vec<u8>),
+    DsaParameterGen,
+    DsaKeyPairGen,
+    /// CKM_DSA: the request's data is the caller's digest.
+    Dsa,
+    /// CKM_DSA_SHA*: the request's data is the digest, hashed above the seam.
+    HashDsa(HashAlg),
 }
 
 impl Mechanism {
@@ -228,7 +246,8 @@ impl Mechanism {
         match self {
             Mechanism::HashRsaPkcs(h)
             | Mechanism::HashRsaPkcsPss(h, _)
-            | Mechanism::HashEcdsa(h) => Some(*h),
+            | Mechanism::HashEcdsa(h)
+            | Mechanism::HashDsa(h) => Some(*h),
             _ => None,
         }
     }
@@ -241,6 +260,10 @@ pub enum OpKind {
     Decrypt,
     Sign,
     Verify,
+    /// C_SignRecover: the signature carries the data (CKA_SIGN_RECOVER).
+    SignRecover,
+    /// C_VerifyRecover: the data is recovered from the signature (CKA_VERIFY_RECOVER).
+    VerifyRecover,
 }
 
 /// Token information the core knows (C_GetTokenInfo; the rest is filled above the seam).
@@ -527,6 +550,24 @@ pub enum Request {
         approval: Approval,
         request: Box<Request>,
     },
+    /// C_DigestKey: digest a secret key's value inside the core. The digest either starts
+    /// here from the state of a digest begun above the seam (and continues in the core, as
+    /// the returned operation: OpUpdate / OpFinal), or continues a core digest operation.
+    DigestKey {
+        conn: ConnId,
+        sid: SessionId,
+        key: ObjectId,
+        into: DigestInto,
+    },
+}
+
+/// Where C_DigestKey's digest continues.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum DigestInto {
+    /// A digest begun above the seam: its state (of the caller's own data).
+    Start(HashState),
+    /// A digest already in the core.
+    Op(OpId),
 }
 
 /// A response across the seam.

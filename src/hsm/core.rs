@@ -1087,13 +1087,14 @@ impl Core {
     ) -> Result<ObjectId> {
         let login = self.login_of(conn)?;
         let (class, _) = objects::class_and_type(template)?;
-        if class.is_some_and(|c| c != CKO_SECRET_KEY) {
+        let made = mechs::generated_class(mech);
+        if class.is_some_and(|c| c != made) {
             return Err(Error::TemplateInconsistent);
         }
         let (kt, material) = mechs::generate_secret(mech, template)?;
         let id = Self::new_object_id()?;
         let obj = objects::build(
-            CKO_SECRET_KEY,
+            made,
             Some(kt),
             template,
             material,
@@ -1163,8 +1164,8 @@ impl Core {
         mechs::check_key(kind, &mech, &e.obj)?;
         e.key()?;
         let (mech, iv) = self.strict_gcm_iv(kind, mech)?;
-        let needs_auth =
-            e.obj.bool(CKA_ALWAYS_AUTHENTICATE) && matches!(kind, OpKind::Sign | OpKind::Decrypt);
+        let needs_auth = e.obj.bool(CKA_ALWAYS_AUTHENTICATE)
+            && matches!(kind, OpKind::Sign | OpKind::Decrypt | OpKind::SignRecover);
         let id = OpId(self.next_id());
         self.counters.count(mechs::ck_type(&mech));
         self.ops.lock().insert(
@@ -1356,6 +1357,62 @@ impl Core {
         self.check_create(conn, sid, login.as_deref(), &obj)?;
         self.add_object(conn, sid, login.as_deref(), obj, id)?;
         Ok(id)
+    }
+
+    /// C_DigestKey: absorb a secret key's value into a digest that from then on runs here
+    /// (its state is never returned: it holds key bytes).
+    fn digest_key(
+        &self,
+        conn: ConnId,
+        sid: SessionId,
+        key: ObjectId,
+        into: DigestInto,
+    ) -> Result<OpId> {
+        self.session_rw(conn, sid)?;
+        let login = self.login_of(conn)?;
+        let e = self.usable_key(conn, login.as_deref(), key, Error::KeyHandleInvalid)?;
+        if !e.obj.is_key() {
+            return Err(Error::KeyHandleInvalid);
+        }
+        // Only a secret key's value is digestible: a private key's is not one string.
+        if e.obj.class() != CKO_SECRET_KEY {
+            return Err(Error::KeyIndigestible);
+        }
+        let value = e.obj.bytes(CKA_VALUE).ok_or(Error::KeyIndigestible)?;
+        match into {
+            DigestInto::Start(state) => {
+                let mut h = crate::crypto::digest::Hasher::import(&state)?;
+                h.update(value);
+                let mech = Mechanism::Digest(h.alg());
+                let id = OpId(self.next_id());
+                self.ops.lock().insert(
+                    id,
+                    Op {
+                        conn,
+                        sid,
+                        // Unused: a digest state is fed and finished whatever the kind.
+                        kind: OpKind::Sign,
+                        mech,
+                        entry: e.clone(),
+                        state: OpState::Digest(Box::new(h)),
+                        needs_auth: false,
+                    },
+                );
+                Ok(id)
+            }
+            DigestInto::Op(id) => {
+                let mut o = self.take_op(conn, id)?;
+                let r = match &mut o.state {
+                    OpState::Digest(h) => {
+                        h.update(value);
+                        Ok(id)
+                    }
+                    _ => Err(Error::OperationNotInitialized),
+                };
+                self.ops.lock().insert(id, o);
+                r
+            }
+        }
     }
 
     fn take_op(&self, conn: ConnId, op: OpId) -> Result<Op> {
@@ -1688,6 +1745,12 @@ impl Core {
                 Response::Ok
             }
             R::Mechanisms => Response::Mechanisms(mechs::table()),
+            R::DigestKey {
+                conn,
+                sid,
+                key,
+                into,
+            } => Response::Op(self.digest_key(conn, sid, key, into)?),
             R::GenerateRandom { len } => {
                 let len = usize::try_from(len).map_err(|_| Error::ArgumentsBad)?;
                 if len > 1 << 24 {

@@ -10,6 +10,9 @@ use super::api::{AttrValue, Attribute, Mechanism, MechanismInfo, OpKind};
 use super::objects::Object;
 use super::vendor;
 use crate::crypto::aes::{AesKey, AesStream, StreamMode};
+use crate::crypto::des3::{self, Des3Key, Des3Mode, Des3Stream};
+use crate::crypto::dh::{self, DhPrivateKey};
+use crate::crypto::dsa::{self, DsaPrivateKey, DsaPublicKey};
 use crate::crypto::ec::{self, Curve, EcPrivateKey, EcPublicKey};
 use crate::crypto::hmac::{HmacKey, HmacStream};
 use crate::crypto::rsa::{self, RsaComponents, RsaPrivateKey, RsaPublicKey};
@@ -23,6 +26,35 @@ pub const RSA_MAX_BITS: u64 = 8192;
 pub const GENERIC_MIN: u64 = 1;
 pub const GENERIC_MAX: u64 = 800;
 
+/// Whether the legacy families (DES3, FFDH, DSA) are offered: not in the FIPS build.
+pub const LEGACY: bool = cfg!(not(feature = "fips"));
+
+/// Whether a mechanism belongs to a legacy family (see [`LEGACY`]).
+fn is_legacy(m: &Mechanism) -> bool {
+    matches!(
+        m,
+        Mechanism::Des3KeyGen
+            | Mechanism::Des3Ecb
+            | Mechanism::Des3Cbc(_)
+            | Mechanism::Des3CbcPad(_)
+            | Mechanism::DhPkcsParameterGen
+            | Mechanism::DhPkcsKeyPairGen
+            | Mechanism::DhPkcsDerive(_)
+            | Mechanism::DsaParameterGen
+            | Mechanism::DsaKeyPairGen
+            | Mechanism::Dsa
+            | Mechanism::HashDsa(_)
+    )
+}
+
+/// Refuse a legacy mechanism where the legacy families are off.
+fn check_available(m: &Mechanism) -> Result<()> {
+    if is_legacy(m) && !LEGACY {
+        return Err(Error::MechanismInvalid);
+    }
+    Ok(())
+}
+
 /// The mechanism table (C_GetMechanismList / C_GetMechanismInfo).
 pub fn table() -> Vec<MechanismInfo> {
     let m = |mech, min_key, max_key, flags| MechanismInfo {
@@ -33,6 +65,7 @@ pub fn table() -> Vec<MechanismInfo> {
     };
     let sv = CKF_SIGN | CKF_VERIFY;
     let ed = CKF_ENCRYPT | CKF_DECRYPT;
+    let recover = CKF_SIGN_RECOVER | CKF_VERIFY_RECOVER;
     let ec_flags = CKF_EC_F_P | CKF_EC_OID | CKF_EC_UNCOMPRESS;
     let mut t = vec![
         m(
@@ -54,8 +87,8 @@ pub fn table() -> Vec<MechanismInfo> {
             GENERIC_MAX * 8,
             CKF_GENERATE,
         ),
-        m(CKM_RSA_PKCS, RSA_MIN_BITS, RSA_MAX_BITS, sv | ed),
-        m(CKM_RSA_X_509, RSA_MIN_BITS, RSA_MAX_BITS, sv | ed),
+        m(CKM_RSA_PKCS, RSA_MIN_BITS, RSA_MAX_BITS, sv | ed | recover),
+        m(CKM_RSA_X_509, RSA_MIN_BITS, RSA_MAX_BITS, sv | ed | recover),
         m(CKM_RSA_PKCS_PSS, RSA_MIN_BITS, RSA_MAX_BITS, sv),
         m(CKM_RSA_PKCS_OAEP, RSA_MIN_BITS, RSA_MAX_BITS, ed),
         m(CKM_ECDSA, 256, 521, sv | ec_flags),
@@ -95,6 +128,32 @@ pub fn table() -> Vec<MechanismInfo> {
         t.push(m(hmac, GENERIC_MIN * 8, GENERIC_MAX * 8, sv));
         t.push(m(general, GENERIC_MIN * 8, GENERIC_MAX * 8, sv));
     }
+    if LEGACY {
+        // DES3 keys are 24 bytes (192 bits with parity; CK_MECHANISM_INFO counts bytes).
+        t.extend([
+            m(CKM_DES3_KEY_GEN, 24, 24, CKF_GENERATE),
+            m(CKM_DES3_ECB, 24, 24, ed),
+            m(CKM_DES3_CBC, 24, 24, ed),
+            m(CKM_DES3_CBC_PAD, 24, 24, ed | CKF_WRAP | CKF_UNWRAP),
+            // FFDH: primes of 2048..8192 bits (parameter generation: the RFC 7919 sizes).
+            m(CKM_DH_PKCS_PARAMETER_GEN, 2048, 8192, CKF_GENERATE),
+            m(CKM_DH_PKCS_KEY_PAIR_GEN, 2048, 8192, CKF_GENERATE_KEY_PAIR),
+            m(CKM_DH_PKCS_DERIVE, 2048, 8192, CKF_DERIVE),
+            // DSA: p of 2048..3072 bits.
+            m(CKM_DSA_PARAMETER_GEN, 2048, 3072, CKF_GENERATE),
+            m(CKM_DSA_KEY_PAIR_GEN, 2048, 3072, CKF_GENERATE_KEY_PAIR),
+            m(CKM_DSA, 2048, 3072, sv),
+        ]);
+        for h in [
+            HashAlg::Sha1,
+            HashAlg::Sha224,
+            HashAlg::Sha256,
+            HashAlg::Sha384,
+            HashAlg::Sha512,
+        ] {
+            t.push(m(dsa_mech(h), 2048, 3072, sv));
+        }
+    }
     t.sort_by_key(|i| i.mech);
     t
 }
@@ -133,6 +192,15 @@ fn ecdsa_mech(h: HashAlg) -> u64 {
         HashAlg::Sha256 => CKM_ECDSA_SHA256,
         HashAlg::Sha384 => CKM_ECDSA_SHA384,
         HashAlg::Sha512 => CKM_ECDSA_SHA512,
+    }
+}
+fn dsa_mech(h: HashAlg) -> u64 {
+    match h {
+        HashAlg::Sha1 => CKM_DSA_SHA1,
+        HashAlg::Sha224 => CKM_DSA_SHA224,
+        HashAlg::Sha256 => CKM_DSA_SHA256,
+        HashAlg::Sha384 => CKM_DSA_SHA384,
+        HashAlg::Sha512 => CKM_DSA_SHA512,
     }
 }
 fn hmac_mechs(h: HashAlg) -> (u64, u64) {
@@ -179,6 +247,17 @@ pub fn ck_type(m: &Mechanism) -> u64 {
         Mechanism::AesKeyWrap { .. } => CKM_AES_KEY_WRAP,
         Mechanism::AesKeyWrapKwp { .. } => CKM_AES_KEY_WRAP_KWP,
         Mechanism::Ecdh1Derive { .. } => CKM_ECDH1_DERIVE,
+        Mechanism::Des3KeyGen => CKM_DES3_KEY_GEN,
+        Mechanism::Des3Ecb => CKM_DES3_ECB,
+        Mechanism::Des3Cbc(_) => CKM_DES3_CBC,
+        Mechanism::Des3CbcPad(_) => CKM_DES3_CBC_PAD,
+        Mechanism::DhPkcsParameterGen => CKM_DH_PKCS_PARAMETER_GEN,
+        Mechanism::DhPkcsKeyPairGen => CKM_DH_PKCS_KEY_PAIR_GEN,
+        Mechanism::DhPkcsDerive(_) => CKM_DH_PKCS_DERIVE,
+        Mechanism::DsaParameterGen => CKM_DSA_PARAMETER_GEN,
+        Mechanism::DsaKeyPairGen => CKM_DSA_KEY_PAIR_GEN,
+        Mechanism::Dsa => CKM_DSA,
+        Mechanism::HashDsa(h) => dsa_mech(*h),
     }
 }
 
@@ -190,6 +269,10 @@ pub enum ParsedKey {
     EcPublic(EcPublicKey),
     Aes(Arc<AesKey>),
     Hmac(HmacKey, Zeroizing<Vec<u8>>),
+    Des3(Arc<Des3Key>),
+    DhPrivate(DhPrivateKey),
+    DsaPrivate(DsaPrivateKey),
+    DsaPublic(DsaPublicKey),
 }
 
 fn attr_bytes(obj: &Object, ty: u64) -> Result<&[u8]> {
@@ -235,6 +318,26 @@ pub fn parse(obj: &Object) -> Result<ParsedKey> {
         (CKO_SECRET_KEY, Some(CKK_AES)) => Ok(ParsedKey::Aes(Arc::new(AesKey::new(attr_bytes(
             obj, CKA_VALUE,
         )?)?))),
+        (CKO_PRIVATE_KEY, Some(CKK_DH)) => Ok(ParsedKey::DhPrivate(DhPrivateKey::new(
+            attr_bytes(obj, CKA_PRIME)?,
+            attr_bytes(obj, CKA_BASE)?,
+            attr_bytes(obj, CKA_VALUE)?,
+        )?)),
+        (CKO_PRIVATE_KEY, Some(CKK_DSA)) => Ok(ParsedKey::DsaPrivate(DsaPrivateKey::new(
+            attr_bytes(obj, CKA_PRIME)?,
+            attr_bytes(obj, CKA_SUBPRIME)?,
+            attr_bytes(obj, CKA_BASE)?,
+            attr_bytes(obj, CKA_VALUE)?,
+        )?)),
+        (CKO_PUBLIC_KEY, Some(CKK_DSA)) => Ok(ParsedKey::DsaPublic(DsaPublicKey::new(
+            attr_bytes(obj, CKA_PRIME)?,
+            attr_bytes(obj, CKA_SUBPRIME)?,
+            attr_bytes(obj, CKA_BASE)?,
+            attr_bytes(obj, CKA_VALUE)?,
+        )?)),
+        (CKO_SECRET_KEY, Some(CKK_DES3)) => Ok(ParsedKey::Des3(Arc::new(Des3Key::new(
+            attr_bytes(obj, CKA_VALUE)?,
+        )?))),
         (CKO_SECRET_KEY, Some(_)) => {
             // Generic secrets (and HMAC key types) key HMAC; the hash is chosen per operation.
             let v = Zeroizing::new(attr_bytes(obj, CKA_VALUE)?.to_vec());
@@ -252,12 +355,21 @@ fn requirements(kind: OpKind, mech: &Mechanism) -> Result<(u64, u64, u64)> {
         OpKind::Decrypt => CKA_DECRYPT,
         OpKind::Sign => CKA_SIGN,
         OpKind::Verify => CKA_VERIFY,
+        OpKind::SignRecover => CKA_SIGN_RECOVER,
+        OpKind::VerifyRecover => CKA_VERIFY_RECOVER,
     };
     let asym_class = match kind {
-        OpKind::Encrypt | OpKind::Verify => CKO_PUBLIC_KEY,
-        OpKind::Decrypt | OpKind::Sign => CKO_PRIVATE_KEY,
+        OpKind::Encrypt | OpKind::Verify | OpKind::VerifyRecover => CKO_PUBLIC_KEY,
+        OpKind::Decrypt | OpKind::Sign | OpKind::SignRecover => CKO_PRIVATE_KEY,
     };
     let signing = matches!(kind, OpKind::Sign | OpKind::Verify);
+    if matches!(kind, OpKind::SignRecover | OpKind::VerifyRecover) {
+        // Only the RSA mechanisms whose signature carries the data recover it.
+        return match mech {
+            M::RsaPkcs | M::RsaX509 => Ok((CKK_RSA, asym_class, usage)),
+            _ => Err(Error::MechanismInvalid),
+        };
+    }
     let (key_type, class) = match mech {
         M::RsaPkcs | M::RsaX509 => (CKK_RSA, asym_class),
         M::RsaPkcsPss(_) | M::HashRsaPkcs(_) | M::HashRsaPkcsPss(..) if signing => {
@@ -272,6 +384,10 @@ fn requirements(kind: OpKind, mech: &Mechanism) -> Result<(u64, u64, u64)> {
         }
         M::Hmac { .. } if signing => (CKK_GENERIC_SECRET, CKO_SECRET_KEY),
         M::AesCmac { .. } if signing => (CKK_AES, CKO_SECRET_KEY),
+        M::Des3Ecb | M::Des3Cbc(_) | M::Des3CbcPad(_) if !signing && LEGACY => {
+            (CKK_DES3, CKO_SECRET_KEY)
+        }
+        M::Dsa | M::HashDsa(_) if signing && LEGACY => (CKK_DSA, asym_class),
         _ => return Err(Error::MechanismInvalid),
     };
     Ok((key_type, class, usage))
@@ -279,6 +395,7 @@ fn requirements(kind: OpKind, mech: &Mechanism) -> Result<(u64, u64, u64)> {
 
 /// Check a key may be used for this operation and mechanism (C_*Init).
 pub fn check_key(kind: OpKind, mech: &Mechanism, obj: &Object) -> Result<()> {
+    check_available(mech)?;
     let (key_type, class, usage) = requirements(kind, mech)?;
     let kt = obj.key_type().ok_or(Error::KeyTypeInconsistent)?;
     let type_ok = kt == key_type
@@ -345,6 +462,9 @@ pub enum OpState {
     Buffer(Zeroizing<Vec<u8>>),
     Aes(Box<AesStream>),
     Hmac(Box<HmacStream>),
+    Des3(Box<Des3Stream>),
+    /// A digest moved into the core by C_DigestKey.
+    Digest(Box<crate::crypto::digest::Hasher>),
 }
 
 fn hmac_for(key: &Zeroizing<Vec<u8>>, hash: HashAlg) -> HmacKey {
@@ -373,6 +493,19 @@ pub fn one_shot(
         (OpKind::Sign, M::HashRsaPkcs(h), K::RsaPrivate(k)) => k.sign_pkcs1(*h, data),
         (OpKind::Sign, M::RsaPkcs, K::RsaPrivate(k)) => k.sign_pkcs1_raw(data),
         (OpKind::Sign, M::RsaX509, K::RsaPrivate(k)) => k.raw_private(data),
+        (OpKind::SignRecover, M::RsaPkcs, K::RsaPrivate(k)) => k.sign_pkcs1_raw(data),
+        (OpKind::SignRecover, M::RsaX509, K::RsaPrivate(k)) => k.raw_private(data),
+        // C_VerifyRecover: `data` is the signature, the output the recovered data.
+        (OpKind::VerifyRecover, M::RsaPkcs, K::RsaPublic(k)) => k.recover_pkcs1(data),
+        (OpKind::VerifyRecover, M::RsaX509, K::RsaPublic(k)) => {
+            if data.len() != k.modulus_len() {
+                return Err(Error::SignatureLenRange);
+            }
+            k.raw_public(data).map_err(|e| match e {
+                Error::DataInvalid => Error::SignatureInvalid,
+                other => other,
+            })
+        }
         (OpKind::Sign, M::RsaPkcsPss(p), K::RsaPrivate(k)) => {
             if data.len() != p.hash.len() {
                 return Err(Error::DataLenRange);
@@ -446,6 +579,24 @@ pub fn one_shot(
         (OpKind::Encrypt | OpKind::Decrypt, M::AesCtr { counter_bits, cb }, K::Aes(k)) => {
             k.ctr_xor(cb, usize_of(*counter_bits)?, data)
         }
+        (OpKind::Sign, M::Dsa | M::HashDsa(_), K::DsaPrivate(k)) => {
+            dsa_digest_len_ok(mech, data)?;
+            k.sign(data)
+        }
+        (OpKind::Verify, M::Dsa | M::HashDsa(_), K::DsaPublic(k)) => {
+            dsa_digest_len_ok(mech, data)?;
+            k.verify(data, extra).map(|()| Vec::new())
+        }
+        (OpKind::Encrypt, M::Des3Ecb, K::Des3(k)) => k.ecb_encrypt(data),
+        (OpKind::Decrypt, M::Des3Ecb, K::Des3(k)) => k.ecb_decrypt(data).map(|z| z.to_vec()),
+        (OpKind::Encrypt, M::Des3Cbc(iv), K::Des3(k)) => k.cbc_encrypt(iv, data, false),
+        (OpKind::Decrypt, M::Des3Cbc(iv), K::Des3(k)) => {
+            k.cbc_decrypt(iv, data, false).map(|z| z.to_vec())
+        }
+        (OpKind::Encrypt, M::Des3CbcPad(iv), K::Des3(k)) => k.cbc_encrypt(iv, data, true),
+        (OpKind::Decrypt, M::Des3CbcPad(iv), K::Des3(k)) => {
+            k.cbc_decrypt(iv, data, true).map(|z| z.to_vec())
+        }
         (OpKind::Sign, M::Hmac { hash, out_len }, K::Hmac(_, v)) => {
             let mut mac = hmac_for(v, *hash).sign(data);
             mac.truncate(out_len.map_or(hash.len(), |l| l as usize));
@@ -478,6 +629,14 @@ pub fn one_shot(
     }
 }
 
+/// CKM_DSA signs a caller's digest: one of the SHA-1 / SHA-2 lengths.
+fn dsa_digest_len_ok(mech: &Mechanism, data: &[u8]) -> Result<()> {
+    if *mech == Mechanism::Dsa && !matches!(data.len(), 20 | 28 | 32 | 48 | 64) {
+        return Err(Error::DataLenRange);
+    }
+    Ok(())
+}
+
 fn tag_len(bits: u64) -> usize {
     (bits / 8) as usize
 }
@@ -497,6 +656,9 @@ pub fn multipart(mech: &Mechanism) -> bool {
             | Mechanism::AesCtr { .. }
             | Mechanism::AesGcm(_)
             | Mechanism::Hmac { .. }
+            | Mechanism::Des3Ecb
+            | Mechanism::Des3Cbc(_)
+            | Mechanism::Des3CbcPad(_)
     )
 }
 
@@ -508,6 +670,10 @@ pub fn update(
     state: &mut OpState,
     data: &[u8],
 ) -> Result<Vec<u8>> {
+    if let OpState::Digest(h) = state {
+        h.update(data);
+        return Ok(Vec::new());
+    }
     if !multipart(mech) {
         return Err(Error::FunctionNotSupported);
     }
@@ -518,6 +684,22 @@ pub fn update(
             }
             (Mechanism::Hmac { hash, .. }, ParsedKey::Hmac(_, v)) => {
                 OpState::Hmac(Box::new(hmac_for(v, *hash).stream()))
+            }
+            (m, ParsedKey::Des3(k)) => {
+                let mode = match m {
+                    Mechanism::Des3Ecb => Des3Mode::Ecb,
+                    Mechanism::Des3Cbc(iv) => Des3Mode::Cbc {
+                        iv: *iv,
+                        pad: false,
+                    },
+                    Mechanism::Des3CbcPad(iv) => Des3Mode::Cbc { iv: *iv, pad: true },
+                    _ => return Err(Error::KeyTypeInconsistent),
+                };
+                OpState::Des3(Box::new(Des3Stream::new(
+                    k.clone(),
+                    mode,
+                    kind == OpKind::Encrypt,
+                )))
             }
             (m, ParsedKey::Aes(k)) => {
                 let mode = match m {
@@ -548,6 +730,8 @@ pub fn update(
             Ok(Vec::new())
         }
         OpState::Aes(s) => s.update(data),
+        OpState::Des3(s) => s.update(data),
+        OpState::Digest(_) => Err(Error::GeneralError),
         OpState::Hmac(h) => {
             h.update(data);
             Ok(Vec::new())
@@ -573,6 +757,8 @@ pub fn finish(
         }
         OpState::Buffer(b) => one_shot(kind, mech, key, &b, extra),
         OpState::Aes(s) => s.finish(),
+        OpState::Des3(s) => s.finish(),
+        OpState::Digest(h) => Ok(h.finish()),
         OpState::Hmac(h) => {
             let Mechanism::Hmac { hash, out_len } = mech else {
                 return Err(Error::GeneralError);
@@ -625,6 +811,24 @@ fn find_bytes(t: &[Attribute], ty: u64) -> Result<Option<&[u8]>> {
 
 /// Generated material for a secret key: (key type, attributes).
 pub fn generate_secret(mech: &Mechanism, template: &[Attribute]) -> Result<(u64, Vec<Attribute>)> {
+    check_available(mech)?;
+    if matches!(
+        mech,
+        Mechanism::DhPkcsParameterGen | Mechanism::DsaParameterGen
+    ) {
+        return generate_domain(mech, template);
+    }
+    if *mech == Mechanism::Des3KeyGen {
+        // The length is fixed; a template may only repeat it.
+        if find_ulong(template, CKA_VALUE_LEN)?.is_some_and(|l| l != des3::KEY_LEN as u64) {
+            return Err(Error::TemplateInconsistent);
+        }
+        if find_ulong(template, CKA_KEY_TYPE)?.is_some_and(|kt| kt != CKK_DES3) {
+            return Err(Error::TemplateInconsistent);
+        }
+        let value = des3::generate()?;
+        return Ok((CKK_DES3, secret_material(CKK_DES3, &value)?));
+    }
     let len = find_ulong(template, CKA_VALUE_LEN)?.ok_or(Error::TemplateIncomplete)?;
     let (kt, ok) = match mech {
         Mechanism::AesKeyGen => (CKK_AES, matches!(len, 16 | 24 | 32)),
@@ -648,6 +852,55 @@ pub fn generate_secret(mech: &Mechanism, template: &[Attribute]) -> Result<(u64,
     Ok((kt, material))
 }
 
+/// The class C_GenerateKey makes with a mechanism.
+pub fn generated_class(mech: &Mechanism) -> u64 {
+    match mech {
+        Mechanism::DhPkcsParameterGen | Mechanism::DsaParameterGen => CKO_DOMAIN_PARAMETERS,
+        _ => CKO_SECRET_KEY,
+    }
+}
+
+/// Generated domain parameters: (key type, attributes). CKA_PRIME_BITS is required.
+fn generate_domain(mech: &Mechanism, template: &[Attribute]) -> Result<(u64, Vec<Attribute>)> {
+    let kt = if *mech == Mechanism::DhPkcsParameterGen {
+        CKK_DH
+    } else {
+        CKK_DSA
+    };
+    if find_ulong(template, CKA_KEY_TYPE)?.is_some_and(|given| given != kt) {
+        return Err(Error::TemplateInconsistent);
+    }
+    let bits = find_ulong(template, CKA_PRIME_BITS)?.ok_or(Error::TemplateIncomplete)?;
+    let bits = usize::try_from(bits).map_err(|_| Error::KeySizeRange)?;
+    let ulong = |ty, v: usize| Attribute::new(ty, AttrValue::Ulong(v as u64));
+    if kt == CKK_DH {
+        // Named RFC 7919 groups, never freshly generated primes (docs/crypto.md).
+        let (p, g) = dh::named_group(bits)?;
+        return Ok((
+            kt,
+            vec![
+                bytes(CKA_PRIME, &p),
+                bytes(CKA_BASE, &g),
+                ulong(CKA_PRIME_BITS, bits),
+            ],
+        ));
+    }
+    if find_ulong(template, CKA_SUBPRIME_BITS)?.is_some_and(|q| q != 256) {
+        return Err(Error::TemplateInconsistent);
+    }
+    let (p, q, g) = dsa::generate_params(bits)?;
+    Ok((
+        kt,
+        vec![
+            bytes(CKA_PRIME, &p),
+            bytes(CKA_SUBPRIME, &q),
+            bytes(CKA_BASE, &g),
+            ulong(CKA_PRIME_BITS, dh::bits(&p)),
+            ulong(CKA_SUBPRIME_BITS, dh::bits(&q)),
+        ],
+    ))
+}
+
 /// Computed attributes of a secret key from its value (generation and import).
 pub fn secret_material(kt: u64, value: &[u8]) -> Result<Vec<Attribute>> {
     let mut m = vec![
@@ -656,6 +909,12 @@ pub fn secret_material(kt: u64, value: &[u8]) -> Result<Vec<Attribute>> {
     ];
     if kt == CKK_AES {
         let key = AesKey::new(value)?;
+        m.push(bytes(CKA_CHECK_VALUE, &key.check_value()));
+    } else if kt == CKK_DES3 {
+        if !LEGACY {
+            return Err(Error::TemplateInconsistent);
+        }
+        let key = Des3Key::new(value).map_err(|_| Error::AttributeValueInvalid)?;
         m.push(bytes(CKA_CHECK_VALUE, &key.check_value()));
     } else if value.is_empty() {
         return Err(Error::AttributeValueInvalid);
@@ -669,12 +928,14 @@ pub fn generate_pair(
     public: &[Attribute],
     private: &[Attribute],
 ) -> Result<(u64, Vec<Attribute>, Vec<Attribute>)> {
+    check_available(mech)?;
     for t in [public, private] {
         if let Some(kt) = find_ulong(t, CKA_KEY_TYPE)? {
-            let want = if *mech == Mechanism::RsaPkcsKeyPairGen {
-                CKK_RSA
-            } else {
-                CKK_EC
+            let want = match mech {
+                Mechanism::RsaPkcsKeyPairGen => CKK_RSA,
+                Mechanism::DhPkcsKeyPairGen => CKK_DH,
+                Mechanism::DsaKeyPairGen => CKK_DSA,
+                _ => CKK_EC,
             };
             if kt != want {
                 return Err(Error::TemplateInconsistent);
@@ -713,7 +974,68 @@ pub fn generate_pair(
             ];
             Ok((CKK_EC, pubm, privm))
         }
+        Mechanism::DhPkcsKeyPairGen => {
+            let need = |ty| find_bytes(public, ty)?.ok_or(Error::TemplateIncomplete);
+            let (p, g) = (need(CKA_PRIME)?.to_vec(), need(CKA_BASE)?.to_vec());
+            dh::check_params(&p, &g).map_err(domain_error)?;
+            let priv_bits = match find_ulong(private, CKA_VALUE_BITS)? {
+                None => None,
+                Some(b) if (256..dh::bits(&p) as u64).contains(&b) => Some(b as u32),
+                Some(_) => return Err(Error::TemplateInconsistent),
+            };
+            // With CKA_VALUE_BITS, x has exactly that many bits (aws-lc draws it below 2^bits).
+            let mut tries = 0;
+            let (y, x) = loop {
+                let (y, x) = dh::generate(&p, &g, priv_bits)?;
+                tries += 1;
+                if priv_bits.is_none_or(|b| dh::bits(&x) == b as usize) || tries > 64 {
+                    break (y, x);
+                }
+            };
+            let x_bits = Attribute::new(CKA_VALUE_BITS, AttrValue::Ulong(dh::bits(&x) as u64));
+            let pubm = vec![
+                bytes(CKA_PRIME, &p),
+                bytes(CKA_BASE, &g),
+                bytes(CKA_VALUE, &y),
+            ];
+            let privm = vec![
+                bytes(CKA_PRIME, &p),
+                bytes(CKA_BASE, &g),
+                bytes(CKA_VALUE, &x),
+                x_bits,
+            ];
+            Ok((CKK_DH, pubm, privm))
+        }
+        Mechanism::DsaKeyPairGen => {
+            let need = |ty| find_bytes(public, ty)?.ok_or(Error::TemplateIncomplete);
+            let (p, q, g) = (
+                need(CKA_PRIME)?.to_vec(),
+                need(CKA_SUBPRIME)?.to_vec(),
+                need(CKA_BASE)?.to_vec(),
+            );
+            dsa::check_params(&p, &q, &g).map_err(domain_error)?;
+            let (y, x) = dsa::generate(&p, &q, &g)?;
+            let params = [
+                bytes(CKA_PRIME, &p),
+                bytes(CKA_SUBPRIME, &q),
+                bytes(CKA_BASE, &g),
+            ];
+            let mut pubm = params.to_vec();
+            pubm.push(bytes(CKA_VALUE, &y));
+            let mut privm = params.to_vec();
+            privm.push(bytes(CKA_VALUE, &x));
+            Ok((CKK_DSA, pubm, privm))
+        }
         _ => Err(Error::MechanismInvalid),
+    }
+}
+
+/// Bad domain parameters in a key-pair template: CKR_DOMAIN_PARAMS_INVALID (sizes keep
+/// CKR_KEY_SIZE_RANGE).
+fn domain_error(e: Error) -> Error {
+    match e {
+        Error::AttributeValueInvalid => Error::DomainParamsInvalid,
+        other => other,
     }
 }
 
@@ -798,7 +1120,53 @@ pub fn import_material(
             let public = EcPublicKey::from_point(curve, &k.public_point())?;
             Ok(vec![bytes(CKA_PUBLIC_KEY_INFO, &public.to_spki_der()?)])
         }
-        (CKO_PUBLIC_KEY | CKO_PRIVATE_KEY, Some(_)) => Err(Error::TemplateInconsistent),
+        (CKO_PUBLIC_KEY | CKO_PRIVATE_KEY, Some(CKK_DH)) if LEGACY => {
+            let (p, g) = (get(CKA_PRIME)?, get(CKA_BASE)?);
+            dh::check_params(p, g).map_err(|_| Error::AttributeValueInvalid)?;
+            let v = get(CKA_VALUE)?;
+            if class == CKO_PUBLIC_KEY && !dh::in_range(v, p) {
+                return Err(Error::AttributeValueInvalid);
+            }
+            if class == CKO_PRIVATE_KEY {
+                DhPrivateKey::new(p, g, v).map_err(invalid)?;
+                let bits = Attribute::new(CKA_VALUE_BITS, AttrValue::Ulong(dh::bits(v) as u64));
+                return Ok(vec![bits]);
+            }
+            Ok(Vec::new())
+        }
+        (CKO_PUBLIC_KEY | CKO_PRIVATE_KEY, Some(CKK_DSA)) if LEGACY => {
+            let (p, q, g, v) = (
+                get(CKA_PRIME)?,
+                get(CKA_SUBPRIME)?,
+                get(CKA_BASE)?,
+                get(CKA_VALUE)?,
+            );
+            if class == CKO_PUBLIC_KEY {
+                DsaPublicKey::new(p, q, g, v).map_err(invalid)?;
+            } else {
+                DsaPrivateKey::new(p, q, g, v).map_err(invalid)?;
+            }
+            Ok(Vec::new())
+        }
+        (CKO_DOMAIN_PARAMETERS, Some(CKK_DH)) if LEGACY => {
+            let (p, g) = (get(CKA_PRIME)?, get(CKA_BASE)?);
+            dh::check_params(p, g).map_err(|_| Error::AttributeValueInvalid)?;
+            Ok(vec![Attribute::new(
+                CKA_PRIME_BITS,
+                AttrValue::Ulong(dh::bits(p) as u64),
+            )])
+        }
+        (CKO_DOMAIN_PARAMETERS, Some(CKK_DSA)) if LEGACY => {
+            let (p, q, g) = (get(CKA_PRIME)?, get(CKA_SUBPRIME)?, get(CKA_BASE)?);
+            dsa::check_params(p, q, g).map_err(|_| Error::AttributeValueInvalid)?;
+            Ok(vec![
+                Attribute::new(CKA_PRIME_BITS, AttrValue::Ulong(dh::bits(p) as u64)),
+                Attribute::new(CKA_SUBPRIME_BITS, AttrValue::Ulong(dh::bits(q) as u64)),
+            ])
+        }
+        (CKO_PUBLIC_KEY | CKO_PRIVATE_KEY | CKO_DOMAIN_PARAMETERS, Some(_)) => {
+            Err(Error::TemplateInconsistent)
+        }
         _ => Ok(Vec::new()),
     }
 }
@@ -835,6 +1203,9 @@ pub fn wrap(mech: &Mechanism, wrapping: &ParsedKey, payload: &[u8]) -> Result<Ve
             k.gcm_seal(&p.iv, &p.aad, payload, tag_len(p.tag_bits))
         }
         (Mechanism::AesCbcPad(iv), ParsedKey::Aes(k)) => k.cbc_encrypt(iv, payload, true),
+        (Mechanism::Des3CbcPad(iv), ParsedKey::Des3(k)) if LEGACY => {
+            k.cbc_encrypt(iv, payload, true)
+        }
         (Mechanism::RsaPkcsOaep(p), ParsedKey::RsaPublic(k)) => {
             k.encrypt_oaep(p.hash, p.mgf, &p.label, payload)
         }
@@ -846,6 +1217,7 @@ pub fn wrap(mech: &Mechanism, wrapping: &ParsedKey, payload: &[u8]) -> Result<Ve
             | Mechanism::RsaPkcsOaep(_),
             _,
         ) => Err(Error::WrappingKeyTypeInconsistent),
+        (Mechanism::Des3CbcPad(_), _) if LEGACY => Err(Error::WrappingKeyTypeInconsistent),
         _ => Err(Error::MechanismInvalid),
     }
 }
@@ -883,6 +1255,12 @@ pub fn unwrap(
         (Mechanism::AesCbcPad(iv), ParsedKey::Aes(k)) => {
             k.cbc_decrypt(iv, wrapped, true).map_err(opaque)
         }
+        (Mechanism::Des3CbcPad(iv), ParsedKey::Des3(k)) if LEGACY => {
+            if wrapped.is_empty() || !wrapped.len().is_multiple_of(des3::BLOCK) {
+                return Err(Error::WrappedKeyLenRange);
+            }
+            k.cbc_decrypt(iv, wrapped, true).map_err(opaque)
+        }
         (Mechanism::RsaPkcsOaep(p), ParsedKey::RsaPrivate(k)) => k
             .decrypt_oaep(p.hash, p.mgf, &p.label, wrapped)
             .map_err(opaque),
@@ -894,6 +1272,7 @@ pub fn unwrap(
             | Mechanism::RsaPkcsOaep(_),
             _,
         ) => Err(Error::UnwrappingKeyTypeInconsistent),
+        (Mechanism::Des3CbcPad(_), _) if LEGACY => Err(Error::UnwrappingKeyTypeInconsistent),
         _ => Err(Error::MechanismInvalid),
     }
 }
@@ -913,7 +1292,9 @@ pub fn unwrapped_material(
                 let len = usize::try_from(len).map_err(|_| Error::AttributeValueInvalid)?;
                 value = payload.get(..len).ok_or(Error::TemplateInconsistent)?;
             }
-            if kt == CKK_AES && !matches!(value.len(), 16 | 24 | 32) {
+            if (kt == CKK_AES && !matches!(value.len(), 16 | 24 | 32))
+                || (kt == CKK_DES3 && value.len() != des3::KEY_LEN)
+            {
                 return Err(Error::WrappedKeyInvalid);
             }
             Ok((kt, secret_material(kt, value)?))
@@ -953,6 +1334,14 @@ pub fn derive(
     key_type: u64,
     template: &[Attribute],
 ) -> Result<(u64, Vec<Attribute>)> {
+    check_available(mech)?;
+    if let Mechanism::DhPkcsDerive(peer) = mech {
+        let ParsedKey::DhPrivate(k) = base else {
+            return Err(Error::KeyTypeInconsistent);
+        };
+        let z = k.derive(peer)?;
+        return derived_value(&z, key_type, template);
+    }
     let Mechanism::Ecdh1Derive {
         kdf,
         shared_data,
@@ -1004,6 +1393,25 @@ pub fn derive(
         }
     };
     if key_type == CKK_AES && !matches!(value.len(), 16 | 24 | 32) {
+        return Err(Error::KeySizeRange);
+    }
+    Ok((key_type, secret_material(key_type, &value)?))
+}
+
+/// A secret key from a raw shared secret (CKD_NULL-style): its leading CKA_VALUE_LEN bytes
+/// (all of it when absent, except for AES, which needs a length).
+fn derived_value(z: &[u8], key_type: u64, template: &[Attribute]) -> Result<(u64, Vec<Attribute>)> {
+    let want = match find_ulong(template, CKA_VALUE_LEN)? {
+        Some(l) => usize::try_from(l).map_err(|_| Error::AttributeValueInvalid)?,
+        None if key_type == CKK_AES => return Err(Error::TemplateIncomplete),
+        None if key_type == CKK_DES3 => des3::KEY_LEN,
+        None => z.len(),
+    };
+    let value = Zeroizing::new(z.get(..want).ok_or(Error::TemplateInconsistent)?.to_vec());
+    if (key_type == CKK_AES && !matches!(value.len(), 16 | 24 | 32))
+        || (key_type == CKK_DES3 && value.len() != des3::KEY_LEN)
+        || value.is_empty()
+    {
         return Err(Error::KeySizeRange);
     }
     Ok((key_type, secret_material(key_type, &value)?))

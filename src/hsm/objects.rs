@@ -253,6 +253,7 @@ fn schema(class: u64, key_type: Option<u64>) -> Result<Vec<(AttrType, Option<Att
                 (CKA_DERIVE_TEMPLATE, Some(AttrValue::Template(Vec::new()))),
             ]);
         }
+        CKO_DOMAIN_PARAMETERS => s.extend([(CKA_KEY_TYPE, None), (CKA_LOCAL, Some(Bool(false)))]),
         _ => return Err(Error::TemplateInconsistent),
     }
     match (class, key_type) {
@@ -275,11 +276,32 @@ fn schema(class: u64, key_type: Option<u64>) -> Result<Vec<(AttrType, Option<Att
         (CKO_PRIVATE_KEY, Some(CKK_EC)) => s.extend([(CKA_EC_PARAMS, None), (CKA_VALUE, None)]),
         (CKO_SECRET_KEY, Some(CKK_AES | CKK_GENERIC_SECRET))
         | (CKO_SECRET_KEY, Some(CKK_SHA_1_HMAC | CKK_SHA224_HMAC | CKK_SHA256_HMAC))
-        | (CKO_SECRET_KEY, Some(CKK_SHA384_HMAC | CKK_SHA512_HMAC)) => {
-            s.extend([(CKA_VALUE, None), (CKA_VALUE_LEN, None)])
+        | (CKO_SECRET_KEY, Some(CKK_SHA384_HMAC | CKK_SHA512_HMAC))
+        | (CKO_SECRET_KEY, Some(CKK_DES3)) => s.extend([(CKA_VALUE, None), (CKA_VALUE_LEN, None)]),
+        (CKO_PUBLIC_KEY | CKO_PRIVATE_KEY, Some(CKK_DH)) => {
+            s.extend([(CKA_PRIME, None), (CKA_BASE, None), (CKA_VALUE, None)]);
+            if class == CKO_PRIVATE_KEY {
+                s.push((CKA_VALUE_BITS, None));
+            }
         }
+        (CKO_PUBLIC_KEY | CKO_PRIVATE_KEY, Some(CKK_DSA)) => s.extend([
+            (CKA_PRIME, None),
+            (CKA_SUBPRIME, None),
+            (CKA_BASE, None),
+            (CKA_VALUE, None),
+        ]),
+        (CKO_DOMAIN_PARAMETERS, Some(CKK_DH)) => {
+            s.extend([(CKA_PRIME, None), (CKA_BASE, None), (CKA_PRIME_BITS, None)])
+        }
+        (CKO_DOMAIN_PARAMETERS, Some(CKK_DSA)) => s.extend([
+            (CKA_PRIME, None),
+            (CKA_SUBPRIME, None),
+            (CKA_BASE, None),
+            (CKA_PRIME_BITS, None),
+            (CKA_SUBPRIME_BITS, None),
+        ]),
         (CKO_DATA | CKO_CERTIFICATE, _) => {}
-        (CKO_PUBLIC_KEY | CKO_PRIVATE_KEY | CKO_SECRET_KEY, None) => {
+        (CKO_PUBLIC_KEY | CKO_PRIVATE_KEY | CKO_SECRET_KEY | CKO_DOMAIN_PARAMETERS, None) => {
             return Err(Error::TemplateIncomplete)
         }
         _ => return Err(Error::TemplateInconsistent),
@@ -415,6 +437,12 @@ pub fn build(
             attrs.insert(CKA_KEY_GEN_MECHANISM, AttrValue::Ulong(mech));
         }
     }
+    if class == CKO_DOMAIN_PARAMETERS {
+        attrs.insert(
+            CKA_LOCAL,
+            AttrValue::Bool(matches!(origin, Origin::Generate(_))),
+        );
+    }
     if matches!(class, CKO_PRIVATE_KEY | CKO_SECRET_KEY) {
         let sensitive = matches!(attrs.get(&CKA_SENSITIVE), Some(AttrValue::Bool(true)));
         let extractable = matches!(attrs.get(&CKA_EXTRACTABLE), Some(AttrValue::Bool(true)));
@@ -445,6 +473,7 @@ fn optional_when_absent(ty: AttrType, class: u64, origin: Origin) -> bool {
     match ty {
         CKA_UNIQUE_ID | CKA_CHECK_VALUE | CKA_PUBLIC_KEY_INFO => true,
         CKA_MODULUS_BITS | CKA_VALUE_LEN => true, // computed from the material
+        CKA_PRIME_BITS | CKA_SUBPRIME_BITS | CKA_VALUE_BITS => true,
         CKA_KEY_TYPE | CKA_CLASS => false,
         _ => class == CKO_PRIVATE_KEY && origin != Origin::Create && ty != CKA_VALUE,
     }
