@@ -867,7 +867,7 @@ fn aes_gcm(ctx: &Ctx) {
                 .create(&secret_template(
                     CKK_AES,
                     &v.key,
-                    &[CKA_ENCRYPT, CKA_DECRYPT],
+                    &[CKA_ENCRYPT, CKA_DECRYPT, CKA_WRAP, CKA_UNWRAP],
                 ))
                 .unwrap_or_else(|rv| panic!("{id}: AES key import: {}", code_name(rv)));
             let tag_bits = g.tag_size as CK_ULONG;
@@ -909,6 +909,7 @@ fn aes_gcm(ctx: &Ctx) {
                             rejected(p.crypt_multi(false, &m, key, &chunks(&ct_tag)))
                                 .and_then(|pt| expect_eq(pt, &v.pt)),
                         );
+                        wrap_check(&p, &mut t, &id, &m, key, &v.pt, &ct_tag);
                         // Every shorter tag the module takes (multiples of 8 from 32 bits, as
                         // SP 800-38D): the tag is the leftmost bits of the full one.
                         for bits in [32u64, 64, 96, 104, 112, 120] {
@@ -979,7 +980,7 @@ fn aes_cbc_pad(ctx: &Ctx) {
                 .create(&secret_template(
                     CKK_AES,
                     &v.key,
-                    &[CKA_ENCRYPT, CKA_DECRYPT],
+                    &[CKA_ENCRYPT, CKA_DECRYPT, CKA_WRAP, CKA_UNWRAP],
                 ))
                 .unwrap_or_else(|rv| panic!("{id}: AES key import: {}", code_name(rv)));
             let m = Mech {
@@ -1010,6 +1011,7 @@ fn aes_cbc_pad(ctx: &Ctx) {
                     rejected(p.crypt_multi(false, &m, key, &chunks(&v.ct)))
                         .and_then(|pt| expect_eq(pt, &v.pt)),
                 );
+                wrap_check(&p, &mut t, &id, &m, key, &v.pt, &v.ct);
             } else {
                 match p.crypt_multi(false, &m, key, &chunks(&v.ct)) {
                     Err(rv) if DECRYPT_REJECT.contains(&rv) => t.derived += 1,
@@ -1023,6 +1025,39 @@ fn aes_cbc_pad(ctx: &Ctx) {
 }
 
 // ---------------------------------------------------------------------------- AES-KW / KWP
+
+/// The same mechanism wrapping a generic secret holding `value` (C_WrapKey) must give `want`,
+/// and unwrapping `want` (C_UnwrapKey) must give the value back. Generic secrets hold 1 to 800
+/// bytes; other values are not wrapped.
+fn wrap_check(
+    p: &P11,
+    t: &mut Tally,
+    id: &str,
+    m: &Mech,
+    kek: CK_OBJECT_HANDLE,
+    value: &[u8],
+    want: &[u8],
+) {
+    if value.is_empty() || value.len() > 800 {
+        return;
+    }
+    let mut tpl = secret_template(CKK_GENERIC_SECRET, value, &[]);
+    tpl.push((CKA_EXTRACTABLE, yes()));
+    let payload = p.create(&tpl).unwrap();
+    let r = rejected(p.wrap(m, kek, payload))
+        .and_then(|c| expect_eq(c, want))
+        .and_then(|()| rejected(p.unwrap(m, kek, want, &unwrap_template())))
+        .and_then(|h| {
+            let got = p.value(h);
+            p.destroy(h);
+            expect_eq(got, value)
+        });
+    p.destroy(payload);
+    match r {
+        Ok(()) => t.derived += 1,
+        Err(o) => t.fail(format!("{id}: as C_WrapKey/C_UnwrapKey: {o}")),
+    }
+}
 
 fn unwrap_template() -> Template {
     vec![
