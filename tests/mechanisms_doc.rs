@@ -86,6 +86,38 @@ fn mechanisms(ctx: &Ctx) {
     let hsm = ctx.init();
     let ours = mechanism_infos(hsm.raw.sys(), hsm.slot.id());
     assert!(!ours.is_empty(), "the module lists no mechanism");
+    // Every listed mechanism does something and has a sane key-size range.
+    let functions = CKF_ENCRYPT
+        | CKF_DECRYPT
+        | CKF_DIGEST
+        | CKF_SIGN
+        | CKF_SIGN_RECOVER
+        | CKF_VERIFY
+        | CKF_VERIFY_RECOVER
+        | CKF_GENERATE
+        | CKF_GENERATE_KEY_PAIR
+        | CKF_WRAP
+        | CKF_UNWRAP
+        | CKF_DERIVE
+        | CKF_ENCAPSULATE
+        | CKF_DECAPSULATE
+        | CKF_MESSAGE_ENCRYPT
+        | CKF_MESSAGE_DECRYPT
+        | CKF_MESSAGE_SIGN
+        | CKF_MESSAGE_VERIFY;
+    for i in &ours {
+        assert!(
+            i.flags & functions != 0,
+            "{} is listed without any function flag ({:#x})",
+            name(i.mech),
+            i.flags
+        );
+        assert!(
+            i.min <= i.max,
+            "{}: ulMinKeySize > ulMaxKeySize",
+            name(i.mech)
+        );
+    }
     let fresh = generate(&ours);
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(DOC);
     let current = std::fs::read_to_string(&path).unwrap_or_default();
