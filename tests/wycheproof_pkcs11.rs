@@ -4,6 +4,14 @@
 //! ones must be rejected with the spec's code; "acceptable" ones may go either way but must not
 //! crash the module. Each family counts its vectors and fails if it ran none.
 //!
+//! Beyond the vectors themselves ("derived checks" in the summaries): every valid AES-GCM
+//! vector also runs with the tag truncated to each length the module takes, multi-part
+//! (C_*Update / C_*Final, the input in uneven parts) and as C_WrapKey / C_UnwrapKey of a generic
+//! secret; AES-CBC-PAD, MACs and the hash-and-sign verifications run multi-part too and must reach
+//! the single-part verdict; RSA-PSS and ECDSA vectors also run on the caller's digest
+//! (CKM_RSA_PKCS_PSS, CKM_ECDSA); the Wycheproof RSA private keys also sign, checked against
+//! RustCrypto.
+//!
 //! Vectors the PKCS#11 interface cannot express (an ECDH peer key given with explicit curve
 //! parameters, keys below the module's documented minimum size, hashes PKCS#11 has no
 //! mechanism for) are counted as skipped and printed, never silently dropped.
