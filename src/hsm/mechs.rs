@@ -113,6 +113,13 @@ pub fn table() -> Vec<MechanismInfo> {
     for info in t.iter_mut().filter(|i| i.mech == CKM_RSA_PKCS_OAEP) {
         info.flags |= CKF_WRAP | CKF_UNWRAP;
     }
+    // So do AES-GCM and AES-CBC-PAD (`wrap` / `unwrap` below): say so in CK_MECHANISM_INFO.
+    for info in t
+        .iter_mut()
+        .filter(|i| matches!(i.mech, CKM_AES_GCM | CKM_AES_CBC_PAD))
+    {
+        info.flags |= CKF_WRAP | CKF_UNWRAP;
+    }
     for h in [
         HashAlg::Sha1,
         HashAlg::Sha224,
