@@ -33,7 +33,9 @@ pub mod aes;
 pub mod der;
 pub mod digest;
 pub mod ec;
+pub mod ed25519;
 pub mod hmac;
+pub mod kbkdf;
 pub mod kdf;
 #[allow(unsafe_code)]
 mod raw;

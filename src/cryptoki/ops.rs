@@ -209,6 +209,21 @@ fn single_part_only(mech: &Mechanism) -> bool {
         | Mechanism::Hmac { .. }
         | Mechanism::AesCmac { .. }
         | Mechanism::Ecdh1Derive { .. } => false,
+        Mechanism::CloudhsmAesKeyWrap { .. } | Mechanism::RsaAesKeyWrap { .. } => true,
+        Mechanism::EcEdwardsKeyPairGen
+        | Mechanism::Eddsa { .. }
+        | Mechanism::CloudhsmAesGcm(_)
+        | Mechanism::HkdfKeyGen
+        | Mechanism::HkdfDerive(_)
+        | Mechanism::Sp800108(_)
+        | Mechanism::Pbkdf2(_)
+        | Mechanism::ConcatenateBaseAndKey(_)
+        | Mechanism::ConcatenateBaseAndData(_)
+        | Mechanism::ConcatenateDataAndBase(_)
+        | Mechanism::XorBaseAndData(_)
+        | Mechanism::ExtractKeyFromKey(_)
+        | Mechanism::HmacKeyGen(_)
+        | Mechanism::AesMac { .. } => false,
     }
 }
 

@@ -122,7 +122,10 @@ unsafe fn parse(m: &CK_MECHANISM) -> Result<Mechanism> {
                 public_data: unsafe { bytes_or(p.pPublicData, p.ulPublicDataLen, bad) }?.to_vec(),
             }
         }
-        _ => return Err(Error::MechanismInvalid),
+        _ => {
+            // SAFETY: the parameter obeys the contract.
+            return unsafe { super::mechanism_kdf::parse(m) }?.ok_or(Error::MechanismInvalid);
+        }
     })
 }
 
