@@ -78,14 +78,14 @@ pub fn pbkdf2(
 
 /// The PRF of an SP 800-108 KDF, keyed with the key-derivation key.
 pub enum Prf {
-    Hmac(HmacKey),
+    Hmac(Box<HmacKey>),
     Cmac(Box<AesKey>),
 }
 
 impl Prf {
     /// HMAC-`hash` keyed with `key`.
     pub fn hmac(hash: HashAlg, key: &[u8]) -> Prf {
-        Prf::Hmac(HmacKey::new(hash, key))
+        Prf::Hmac(Box::new(HmacKey::new(hash, key)))
     }
 
     /// AES-CMAC keyed with `key` (16, 24 or 32 bytes, else `KeySizeRange`).
@@ -94,7 +94,7 @@ impl Prf {
     }
 
     /// Output length in bytes.
-    pub fn len(&self) -> usize {
+    pub fn out_len(&self) -> usize {
         match self {
             Prf::Hmac(k) => k.hash().len(),
             Prf::Cmac(_) => 16,
@@ -118,7 +118,7 @@ pub struct IntFormat {
 
 impl IntFormat {
     fn encode(self, v: u64, out: &mut Vec<u8>) -> Result<()> {
-        if self.width_bits == 0 || self.width_bits > 64 || self.width_bits % 8 != 0 {
+        if self.width_bits == 0 || self.width_bits > 64 || !self.width_bits.is_multiple_of(8) {
             return Err(Error::MechanismParamInvalid);
         }
         let n = (self.width_bits / 8) as usize;
@@ -171,7 +171,7 @@ pub fn sp800_108(
     iv: &[u8],
     key_lens: &[usize],
 ) -> Result<Vec<Zeroizing<Vec<u8>>>> {
-    let h = prf.len();
+    let h = prf.out_len();
     let iterations = fields
         .iter()
         .filter(|f| matches!(f, Field::Iteration(_)))

@@ -439,8 +439,8 @@ unsafe fn standard_data(
                     width_bits: from_ck(width),
                 }
             }
-            // SAFETY: pValue is NULL or valid for ulValueLen bytes.
             CK_SP800_108_BYTE_ARRAY => {
+                // SAFETY: pValue is NULL or valid for ulValueLen bytes.
                 KbkdfData::Bytes(unsafe { data(d.pValue.cast(), d.ulValueLen) }?)
             }
             _ => return Err(BAD),
@@ -478,16 +478,16 @@ unsafe fn cloudhsm_data(raw: &[CK_PRF_DATA_PARAM]) -> Result<Vec<KbkdfData>> {
                 }
                 dkm = Some(from_ck(width));
             }
-            // SAFETY: pValue is NULL or valid for ulValueLen bytes (contract).
             vendor::SP800_108_PRF_LABEL if label.is_none() => {
+                // SAFETY: pValue is NULL or valid for ulValueLen bytes (contract).
                 label = Some(unsafe { data(d.pValue.cast(), d.ulValueLen) }?)
             }
-            // SAFETY: as above.
             vendor::SP800_108_PRF_CONTEXT if context.is_none() => {
+                // SAFETY: as above.
                 context = Some(unsafe { data(d.pValue.cast(), d.ulValueLen) }?)
             }
-            // SAFETY: as above.
             vendor::SP800_108_BYTE_ARRAY => {
+                // SAFETY: as above.
                 extra.push(unsafe { data(d.pValue.cast(), d.ulValueLen) }?)
             }
             _ => return Err(BAD),
@@ -590,4 +590,226 @@ pub(crate) unsafe fn additional_key_outputs(m: &CK_MECHANISM) -> Vec<*mut CK_OBJ
         .iter()
         .map(|k| k.phKey)
         .collect()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use crate::ffi::marshal::len_to_ck;
+
+    fn mech<T>(ty: CK_MECHANISM_TYPE, p: &mut T) -> CK_MECHANISM {
+        CK_MECHANISM {
+            mechanism: ty,
+            pParameter: (p as *mut T).cast(),
+            ulParameterLen: len_to_ck(size_of::<T>()),
+        }
+    }
+
+    fn run(m: &CK_MECHANISM) -> Result<Mechanism> {
+        // SAFETY: every test parameter points to live locals with their lengths, or NULL.
+        unsafe { parse(m) }.map(|o| o.expect("one of ours"))
+    }
+
+    #[test]
+    fn hkdf_params() {
+        let mut salt = [1u8, 2, 3];
+        let mut info = [9u8; 4];
+        let mut p = CK_HKDF_PARAMS {
+            bExtract: CK_TRUE,
+            bExpand: CK_TRUE,
+            prfHashMechanism: CKM_SHA384,
+            ulSaltType: CKF_HKDF_SALT_DATA,
+            pSalt: salt.as_mut_ptr(),
+            ulSaltLen: 3,
+            hSaltKey: 0,
+            pInfo: info.as_mut_ptr(),
+            ulInfoLen: 4,
+        };
+        assert_eq!(
+            run(&mech(CKM_HKDF_DERIVE, &mut p)),
+            Ok(Mechanism::HkdfDerive(HkdfParams {
+                extract: true,
+                expand: true,
+                prf: HashAlg::Sha384,
+                salt: HkdfSalt::Data(vec![1, 2, 3]),
+                info: vec![9; 4],
+            }))
+        );
+        p.ulSaltType = CKF_HKDF_SALT_KEY;
+        p.hSaltKey = 77;
+        assert!(matches!(
+            run(&mech(CKM_HKDF_DERIVE, &mut p)),
+            Ok(Mechanism::HkdfDerive(HkdfParams {
+                salt: HkdfSalt::Key(ObjectId(77)),
+                ..
+            }))
+        ));
+        p.bExpand = 7;
+        assert_eq!(run(&mech(CKM_HKDF_DERIVE, &mut p)), Err(BAD));
+        p.bExpand = CK_TRUE;
+        p.pInfo = std::ptr::null_mut();
+        assert_eq!(run(&mech(CKM_HKDF_DERIVE, &mut p)), Err(BAD));
+    }
+
+    #[test]
+    fn kbkdf_params_and_outputs() {
+        let mut ctr = CK_SP800_108_COUNTER_FORMAT {
+            bLittleEndian: CK_TRUE,
+            ulWidthInBits: 16,
+        };
+        let mut label = *b"lbl";
+        let mut data = [
+            CK_PRF_DATA_PARAM {
+                type_: CK_SP800_108_ITERATION_VARIABLE,
+                pValue: (&mut ctr as *mut CK_SP800_108_COUNTER_FORMAT).cast(),
+                ulValueLen: len_to_ck(size_of::<CK_SP800_108_COUNTER_FORMAT>()),
+            },
+            CK_PRF_DATA_PARAM {
+                type_: CK_SP800_108_BYTE_ARRAY,
+                pValue: label.as_mut_ptr().cast(),
+                ulValueLen: 3,
+            },
+        ];
+        let mut class = CKO_SECRET_KEY;
+        let mut tpl = [CK_ATTRIBUTE {
+            type_: CKA_CLASS,
+            pValue: (&mut class as *mut CK_ULONG).cast(),
+            ulValueLen: len_to_ck(size_of::<CK_ULONG>()),
+        }];
+        let mut out: CK_OBJECT_HANDLE = 0;
+        let mut adds = [CK_DERIVED_KEY {
+            pTemplate: tpl.as_mut_ptr(),
+            ulAttributeCount: 1,
+            phKey: &mut out,
+        }];
+        let mut p = CK_SP800_108_KDF_PARAMS {
+            prfType: CKM_SHA256_HMAC,
+            ulNumberOfDataParams: 2,
+            pDataParams: data.as_mut_ptr(),
+            ulAdditionalDerivedKeys: 1,
+            pAdditionalDerivedKeys: adds.as_mut_ptr(),
+        };
+        let m = mech(CKM_SP800_108_COUNTER_KDF, &mut p);
+        let Ok(Mechanism::Sp800108(k)) = run(&m) else {
+            panic!("parsed")
+        };
+        assert_eq!(k.prf, KbkdfPrf::Hmac(HashAlg::Sha256));
+        assert_eq!(
+            k.data,
+            vec![
+                KbkdfData::Iteration(Some(KbkdfCounter {
+                    little_endian: true,
+                    width_bits: 16
+                })),
+                KbkdfData::Bytes(b"lbl".to_vec())
+            ]
+        );
+        assert_eq!(k.additional.len(), 1);
+        // SAFETY: m's parameter is alive.
+        let outs = unsafe { additional_key_outputs(&m) };
+        assert_eq!(outs, vec![&mut out as *mut CK_OBJECT_HANDLE]);
+        // A NULL output handle, an unknown PRF, an unknown data type: parameter errors.
+        // SAFETY: p points to `adds`, alive.
+        unsafe { (*p.pAdditionalDerivedKeys).phKey = std::ptr::null_mut() };
+        assert_eq!(run(&mech(CKM_SP800_108_COUNTER_KDF, &mut p)), Err(BAD));
+        p.ulAdditionalDerivedKeys = 0;
+        p.prfType = CKM_MD5_HMAC;
+        assert_eq!(run(&mech(CKM_SP800_108_COUNTER_KDF, &mut p)), Err(BAD));
+        p.prfType = CKM_AES_CMAC;
+        // SAFETY: p points to `data`, alive, of two entries.
+        unsafe { (*p.pDataParams.add(1)).type_ = 99 };
+        assert_eq!(run(&mech(CKM_SP800_108_COUNTER_KDF, &mut p)), Err(BAD));
+    }
+
+    #[test]
+    fn pbkdf2_both_structures() {
+        let mut pw = *b"password";
+        let mut salt = *b"salt";
+        let mut p2 = CK_PKCS5_PBKD2_PARAMS2 {
+            saltSource: CKZ_SALT_SPECIFIED,
+            pSaltSourceData: salt.as_mut_ptr().cast(),
+            ulSaltSourceDataLen: 4,
+            iterations: 2,
+            prf: CKP_PKCS5_PBKD2_HMAC_SHA256,
+            pPrfData: std::ptr::null_mut(),
+            ulPrfDataLen: 0,
+            pPassword: pw.as_mut_ptr(),
+            ulPasswordLen: 8,
+        };
+        let want = Mechanism::Pbkdf2(Pbkdf2Params {
+            salt: b"salt".to_vec(),
+            iterations: 2,
+            prf: HashAlg::Sha256,
+            password: Secret::new(b"password".to_vec()),
+        });
+        assert_eq!(run(&mech(CKM_PKCS5_PBKD2, &mut p2)), Ok(want.clone()));
+        let mut len: CK_ULONG = 8;
+        let mut p1 = CK_PKCS5_PBKD2_PARAMS {
+            saltSource: CKZ_SALT_SPECIFIED,
+            pSaltSourceData: salt.as_mut_ptr().cast(),
+            ulSaltSourceDataLen: 4,
+            iterations: 2,
+            prf: CKP_PKCS5_PBKD2_HMAC_SHA256,
+            pPrfData: std::ptr::null_mut(),
+            ulPrfDataLen: 0,
+            pPassword: pw.as_mut_ptr(),
+            ulPasswordLen: &mut len,
+        };
+        assert_eq!(run(&mech(CKM_PKCS5_PBKD2, &mut p1)), Ok(want));
+        p2.saltSource = 2;
+        assert_eq!(run(&mech(CKM_PKCS5_PBKD2, &mut p2)), Err(BAD));
+    }
+
+    #[test]
+    fn wraps_and_simple_params() {
+        let mut iv = [0xa6u8; 8];
+        let m = CK_MECHANISM {
+            mechanism: vendor::CKM_CLOUDHSM_AES_KEY_WRAP_ZERO_PAD,
+            pParameter: iv.as_mut_ptr().cast(),
+            ulParameterLen: 8,
+        };
+        assert_eq!(run(&m), Err(BAD), "ZERO_PAD takes no IV");
+        let m = CK_MECHANISM {
+            mechanism: vendor::CKM_CLOUDHSM_AES_KEY_WRAP_PKCS5_PAD,
+            ..m
+        };
+        assert_eq!(
+            run(&m),
+            Ok(Mechanism::CloudhsmAesKeyWrap {
+                pad: KeyWrapPad::Pkcs5,
+                iv: Some(vec![0xa6; 8])
+            })
+        );
+        let mut h: CK_OBJECT_HANDLE = 42;
+        assert_eq!(
+            run(&mech(CKM_CONCATENATE_BASE_AND_KEY, &mut h)),
+            Ok(Mechanism::ConcatenateBaseAndKey(ObjectId(42)))
+        );
+        let mut bit: CK_EXTRACT_PARAMS = 21;
+        assert_eq!(
+            run(&mech(CKM_EXTRACT_KEY_FROM_KEY, &mut bit)),
+            Ok(Mechanism::ExtractKeyFromKey(21))
+        );
+        let mut d = [1u8, 2];
+        let mut s = CK_KEY_DERIVATION_STRING_DATA {
+            pData: d.as_mut_ptr(),
+            ulLen: 2,
+        };
+        assert_eq!(
+            run(&mech(CKM_XOR_BASE_AND_DATA, &mut s)),
+            Ok(Mechanism::XorBaseAndData(vec![1, 2]))
+        );
+        assert_eq!(
+            // SAFETY: a mechanism this file does not know, without a parameter.
+            unsafe {
+                parse(&CK_MECHANISM {
+                    mechanism: CKM_MD5,
+                    pParameter: std::ptr::null_mut(),
+                    ulParameterLen: 0,
+                })
+            },
+            Ok(None)
+        );
+    }
 }

@@ -1399,7 +1399,7 @@ impl Core {
 
     fn op_update(&self, conn: ConnId, op: OpId, data: &[u8]) -> Result<Vec<u8>> {
         let mut o = self.take_op(conn, op)?;
-        if self.strict() && matches!(o.mech, Mechanism::AesGcm(_)) {
+        if self.strict() && matches!(o.mech, Mechanism::AesGcm(_) | Mechanism::CloudhsmAesGcm(_)) {
             // CloudHSM: no multi-part GCM.
             return Err(Error::MechanismInvalid);
         }
@@ -1545,7 +1545,7 @@ impl Core {
             } => 16_256,
             Mechanism::Hmac { .. } => 16_224,
             Mechanism::AesCbc(_) | Mechanism::AesCbcPad(_) => 16_272,
-            Mechanism::AesGcm(_) => 16_224,
+            Mechanism::AesGcm(_) | Mechanism::CloudhsmAesGcm(_) => 16_224,
             _ => return Ok(()),
         };
         if len > limit {

@@ -233,7 +233,7 @@ fn take(v: &mut Zeroizing<Vec<u8>>, template: &[Attribute]) -> Result<(u64, Vec<
 }
 
 fn int_format(width_bits: u64, little_endian: bool) -> Result<IntFormat> {
-    if width_bits == 0 || width_bits > 64 || width_bits % 8 != 0 {
+    if width_bits == 0 || width_bits > 64 || !width_bits.is_multiple_of(8) {
         return Err(Error::MechanismParamInvalid);
     }
     Ok(IntFormat {
