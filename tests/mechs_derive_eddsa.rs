@@ -1500,6 +1500,26 @@ fn kbkdf(ctx: &Ctx) {
     assert_eq!(hex(&p.value(k)), hex(&stream[..40]));
     assert_eq!(hex(&p.value(add_h)), hex(&stream[40..64]));
     assert_eq!(p.ulong(add_h, CKA_KEY_TYPE), CKK_AES);
+    // A failed derivation leaves CK_INVALID_HANDLE in the additional key's phKey.
+    let mut bad_t: Tpl = secret_tpl(CKK_AES, 20);
+    let mut bad_a = attrs(&mut bad_t);
+    let mut bad_h: CK_OBJECT_HANDLE = 0xffff;
+    let mut bad_adds = [CK_DERIVED_KEY {
+        pTemplate: bad_a.as_mut_ptr(),
+        ulAttributeCount: bad_a.len() as CK_ULONG,
+        phKey: &mut bad_h,
+    }];
+    prm.pAdditionalDerivedKeys = bad_adds.as_mut_ptr();
+    want_err(
+        p.derive(
+            &mut mech(CKM_SP800_108_COUNTER_KDF, &mut prm),
+            base,
+            &secret_tpl(CKK_GENERIC_SECRET, 40),
+        ),
+        CKR_TEMPLATE_INCONSISTENT,
+        "an additional AES key of 20 bytes",
+    );
+    assert_eq!(bad_h, CK_INVALID_HANDLE);
 
     // Feedback mode with an IV and a counter after the chaining value.
     let mut ctr8 = CK_SP800_108_COUNTER_FORMAT {
@@ -1872,6 +1892,17 @@ fn pbkdf2(ctx: &Ctx) {
         ),
         CKR_MECHANISM_PARAM_INVALID,
         "zero iterations",
+    );
+    want_err(
+        gen(
+            CKP_PKCS5_PBKD2_HMAC_SHA256,
+            b"pw",
+            b"salt",
+            10_000_001,
+            &secret_tpl(CKK_GENERIC_SECRET, 16),
+        ),
+        CKR_MECHANISM_PARAM_INVALID,
+        "more than ten million iterations",
     );
     want_err(
         gen(

@@ -518,6 +518,15 @@ mod tests {
             CKM_AES_KEY_WRAP_KWP,
             CKM_ECDH1_DERIVE,
             CKM_ECDSA,
+            // Parameters without pointers (the fuzzer gives arbitrary bytes).
+            CKM_EC_EDWARDS_KEY_PAIR_GEN,
+            CKM_CONCATENATE_BASE_AND_KEY,
+            CKM_EXTRACT_KEY_FROM_KEY,
+            CKM_AES_MAC_GENERAL,
+            CKM_SHA256_KEY_GEN,
+            CKM_HKDF_KEY_GEN,
+            crate::hsm::vendor::CKM_CLOUDHSM_AES_KEY_WRAP_PKCS5_PAD,
+            crate::hsm::vendor::CKM_CLOUDHSM_AES_KEY_WRAP_ZERO_PAD,
         ];
         let mut data = rng.bytes(64);
         for _ in 0..5000 {

@@ -858,7 +858,9 @@ pub fn generate_secret(mech: &Mechanism, template: &[Attribute]) -> Result<(u64,
             if (kt == CKK_AES && !matches!(len, 16 | 24 | 32)) || !generic {
                 return Err(Error::KeySizeRange);
             }
-            if p.iterations == 0 {
+            // At least one round; at most ten million, so one call cannot hold the core for
+            // minutes.
+            if !(1..=PBKDF2_MAX_ITERATIONS).contains(&p.iterations) {
                 return Err(Error::MechanismParamInvalid);
             }
             let value = crate::crypto::kbkdf::pbkdf2(
@@ -885,6 +887,9 @@ pub fn generate_secret(mech: &Mechanism, template: &[Attribute]) -> Result<(u64,
     let material = secret_material(kt, &value)?;
     Ok((kt, material))
 }
+
+/// The most PBKDF2 iterations one C_GenerateKey may ask for.
+pub const PBKDF2_MAX_ITERATIONS: u64 = 10_000_000;
 
 /// Secret key types a derivation or PBKDF2 may produce.
 pub fn derivable_key_type(kt: u64) -> bool {
