@@ -359,4 +359,69 @@ mod tests {
         let bad = vec![Field::Iteration(None)];
         assert!(sp800_108(Mode::Counter, &prf, &bad, &[], &[16]).is_err());
     }
+
+    #[test]
+    fn sum_of_segments_aligns_keys() {
+        // SHA-256 PRF (32 bytes), keys of 40 and 8 bytes: segments of 64 and 32 bytes, so
+        // L = 96 * 8 and the second key starts at byte 64 of the stream.
+        let key = [9u8; 16];
+        let prf = Prf::hmac(HashAlg::Sha256, &key);
+        let fields = vec![
+            Field::Iteration(Some(IntFormat {
+                width_bits: 8,
+                little_endian: false,
+            })),
+            Field::DkmLength {
+                format: IntFormat {
+                    width_bits: 16,
+                    little_endian: false,
+                },
+                sum_of_segments: true,
+            },
+        ];
+        let keys = sp800_108(Mode::Counter, &prf, &fields, &[], &[40, 8]).unwrap();
+        let mac = HmacKey::new(HashAlg::Sha256, &key);
+        let block = |i: u8| mac.sign(&[i, 0x03, 0x00]);
+        let stream = [block(1), block(2), block(3)].concat();
+        assert_eq!(keys[0].as_slice(), &stream[..40]);
+        assert_eq!(keys[1].as_slice(), &stream[64..72]);
+    }
+
+    #[test]
+    fn feedback_and_pipeline_shapes() {
+        let key = [5u8; 20];
+        let prf = Prf::hmac(HashAlg::Sha1, &key);
+        let mac = HmacKey::new(HashAlg::Sha1, &key);
+        let fields = vec![Field::Iteration(None), Field::Bytes(b"x".to_vec())];
+        let fb = sp800_108(Mode::Feedback, &prf, &fields, b"iv", &[30]).unwrap();
+        let k1 = mac.sign(b"ivx");
+        let k2 = mac.sign(&[&k1[..], b"x"].concat());
+        assert_eq!(fb[0].as_slice(), &[k1, k2].concat()[..30]);
+        let dp = sp800_108(Mode::DoublePipeline, &prf, &fields, &[], &[20]).unwrap();
+        let a1 = mac.sign(b"x");
+        assert_eq!(
+            dp[0].as_slice(),
+            mac.sign(&[&a1[..], b"x"].concat()).as_slice()
+        );
+        // An IV outside feedback mode, a counter in counter mode: rejected.
+        assert!(sp800_108(Mode::DoublePipeline, &prf, &fields, b"iv", &[20]).is_err());
+        let ctr = IntFormat {
+            width_bits: 8,
+            little_endian: false,
+        };
+        let bad = vec![Field::Iteration(Some(ctr)), Field::Counter(ctr)];
+        assert!(sp800_108(Mode::Counter, &prf, &bad, &[], &[20]).is_err());
+        // A value that does not fit its field is a parameter error, not a silent wrap.
+        let narrow = vec![
+            Field::Iteration(Some(ctr)),
+            Field::DkmLength {
+                format: ctr,
+                sum_of_segments: false,
+            },
+        ];
+        assert_eq!(
+            sp800_108(Mode::Counter, &prf, &narrow, &[], &[40]).unwrap_err(),
+            Error::MechanismParamInvalid
+        );
+    }
 }

@@ -317,15 +317,18 @@ unsafe fn kbkdf(m: &CK_MECHANISM) -> Result<KbkdfParams> {
         CKM_SP800_108_DOUBLE_PIPELINE_KDF => KbkdfMode::DoublePipeline,
         _ => KbkdfMode::Counter,
     };
-    let vendor_types = raw.iter().any(|d| {
-        matches!(
-            from_ck(d.type_),
-            vendor::SP800_108_PRF_LABEL
-                | vendor::SP800_108_PRF_CONTEXT
-                | vendor::SP800_108_DKM_FORMAT
-                | vendor::SP800_108_BYTE_ARRAY
-        )
-    });
+    // CloudHSM's data types (4..=8) or the 3.0 ones (1, 3, 4): 4 is CloudHSM's counter
+    // format or 3.0's byte array; the other types in the list tell which.
+    let has = |t: u64| raw.iter().any(|d| from_ck(d.type_) == t);
+    let vendor_types = [
+        vendor::SP800_108_PRF_LABEL,
+        vendor::SP800_108_PRF_CONTEXT,
+        vendor::SP800_108_DKM_FORMAT,
+        vendor::SP800_108_BYTE_ARRAY,
+    ]
+    .into_iter()
+    .any(has)
+        || (has(vendor::SP800_108_COUNTER_FORMAT) && !has(CK_SP800_108_ITERATION_VARIABLE));
     let data = if ty == vendor::CKM_CLOUDHSM_SP800_108_COUNTER_KDF && vendor_types {
         // SAFETY: contract.
         unsafe { cloudhsm_data(raw) }?
