@@ -36,7 +36,9 @@ pub mod dh;
 pub mod digest;
 pub mod dsa;
 pub mod ec;
+pub mod ed25519;
 pub mod hmac;
+pub mod kbkdf;
 pub mod kdf;
 #[allow(unsafe_code)]
 mod raw;

@@ -4,7 +4,7 @@
 use super::session::Session;
 use super::slot::{expect_data, expect_object, expect_ok};
 use crate::error::{Error, Result};
-use crate::hsm::api::{AttrRead, AttrType, Mechanism, Request, Response, Template};
+use crate::hsm::api::{AttrRead, AttrType, HkdfSalt, Mechanism, Request, Response, Template};
 
 /// The codes with which the core says an object does not exist (for this application).
 const GONE: &[Error] = &[Error::ObjectHandleInvalid];
@@ -165,8 +165,35 @@ impl Session {
 
     /// C_DeriveKey.
     pub fn derive_key(&self, mech: Mechanism, base: u64, template: Template) -> Result<u64> {
+        self.derive_keys(mech, base, template)?
+            .first()
+            .copied()
+            .ok_or(Error::GeneralError)
+    }
+
+    /// C_DeriveKey of a mechanism that may make several keys (SP 800-108 additional derived
+    /// keys): the main key's handle, then the additional keys' in order. Handles inside the
+    /// mechanism's parameters are translated here.
+    pub fn derive_keys(
+        &self,
+        mut mech: Mechanism,
+        base: u64,
+        template: Template,
+    ) -> Result<Vec<u64>> {
         self.check_open()?;
         let slot = self.slot();
+        let inner = match &mut mech {
+            Mechanism::ConcatenateBaseAndKey(id) => Some(id),
+            Mechanism::HkdfDerive(p) => match &mut p.salt {
+                HkdfSalt::Key(id) => Some(id),
+                _ => None,
+            },
+            _ => None,
+        };
+        if let Some(id) = inner {
+            let h = u64::try_from(id.0).map_err(|_| Error::KeyHandleInvalid)?;
+            *id = slot.object(h, Error::KeyHandleInvalid)?;
+        }
         let id = slot.object(base, Error::KeyHandleInvalid)?;
         let r = slot.call(Request::DeriveKey {
             conn: slot.conn(),
@@ -176,8 +203,10 @@ impl Session {
             template,
         });
         let gone = [Error::KeyHandleInvalid, Error::ObjectHandleInvalid];
-        let r = slot.checked(id, r, &gone, Error::KeyHandleInvalid)?;
-        Ok(slot.handle(expect_object(r)?))
+        match slot.checked(id, r, &gone, Error::KeyHandleInvalid)? {
+            Response::Objects(ids) => Ok(ids.into_iter().map(|i| slot.handle(i)).collect()),
+            r => Ok(vec![slot.handle(expect_object(r)?)]),
+        }
     }
 
     /// C_GenerateRandom.

@@ -242,6 +242,21 @@ fn single_part_only(mech: &Mechanism) -> bool {
         | Mechanism::DsaParameterGen
         | Mechanism::DsaKeyPairGen
         | Mechanism::HashDsa(_) => false,
+        Mechanism::CloudhsmAesKeyWrap { .. } | Mechanism::RsaAesKeyWrap { .. } => true,
+        Mechanism::EcEdwardsKeyPairGen
+        | Mechanism::Eddsa { .. }
+        | Mechanism::CloudhsmAesGcm(_)
+        | Mechanism::HkdfKeyGen
+        | Mechanism::HkdfDerive(_)
+        | Mechanism::Sp800108(_)
+        | Mechanism::Pbkdf2(_)
+        | Mechanism::ConcatenateBaseAndKey(_)
+        | Mechanism::ConcatenateBaseAndData(_)
+        | Mechanism::ConcatenateDataAndBase(_)
+        | Mechanism::XorBaseAndData(_)
+        | Mechanism::ExtractKeyFromKey(_)
+        | Mechanism::HmacKeyGen(_)
+        | Mechanism::AesMac { .. } => false,
     }
 }
 

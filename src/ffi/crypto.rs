@@ -464,7 +464,20 @@ cryptoki_fn! {
         if phKey.is_null() {
             return Err(Error::ArgumentsBad);
         }
-        let h = session.derive_key(mech, from_ck(hBaseKey), tpl)?;
+        // SAFETY: pMechanism was parsed above, so it is a valid CK_MECHANISM (contract).
+        let extra_out = unsafe { super::mechanism_kdf::additional_key_outputs(&*pMechanism) };
+        for &out in &extra_out {
+            // Until they exist, the additional keys are CK_INVALID_HANDLE (3.0 section 2.42.4).
+            // SAFETY: each phKey is non-NULL (checked when parsed) and writable (contract).
+            unsafe { put(out, CK_INVALID_HANDLE) }?;
+        }
+        let hs = session.derive_keys(mech, from_ck(hBaseKey), tpl)?;
+        let (&h, extra) = hs.split_first().ok_or(Error::GeneralError)?;
+        // SP 800-108 additional derived keys: their handles go to their CK_DERIVED_KEYs.
+        for (&out, &k) in extra_out.iter().zip(extra) {
+            // SAFETY: each phKey is non-NULL (checked when parsed) and writable (contract).
+            unsafe { put(out, to_ck(k)) }?;
+        }
         // SAFETY: phKey is non-NULL and writable (contract).
         unsafe { put(phKey, to_ck(h)) }
     }

@@ -168,7 +168,10 @@ unsafe fn parse(m: &CK_MECHANISM) -> Result<Mechanism> {
         CKM_DSA_SHA384 => none(m, Mechanism::HashDsa(HashAlg::Sha384))?,
         #[cfg(not(feature = "fips"))]
         CKM_DSA_SHA512 => none(m, Mechanism::HashDsa(HashAlg::Sha512))?,
-        _ => return Err(Error::MechanismInvalid),
+        _ => {
+            // SAFETY: the parameter obeys the contract.
+            return unsafe { super::mechanism_kdf::parse(m) }?.ok_or(Error::MechanismInvalid);
+        }
     })
 }
 
@@ -594,6 +597,15 @@ mod tests {
             CKM_DES3_CBC_PAD,
             CKM_DH_PKCS_DERIVE,
             CKM_DSA_SHA256,
+            // Parameters without pointers (the fuzzer gives arbitrary bytes).
+            CKM_EC_EDWARDS_KEY_PAIR_GEN,
+            CKM_CONCATENATE_BASE_AND_KEY,
+            CKM_EXTRACT_KEY_FROM_KEY,
+            CKM_AES_MAC_GENERAL,
+            CKM_SHA256_KEY_GEN,
+            CKM_HKDF_KEY_GEN,
+            crate::hsm::vendor::CKM_CLOUDHSM_AES_KEY_WRAP_PKCS5_PAD,
+            crate::hsm::vendor::CKM_CLOUDHSM_AES_KEY_WRAP_ZERO_PAD,
         ];
         let mut data = rng.bytes(64);
         for _ in 0..5000 {

@@ -58,6 +58,7 @@ mod lists;
 mod log;
 mod marshal;
 mod mechanism;
+mod mechanism_kdf;
 mod rv;
 mod template;
 

@@ -237,6 +237,160 @@ pub enum Mechanism {
     Dsa,
     /// CKM_DSA_SHA*: the request's data is the digest, hashed above the seam.
     HashDsa(HashAlg),
+    // ---- EdDSA, CloudHSM wrapping, KDFs and simple derivations (issue 3, mechs-a)
+    /// CKM_EC_EDWARDS_KEY_PAIR_GEN (Ed25519).
+    EcEdwardsKeyPairGen,
+    /// CKM_EDDSA (`vendor` false) or CKM_CLOUDHSM_EDDSA (`vendor` true): pure Ed25519.
+    /// `params` is CK_EDDSA_PARAMS when given: (phFlag, context).
+    Eddsa {
+        vendor: bool,
+        params: Option<(bool, Vec<u8>)>,
+    },
+    /// CKM_CLOUDHSM_AES_GCM: the module makes the 12-byte IV and prepends it to the
+    /// ciphertext; `iv` must be empty (pIv NULL).
+    CloudhsmAesGcm(GcmParams),
+    /// CKM_CLOUDHSM_AES_KEY_WRAP_NO_PAD / _PKCS5_PAD / _ZERO_PAD; `iv` absent or A6 x 8.
+    CloudhsmAesKeyWrap {
+        pad: KeyWrapPad,
+        iv: Option<Vec<u8>>,
+    },
+    /// CKM_RSA_AES_KEY_WRAP (CK_RSA_AES_KEY_WRAP_PARAMS).
+    RsaAesKeyWrap {
+        aes_key_bits: u64,
+        oaep: OaepParams,
+    },
+    /// CKM_HKDF_KEY_GEN.
+    HkdfKeyGen,
+    /// CKM_HKDF_DERIVE (CK_HKDF_PARAMS).
+    HkdfDerive(HkdfParams),
+    /// CKM_SP800_108_COUNTER_KDF, _FEEDBACK_KDF, _DOUBLE_PIPELINE_KDF and
+    /// CKM_CLOUDHSM_SP800_108_COUNTER_KDF.
+    Sp800108(Box<KbkdfParams>),
+    /// CKM_PKCS5_PBKD2 (C_GenerateKey).
+    Pbkdf2(Pbkdf2Params),
+    /// CKM_CONCATENATE_BASE_AND_KEY: the other key. Parsed in `ffi` as the caller's handle
+    /// (`ObjectId(handle)`), translated to the object's id above the seam.
+    ConcatenateBaseAndKey(ObjectId),
+    /// CKM_CONCATENATE_BASE_AND_DATA.
+    ConcatenateBaseAndData(Vec<u8>),
+    /// CKM_CONCATENATE_DATA_AND_BASE.
+    ConcatenateDataAndBase(Vec<u8>),
+    /// CKM_XOR_BASE_AND_DATA.
+    XorBaseAndData(Vec<u8>),
+    /// CKM_EXTRACT_KEY_FROM_KEY: the first bit to extract.
+    ExtractKeyFromKey(u64),
+    /// CKM_SHA_1_KEY_GEN, CKM_SHA224_KEY_GEN .. CKM_SHA512_KEY_GEN (HMAC keys).
+    HmacKeyGen(HashAlg),
+    /// CKM_AES_MAC (`out_len` None: half the block) and CKM_AES_MAC_GENERAL.
+    AesMac {
+        out_len: Option<u64>,
+    },
+}
+
+/// Padding of CloudHSM's AES key wrap mechanisms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum KeyWrapPad {
+    /// RFC 3394: the payload is a multiple of 8 bytes.
+    None,
+    /// PKCS #5 padding to a multiple of 8 bytes, then RFC 3394.
+    Pkcs5,
+    /// RFC 5649 (zero padding, length in the alternative IV).
+    Zero,
+}
+
+/// Where HKDF's salt comes from (CK_HKDF_PARAMS.ulSaltType).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum HkdfSalt {
+    /// CKF_HKDF_SALT_NULL: a string of hash-length zeros.
+    Null,
+    /// CKF_HKDF_SALT_DATA.
+    Data(Vec<u8>),
+    /// CKF_HKDF_SALT_KEY: the value of a secret key (handle translated above the seam, as
+    /// for `ConcatenateBaseAndKey`).
+    Key(ObjectId),
+}
+
+/// CK_HKDF_PARAMS.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HkdfParams {
+    pub extract: bool,
+    pub expand: bool,
+    pub prf: HashAlg,
+    pub salt: HkdfSalt,
+    pub info: Vec<u8>,
+}
+
+/// The PRF of an SP 800-108 KDF.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum KbkdfPrf {
+    Hmac(HashAlg),
+    AesCmac,
+}
+
+/// The SP 800-108 mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum KbkdfMode {
+    Counter,
+    Feedback,
+    DoublePipeline,
+}
+
+/// One element of an SP 800-108 PRF input (CK_PRF_DATA_PARAM).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum KbkdfData {
+    /// CK_SP800_108_ITERATION_VARIABLE: in counter mode a counter of this encoding; in the
+    /// other modes (None) the chaining value K(i-1) or A(i).
+    Iteration(Option<KbkdfCounter>),
+    /// CK_SP800_108_COUNTER (feedback and double-pipeline modes).
+    Counter(KbkdfCounter),
+    /// CK_SP800_108_DKM_LENGTH.
+    DkmLength {
+        sum_of_segments: bool,
+        little_endian: bool,
+        width_bits: u64,
+    },
+    /// CK_SP800_108_BYTE_ARRAY.
+    Bytes(Vec<u8>),
+}
+
+/// CK_SP800_108_COUNTER_FORMAT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KbkdfCounter {
+    pub little_endian: bool,
+    pub width_bits: u64,
+}
+
+/// CK_SP800_108_KDF_PARAMS / CK_SP800_108_FEEDBACK_KDF_PARAMS (and CloudHSM's shape).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KbkdfParams {
+    pub mode: KbkdfMode,
+    /// The CKM_* number the caller used (CKA_ALLOWED_MECHANISMS).
+    pub mech: u64,
+    pub prf: KbkdfPrf,
+    pub data: Vec<KbkdfData>,
+    /// Feedback mode's IV (may be empty).
+    pub iv: Vec<u8>,
+    /// Templates of the additional derived keys (CK_DERIVED_KEY); their handles are written
+    /// back by `ffi`.
+    pub additional: Vec<Template>,
+}
+
+/// CK_PKCS5_PBKD2_PARAMS(2): salt source CKZ_SALT_SPECIFIED only.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pbkdf2Params {
+    pub salt: Vec<u8>,
+    pub iterations: u64,
+    pub prf: HashAlg,
+    pub password: Secret,
+}
+
+impl std::fmt::Debug for Pbkdf2Params {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pbkdf2Params")
+            .field("iterations", &self.iterations)
+            .field("prf", &self.prf)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Mechanism {

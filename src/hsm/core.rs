@@ -1415,6 +1415,88 @@ impl Core {
         }
     }
 
+    /// C_DeriveKey with the secret-key derivations of `hsm::derive`: the main key, then any
+    /// additional keys (SP 800-108), all or nothing.
+    fn derive_keys(
+        &self,
+        conn: ConnId,
+        sid: SessionId,
+        mech: &Mechanism,
+        base: ObjectId,
+        template: &[Attribute],
+    ) -> Result<Vec<ObjectId>> {
+        let login = self.login_of(conn)?;
+        let b = self.usable_key(conn, login.as_deref(), base, Error::KeyHandleInvalid)?;
+        if !b.obj.bool(CKA_DERIVE) {
+            return Err(Error::KeyFunctionNotPermitted);
+        }
+        Self::check_allowed(mech, &b.obj)?;
+        Self::check_owner(login.as_deref(), &b).map_err(|_| Error::KeyFunctionNotPermitted)?;
+        let other = match super::derive::other_key(mech) {
+            Some(id) => {
+                let o =
+                    self.usable_key(conn, login.as_deref(), id, Error::MechanismParamInvalid)?;
+                Self::check_owner(login.as_deref(), &o)
+                    .map_err(|_| Error::KeyFunctionNotPermitted)?;
+                Some(o)
+            }
+            None => None,
+        };
+        let mut templates: Vec<&[Attribute]> = vec![template];
+        templates.extend(
+            super::derive::additional_templates(mech)
+                .iter()
+                .map(Vec::as_slice),
+        );
+        for t in &templates {
+            let (class, _) = objects::class_and_type(t)?;
+            if class.is_some_and(|c| c != CKO_SECRET_KEY) {
+                return Err(Error::TemplateInconsistent);
+            }
+            objects::check_template(t)?;
+        }
+        let made = super::derive::derive(mech, &b.obj, other.as_deref().map(|e| &e.obj), template)?;
+        let sources: Vec<&Object> = std::iter::once(&b.obj)
+            .chain(other.as_deref().map(|e| &e.obj))
+            .collect();
+        let mut objs = Vec::with_capacity(made.len());
+        for (t, (kt, material)) in templates.iter().zip(made) {
+            let id = Self::new_object_id()?;
+            let mut obj =
+                objects::build(CKO_SECRET_KEY, Some(kt), t, material, Origin::Unwrap, id)?;
+            if super::derive::simple(mech) {
+                // Sensitive if any source is; unextractable if any source is.
+                if sources.iter().any(|o| o.bool(CKA_SENSITIVE)) {
+                    obj.attrs.insert(CKA_SENSITIVE, AttrValue::Bool(true));
+                }
+                if sources.iter().any(|o| !o.bool(CKA_EXTRACTABLE)) {
+                    obj.attrs.insert(CKA_EXTRACTABLE, AttrValue::Bool(false));
+                }
+            }
+            let always =
+                sources.iter().all(|o| o.bool(CKA_ALWAYS_SENSITIVE)) && obj.bool(CKA_SENSITIVE);
+            let never =
+                sources.iter().all(|o| o.bool(CKA_NEVER_EXTRACTABLE)) && !obj.bool(CKA_EXTRACTABLE);
+            obj.attrs
+                .insert(CKA_ALWAYS_SENSITIVE, AttrValue::Bool(always));
+            obj.attrs
+                .insert(CKA_NEVER_EXTRACTABLE, AttrValue::Bool(never));
+            self.check_create(conn, sid, login.as_deref(), &obj)?;
+            objs.push((id, obj));
+        }
+        let mut ids = Vec::with_capacity(objs.len());
+        for (id, obj) in objs {
+            if let Err(e) = self.add_object(conn, sid, login.as_deref(), obj, id) {
+                for done in &ids {
+                    let _ = self.destroy_object(conn, sid, *done);
+                }
+                return Err(e);
+            }
+            ids.push(id);
+        }
+        Ok(ids)
+    }
+
     fn take_op(&self, conn: ConnId, op: OpId) -> Result<Op> {
         let mut ops = self.ops.lock();
         match ops.get(&op) {
@@ -1439,7 +1521,7 @@ impl Core {
 
     fn op_update(&self, conn: ConnId, op: OpId, data: &[u8]) -> Result<Vec<u8>> {
         let mut o = self.take_op(conn, op)?;
-        if self.strict() && matches!(o.mech, Mechanism::AesGcm(_)) {
+        if self.strict() && matches!(o.mech, Mechanism::AesGcm(_) | Mechanism::CloudhsmAesGcm(_)) {
             // CloudHSM: no multi-part GCM.
             return Err(Error::MechanismInvalid);
         }
@@ -1589,7 +1671,7 @@ impl Core {
             } => 16_256,
             Mechanism::Hmac { .. } => 16_224,
             Mechanism::AesCbc(_) | Mechanism::AesCbcPad(_) => 16_272,
-            Mechanism::AesGcm(_) => 16_224,
+            Mechanism::AesGcm(_) | Mechanism::CloudhsmAesGcm(_) => 16_224,
             _ => return Ok(()),
         };
         if len > limit {
@@ -1719,7 +1801,18 @@ impl Core {
                 mech,
                 base,
                 template,
-            } => Response::Object(self.derive_key(conn, sid, &mech, base, &template)?),
+            } => {
+                if super::derive::handles(&mech) {
+                    let ids = self.derive_keys(conn, sid, &mech, base, &template)?;
+                    if ids.len() == 1 {
+                        Response::Object(ids[0])
+                    } else {
+                        Response::Objects(ids)
+                    }
+                } else {
+                    Response::Object(self.derive_key(conn, sid, &mech, base, &template)?)
+                }
+            }
             R::OpInit {
                 conn,
                 sid,
@@ -2153,6 +2246,9 @@ impl Hsm for Core {
         match &result {
             Ok(Response::Object(id)) => keys.push(*id),
             Ok(Response::KeyPair { public, private }) => keys.extend([*public, *private]),
+            Ok(Response::Objects(ids)) if matches!(opcode, "CN_DERIVE_KEY") => {
+                keys.extend(ids.iter().copied())
+            }
             _ => {}
         }
         let (user, role) = match (&result, who, attempted) {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use cryptoki_sys::*;
 use zeroize::Zeroizing;
 
-use super::api::{AttrValue, Attribute, Mechanism, MechanismInfo, OpKind};
+use super::api::{AttrValue, Attribute, KeyWrapPad, Mechanism, MechanismInfo, OpKind};
 use super::objects::Object;
 use super::vendor;
 use crate::crypto::aes::{AesKey, AesStream, StreamMode};
@@ -14,6 +14,7 @@ use crate::crypto::des3::{self, Des3Key, Des3Mode, Des3Stream};
 use crate::crypto::dh::{self, DhPrivateKey};
 use crate::crypto::dsa::{self, DsaPrivateKey, DsaPublicKey};
 use crate::crypto::ec::{self, Curve, EcPrivateKey, EcPublicKey};
+use crate::crypto::ed25519::{self, Ed25519PrivateKey, Ed25519PublicKey};
 use crate::crypto::hmac::{HmacKey, HmacStream};
 use crate::crypto::rsa::{self, RsaComponents, RsaPrivateKey, RsaPublicKey};
 use crate::crypto::HashAlg;
@@ -161,8 +162,96 @@ pub fn table() -> Vec<MechanismInfo> {
             t.push(m(dsa_mech(h), 2048, 3072, sv));
         }
     }
+    table_mechs_a(&mut t);
     t.sort_by_key(|i| i.mech);
     t
+}
+
+/// Rows of EdDSA, CloudHSM's wrapping, the KDFs and the simple derivations (issue 3).
+fn table_mechs_a(t: &mut Vec<MechanismInfo>) {
+    let m = |mech, min_key, max_key, flags| MechanismInfo {
+        mech,
+        min_key,
+        max_key,
+        flags,
+    };
+    let wu = CKF_WRAP | CKF_UNWRAP;
+    let (gmin, gmax) = (GENERIC_MIN * 8, GENERIC_MAX * 8);
+    let ed_flags = CKF_EC_OID | CKF_EC_CURVENAME;
+    t.extend([
+        m(
+            CKM_EC_EDWARDS_KEY_PAIR_GEN,
+            255,
+            255,
+            CKF_GENERATE_KEY_PAIR | ed_flags,
+        ),
+        m(CKM_EDDSA, 255, 255, CKF_SIGN | CKF_VERIFY | ed_flags),
+        m(
+            vendor::CKM_CLOUDHSM_EDDSA,
+            255,
+            255,
+            CKF_SIGN | CKF_VERIFY | ed_flags,
+        ),
+        m(
+            vendor::CKM_CLOUDHSM_AES_GCM,
+            16,
+            32,
+            CKF_ENCRYPT | CKF_DECRYPT | wu,
+        ),
+        m(vendor::CKM_CLOUDHSM_AES_KEY_WRAP_PKCS5_PAD, 16, 32, wu),
+        m(vendor::CKM_CLOUDHSM_AES_KEY_WRAP_ZERO_PAD, 16, 32, wu),
+        m(CKM_RSA_AES_KEY_WRAP, RSA_MIN_BITS, RSA_MAX_BITS, wu),
+        m(CKM_HKDF_KEY_GEN, gmin, gmax, CKF_GENERATE),
+        m(CKM_HKDF_DERIVE, gmin, gmax, CKF_DERIVE),
+        m(CKM_SP800_108_COUNTER_KDF, gmin, gmax, CKF_DERIVE),
+        m(CKM_SP800_108_FEEDBACK_KDF, gmin, gmax, CKF_DERIVE),
+        m(CKM_SP800_108_DOUBLE_PIPELINE_KDF, gmin, gmax, CKF_DERIVE),
+        m(
+            vendor::CKM_CLOUDHSM_SP800_108_COUNTER_KDF,
+            gmin,
+            gmax,
+            CKF_DERIVE,
+        ),
+        m(CKM_PKCS5_PBKD2, gmin, gmax, CKF_GENERATE),
+        m(CKM_CONCATENATE_BASE_AND_KEY, gmin, gmax, CKF_DERIVE),
+        m(CKM_CONCATENATE_BASE_AND_DATA, gmin, gmax, CKF_DERIVE),
+        m(CKM_CONCATENATE_DATA_AND_BASE, gmin, gmax, CKF_DERIVE),
+        m(CKM_XOR_BASE_AND_DATA, gmin, gmax, CKF_DERIVE),
+        m(CKM_EXTRACT_KEY_FROM_KEY, gmin, gmax, CKF_DERIVE),
+        m(CKM_AES_MAC, 16, 32, CKF_SIGN | CKF_VERIFY),
+        m(CKM_AES_MAC_GENERAL, 16, 32, CKF_SIGN | CKF_VERIFY),
+    ]);
+    for h in [
+        HashAlg::Sha1,
+        HashAlg::Sha224,
+        HashAlg::Sha256,
+        HashAlg::Sha384,
+        HashAlg::Sha512,
+    ] {
+        t.push(m(hmac_key_gen_mech(h), gmin, gmax, CKF_GENERATE));
+    }
+    // The vendor NO_PAD row predates this table; every CloudHSM key wrap now works.
+}
+
+fn hmac_key_gen_mech(h: HashAlg) -> u64 {
+    match h {
+        HashAlg::Sha1 => CKM_SHA_1_KEY_GEN,
+        HashAlg::Sha224 => CKM_SHA224_KEY_GEN,
+        HashAlg::Sha256 => CKM_SHA256_KEY_GEN,
+        HashAlg::Sha384 => CKM_SHA384_KEY_GEN,
+        HashAlg::Sha512 => CKM_SHA512_KEY_GEN,
+    }
+}
+
+/// The HMAC key type a CKM_SHA*_KEY_GEN makes.
+fn hmac_key_type(h: HashAlg) -> u64 {
+    match h {
+        HashAlg::Sha1 => CKK_SHA_1_HMAC,
+        HashAlg::Sha224 => CKK_SHA224_HMAC,
+        HashAlg::Sha256 => CKK_SHA256_HMAC,
+        HashAlg::Sha384 => CKK_SHA384_HMAC,
+        HashAlg::Sha512 => CKK_SHA512_HMAC,
+    }
 }
 
 fn digest_mech(h: HashAlg) -> u64 {
@@ -265,7 +354,34 @@ pub fn ck_type(m: &Mechanism) -> u64 {
         Mechanism::DsaKeyPairGen => CKM_DSA_KEY_PAIR_GEN,
         Mechanism::Dsa => CKM_DSA,
         Mechanism::HashDsa(h) => dsa_mech(*h),
+        Mechanism::EcEdwardsKeyPairGen => CKM_EC_EDWARDS_KEY_PAIR_GEN,
+        Mechanism::Eddsa { vendor: false, .. } => CKM_EDDSA,
+        Mechanism::Eddsa { vendor: true, .. } => vendor::CKM_CLOUDHSM_EDDSA,
+        Mechanism::CloudhsmAesGcm(_) => vendor::CKM_CLOUDHSM_AES_GCM,
+        Mechanism::CloudhsmAesKeyWrap { pad, .. } => match pad {
+            KeyWrapPad::None => vendor::CKM_CLOUDHSM_AES_KEY_WRAP_NO_PAD,
+            KeyWrapPad::Pkcs5 => vendor::CKM_CLOUDHSM_AES_KEY_WRAP_PKCS5_PAD,
+            KeyWrapPad::Zero => vendor::CKM_CLOUDHSM_AES_KEY_WRAP_ZERO_PAD,
+        },
+        Mechanism::RsaAesKeyWrap { .. } => CKM_RSA_AES_KEY_WRAP,
+        Mechanism::HkdfKeyGen => CKM_HKDF_KEY_GEN,
+        Mechanism::HkdfDerive(_) => CKM_HKDF_DERIVE,
+        Mechanism::Sp800108(p) => p.mech,
+        Mechanism::Pbkdf2(_) => CKM_PKCS5_PBKD2,
+        Mechanism::ConcatenateBaseAndKey(_) => CKM_CONCATENATE_BASE_AND_KEY,
+        Mechanism::ConcatenateBaseAndData(_) => CKM_CONCATENATE_BASE_AND_DATA,
+        Mechanism::ConcatenateDataAndBase(_) => CKM_CONCATENATE_DATA_AND_BASE,
+        Mechanism::XorBaseAndData(_) => CKM_XOR_BASE_AND_DATA,
+        Mechanism::ExtractKeyFromKey(_) => CKM_EXTRACT_KEY_FROM_KEY,
+        Mechanism::HmacKeyGen(h) => hmac_key_gen_mech(*h),
+        Mechanism::AesMac { out_len: None } => CKM_AES_MAC,
+        Mechanism::AesMac { out_len: Some(_) } => CKM_AES_MAC_GENERAL,
     }
+}
+
+/// Whether CKA_EC_PARAMS of an object name Ed25519 (CloudHSM makes Ed25519 keys as CKK_EC).
+fn is_ed25519(obj: &Object) -> bool {
+    obj.bytes(CKA_EC_PARAMS).is_some_and(ed25519::is_params)
 }
 
 /// A key parsed once and kept with its cache entry.
@@ -280,6 +396,8 @@ pub enum ParsedKey {
     DhPrivate(DhPrivateKey),
     DsaPrivate(DsaPrivateKey),
     DsaPublic(DsaPublicKey),
+    EdPrivate(Ed25519PrivateKey),
+    EdPublic(Ed25519PublicKey),
 }
 
 fn attr_bytes(obj: &Object, ty: u64) -> Result<&[u8]> {
@@ -303,6 +421,14 @@ fn rsa_components(obj: &Object) -> Result<RsaComponents> {
 /// Parse an object's key material.
 pub fn parse(obj: &Object) -> Result<ParsedKey> {
     match (obj.class(), obj.key_type()) {
+        (CKO_PRIVATE_KEY, Some(CKK_EC_EDWARDS | CKK_EC)) if is_ed25519(obj) => Ok(
+            ParsedKey::EdPrivate(Ed25519PrivateKey::from_seed(attr_bytes(obj, CKA_VALUE)?)?),
+        ),
+        (CKO_PUBLIC_KEY, Some(CKK_EC_EDWARDS | CKK_EC)) if is_ed25519(obj) => {
+            let point = ed25519::point_from_der(attr_bytes(obj, CKA_EC_POINT)?)?;
+            Ok(ParsedKey::EdPublic(Ed25519PublicKey::from_bytes(&point)?))
+        }
+        (CKO_PRIVATE_KEY | CKO_PUBLIC_KEY, Some(CKK_EC_EDWARDS)) => Err(Error::KeyTypeInconsistent),
         (CKO_PRIVATE_KEY, Some(CKK_RSA)) => Ok(ParsedKey::RsaPrivate(
             RsaPrivateKey::from_components(&rsa_components(obj)?)?,
         )),
@@ -395,6 +521,9 @@ fn requirements(kind: OpKind, mech: &Mechanism) -> Result<(u64, u64, u64)> {
             (CKK_DES3, CKO_SECRET_KEY)
         }
         M::Dsa | M::HashDsa(_) if signing && LEGACY => (CKK_DSA, asym_class),
+        M::Eddsa { .. } if signing => (CKK_EC_EDWARDS, asym_class),
+        M::AesMac { .. } if signing => (CKK_AES, CKO_SECRET_KEY),
+        M::CloudhsmAesGcm(_) if !signing => (CKK_AES, CKO_SECRET_KEY),
         _ => return Err(Error::MechanismInvalid),
     };
     Ok((key_type, class, usage))
@@ -405,7 +534,13 @@ pub fn check_key(kind: OpKind, mech: &Mechanism, obj: &Object) -> Result<()> {
     check_available(mech)?;
     let (key_type, class, usage) = requirements(kind, mech)?;
     let kt = obj.key_type().ok_or(Error::KeyTypeInconsistent)?;
+    // Ed25519 keys: CKK_EC_EDWARDS, or CKK_EC with the Ed25519 OID as CloudHSM makes them.
+    let ed_key = matches!(kt, CKK_EC_EDWARDS | CKK_EC) && is_ed25519(obj);
+    if (key_type == CKK_EC_EDWARDS) != ed_key {
+        return Err(Error::KeyTypeInconsistent);
+    }
     let type_ok = kt == key_type
+        || ed_key
         || (key_type == CKK_GENERIC_SECRET
             && matches!(
                 kt,
@@ -446,7 +581,19 @@ fn check_params(mech: &Mechanism) -> Result<()> {
             hash,
             out_len: Some(l),
         } if *l == 0 || *l > hash.len() as u64 => return Err(Error::MechanismParamInvalid),
-        Mechanism::AesCmac { out_len: Some(l) } if *l == 0 || *l > 16 => {
+        Mechanism::AesCmac { out_len: Some(l) } | Mechanism::AesMac { out_len: Some(l) }
+            if *l == 0 || *l > 16 =>
+        {
+            return Err(Error::MechanismParamInvalid)
+        }
+        // Ed25519ph and Ed25519ctx are not offered: pure Ed25519 only.
+        Mechanism::Eddsa {
+            params: Some((ph, ctx)),
+            ..
+        } if *ph || !ctx.is_empty() => return Err(Error::MechanismParamInvalid),
+        Mechanism::CloudhsmAesGcm(p)
+            if (!p.iv.is_empty() || !matches!(p.tag_bits, 32..=128) || p.tag_bits % 8 != 0) =>
+        {
             return Err(Error::MechanismParamInvalid)
         }
         Mechanism::RsaPkcsPss(p) | Mechanism::HashRsaPkcsPss(_, p) => {
@@ -632,6 +779,30 @@ pub fn one_shot(
                 Err(Error::SignatureInvalid)
             }
         }
+        (OpKind::Sign, M::Eddsa { .. }, K::EdPrivate(k)) => Ok(k.sign(data)),
+        (OpKind::Verify, M::Eddsa { .. }, K::EdPublic(k)) => {
+            k.verify(data, extra).map(|()| Vec::new())
+        }
+        (OpKind::Encrypt, M::CloudhsmAesGcm(p), K::Aes(k)) => cloudhsm_gcm_seal(k, p, data),
+        (OpKind::Decrypt, M::CloudhsmAesGcm(p), K::Aes(k)) => {
+            cloudhsm_gcm_open(k, p, data).map(|z| z.to_vec())
+        }
+        (OpKind::Sign, M::AesMac { out_len }, K::Aes(k)) => {
+            let mac = aes_cbc_mac(k, data)?;
+            Ok(mac[..out_len.map_or(8, |l| l as usize)].to_vec())
+        }
+        (OpKind::Verify, M::AesMac { out_len }, K::Aes(k)) => {
+            let want = out_len.map_or(8, |l| l as usize);
+            if extra.len() != want {
+                return Err(Error::SignatureLenRange);
+            }
+            let mac = aes_cbc_mac(k, data)?;
+            if subtle::ConstantTimeEq::ct_eq(&mac[..want], extra).into() {
+                Ok(Vec::new())
+            } else {
+                Err(Error::SignatureInvalid)
+            }
+        }
         _ => Err(Error::KeyTypeInconsistent),
     }
 }
@@ -642,6 +813,45 @@ fn dsa_digest_len_ok(mech: &Mechanism, data: &[u8]) -> Result<()> {
         return Err(Error::DataLenRange);
     }
     Ok(())
+}
+
+/// The IV length CKM_CLOUDHSM_AES_GCM generates and prepends.
+const CLOUDHSM_GCM_IV: usize = 12;
+
+/// CKM_CLOUDHSM_AES_GCM encryption: a fresh 12-byte IV, prepended to ciphertext || tag.
+fn cloudhsm_gcm_seal(k: &AesKey, p: &super::api::GcmParams, data: &[u8]) -> Result<Vec<u8>> {
+    let mut iv = [0u8; CLOUDHSM_GCM_IV];
+    crate::crypto::rng::fill(&mut iv)?;
+    let ct = k.gcm_seal(&iv, &p.aad, data, tag_len(p.tag_bits))?;
+    let mut out = Vec::with_capacity(iv.len() + ct.len());
+    out.extend_from_slice(&iv);
+    out.extend_from_slice(&ct);
+    Ok(out)
+}
+
+/// CKM_CLOUDHSM_AES_GCM decryption: the input starts with the 12-byte IV.
+fn cloudhsm_gcm_open(
+    k: &AesKey,
+    p: &super::api::GcmParams,
+    data: &[u8],
+) -> Result<Zeroizing<Vec<u8>>> {
+    if data.len() < CLOUDHSM_GCM_IV + tag_len(p.tag_bits) {
+        return Err(Error::EncryptedDataLenRange);
+    }
+    let (iv, ct) = data.split_at(CLOUDHSM_GCM_IV);
+    k.gcm_open(iv, &p.aad, ct, tag_len(p.tag_bits))
+}
+
+/// CBC-MAC (CKM_AES_MAC): the last block of AES-CBC with a zero IV over the data padded
+/// with zeros to a whole number of blocks (at least one).
+fn aes_cbc_mac(k: &AesKey, data: &[u8]) -> Result<[u8; 16]> {
+    let mut padded = Zeroizing::new(data.to_vec());
+    let blocks = data.len().div_ceil(16).max(1);
+    padded.resize(blocks * 16, 0);
+    let ct = k.cbc_encrypt(&[0u8; 16], &padded, false)?;
+    ct.get(ct.len() - 16..)
+        .and_then(|b| b.try_into().ok())
+        .ok_or(Error::GeneralError)
 }
 
 fn tag_len(bits: u64) -> usize {
@@ -666,6 +876,9 @@ pub fn multipart(mech: &Mechanism) -> bool {
             | Mechanism::Des3Ecb
             | Mechanism::Des3Cbc(_)
             | Mechanism::Des3CbcPad(_)
+            | Mechanism::Eddsa { .. }
+            | Mechanism::CloudhsmAesGcm(_)
+            | Mechanism::AesMac { .. }
     )
 }
 
@@ -686,9 +899,14 @@ pub fn update(
     }
     if matches!(state, OpState::Fresh) {
         *state = match (mech, key) {
-            (Mechanism::AesGcm(_) | Mechanism::AesCmac { .. }, _) => {
-                OpState::Buffer(Zeroizing::new(Vec::new()))
-            }
+            (
+                Mechanism::AesGcm(_)
+                | Mechanism::AesCmac { .. }
+                | Mechanism::Eddsa { .. }
+                | Mechanism::CloudhsmAesGcm(_)
+                | Mechanism::AesMac { .. },
+                _,
+            ) => OpState::Buffer(Zeroizing::new(Vec::new())),
             (Mechanism::Hmac { hash, .. }, ParsedKey::Hmac(_, v)) => {
                 OpState::Hmac(Box::new(hmac_for(v, *hash).stream()))
             }
@@ -837,12 +1055,34 @@ pub fn generate_secret(mech: &Mechanism, template: &[Attribute]) -> Result<(u64,
         return Ok((CKK_DES3, secret_material(CKK_DES3, &value)?));
     }
     let len = find_ulong(template, CKA_VALUE_LEN)?.ok_or(Error::TemplateIncomplete)?;
+    let generic = (GENERIC_MIN..=GENERIC_MAX).contains(&len);
     let (kt, ok) = match mech {
         Mechanism::AesKeyGen => (CKK_AES, matches!(len, 16 | 24 | 32)),
-        Mechanism::GenericSecretKeyGen => (
-            CKK_GENERIC_SECRET,
-            (GENERIC_MIN..=GENERIC_MAX).contains(&len),
-        ),
+        Mechanism::GenericSecretKeyGen => (CKK_GENERIC_SECRET, generic),
+        Mechanism::HmacKeyGen(h) => (hmac_key_type(*h), generic),
+        Mechanism::HkdfKeyGen => (CKK_HKDF, generic),
+        Mechanism::Pbkdf2(p) => {
+            let kt = find_ulong(template, CKA_KEY_TYPE)?.unwrap_or(CKK_GENERIC_SECRET);
+            if !derivable_key_type(kt) {
+                return Err(Error::TemplateInconsistent);
+            }
+            if (kt == CKK_AES && !matches!(len, 16 | 24 | 32)) || !generic {
+                return Err(Error::KeySizeRange);
+            }
+            // At least one round; at most ten million, so one call cannot hold the core for
+            // minutes.
+            if !(1..=PBKDF2_MAX_ITERATIONS).contains(&p.iterations) {
+                return Err(Error::MechanismParamInvalid);
+            }
+            let value = crate::crypto::kbkdf::pbkdf2(
+                p.prf,
+                p.password.as_bytes(),
+                &p.salt,
+                p.iterations,
+                len as usize,
+            )?;
+            return Ok((kt, secret_material(kt, &value)?));
+        }
         _ => return Err(Error::MechanismInvalid),
     };
     if !ok {
@@ -908,6 +1148,24 @@ fn generate_domain(mech: &Mechanism, template: &[Attribute]) -> Result<(u64, Vec
     ))
 }
 
+/// The most PBKDF2 iterations one C_GenerateKey may ask for.
+pub const PBKDF2_MAX_ITERATIONS: u64 = 10_000_000;
+
+/// Secret key types a derivation or PBKDF2 may produce.
+pub fn derivable_key_type(kt: u64) -> bool {
+    matches!(
+        kt,
+        CKK_AES
+            | CKK_GENERIC_SECRET
+            | CKK_HKDF
+            | CKK_SHA_1_HMAC
+            | CKK_SHA224_HMAC
+            | CKK_SHA256_HMAC
+            | CKK_SHA384_HMAC
+            | CKK_SHA512_HMAC
+    )
+}
+
 /// Computed attributes of a secret key from its value (generation and import).
 pub fn secret_material(kt: u64, value: &[u8]) -> Result<Vec<Attribute>> {
     let mut m = vec![
@@ -942,6 +1200,7 @@ pub fn generate_pair(
                 Mechanism::RsaPkcsKeyPairGen => CKK_RSA,
                 Mechanism::DhPkcsKeyPairGen => CKK_DH,
                 Mechanism::DsaKeyPairGen => CKK_DSA,
+                Mechanism::EcEdwardsKeyPairGen => CKK_EC_EDWARDS,
                 _ => CKK_EC,
             };
             if kt != want {
@@ -960,6 +1219,24 @@ pub fn generate_pair(
             let key = RsaPrivateKey::from_components(&c)?;
             let (pubm, privm) = rsa_material(&key, &c)?;
             Ok((CKK_RSA, pubm, privm))
+        }
+        Mechanism::EcEdwardsKeyPairGen => {
+            let params =
+                find_bytes(public, CKA_EC_PARAMS)?.map_or_else(ed25519::params, <[u8]>::to_vec);
+            if !ed25519::is_params(&params) {
+                return Err(Error::CurveNotSupported);
+            }
+            let (pubm, privm) = ed25519_material(&Ed25519PrivateKey::generate()?, &params)?;
+            Ok((CKK_EC_EDWARDS, pubm, privm))
+        }
+        Mechanism::EcKeyPairGen
+            if find_bytes(public, CKA_EC_PARAMS)?.is_some_and(ed25519::is_params) =>
+        {
+            // CloudHSM: Ed25519 keys come from CKM_EC_KEY_PAIR_GEN with the Ed25519 OID.
+            let params =
+                find_bytes(public, CKA_EC_PARAMS)?.map_or_else(ed25519::params, <[u8]>::to_vec);
+            let (pubm, privm) = ed25519_material(&Ed25519PrivateKey::generate()?, &params)?;
+            Ok((CKK_EC, pubm, privm))
         }
         Mechanism::EcKeyPairGen => {
             let params = find_bytes(public, CKA_EC_PARAMS)?
@@ -1046,6 +1323,26 @@ fn domain_error(e: Error) -> Error {
     }
 }
 
+/// (public, private) attributes of an Ed25519 key.
+fn ed25519_material(
+    k: &Ed25519PrivateKey,
+    params: &[u8],
+) -> Result<(Vec<Attribute>, Vec<Attribute>)> {
+    let public = k.public();
+    let spki = ed25519::spki_der(&public);
+    let pubm = vec![
+        bytes(CKA_EC_PARAMS, params),
+        bytes(CKA_EC_POINT, &ed25519::point_to_der(&public)),
+        bytes(CKA_PUBLIC_KEY_INFO, &spki),
+    ];
+    let privm = vec![
+        bytes(CKA_EC_PARAMS, params),
+        bytes(CKA_VALUE, &k.seed()?),
+        bytes(CKA_PUBLIC_KEY_INFO, &spki),
+    ];
+    Ok((pubm, privm))
+}
+
 fn rsa_material(
     key: &RsaPrivateKey,
     c: &RsaComponents,
@@ -1115,6 +1412,22 @@ pub fn import_material(
                 &k.public_key()?.to_spki_der()?,
             )])
         }
+        (CKO_PUBLIC_KEY, Some(CKK_EC | CKK_EC_EDWARDS))
+            if ed25519::is_params(get(CKA_EC_PARAMS)?) =>
+        {
+            let point = ed25519::point_from_der(get(CKA_EC_POINT)?)?;
+            Ok(vec![bytes(CKA_PUBLIC_KEY_INFO, &ed25519::spki_der(&point))])
+        }
+        (CKO_PRIVATE_KEY, Some(CKK_EC | CKK_EC_EDWARDS))
+            if ed25519::is_params(get(CKA_EC_PARAMS)?) =>
+        {
+            let k = Ed25519PrivateKey::from_seed(get(CKA_VALUE)?).map_err(invalid)?;
+            Ok(vec![bytes(
+                CKA_PUBLIC_KEY_INFO,
+                &ed25519::spki_der(&k.public()),
+            )])
+        }
+        (CKO_PUBLIC_KEY | CKO_PRIVATE_KEY, Some(CKK_EC_EDWARDS)) => Err(Error::CurveNotSupported),
         (CKO_PUBLIC_KEY, Some(CKK_EC)) => {
             let curve = Curve::from_params(get(CKA_EC_PARAMS)?)?;
             let point = ec::ec_point_from_der(get(CKA_EC_POINT)?).map_err(invalid)?;
@@ -1184,6 +1497,7 @@ pub fn wrap_payload(obj: &Object, key: &ParsedKey) -> Result<Zeroizing<Vec<u8>>>
         (CKO_SECRET_KEY, _) => Ok(Zeroizing::new(attr_bytes(obj, CKA_VALUE)?.to_vec())),
         (CKO_PRIVATE_KEY, ParsedKey::RsaPrivate(k)) => k.to_pkcs8_der(),
         (CKO_PRIVATE_KEY, ParsedKey::EcPrivate(k)) => k.to_pkcs8_der(),
+        (CKO_PRIVATE_KEY, ParsedKey::EdPrivate(k)) => k.to_pkcs8_der(),
         _ => Err(Error::KeyNotWrappable),
     }
 }
@@ -1216,6 +1530,43 @@ pub fn wrap(mech: &Mechanism, wrapping: &ParsedKey, payload: &[u8]) -> Result<Ve
         (Mechanism::RsaPkcsOaep(p), ParsedKey::RsaPublic(k)) => {
             k.encrypt_oaep(p.hash, p.mgf, &p.label, payload)
         }
+        (Mechanism::CloudhsmAesGcm(p), ParsedKey::Aes(k)) => {
+            check_params(mech)?;
+            cloudhsm_gcm_seal(k, p, payload)
+        }
+        (Mechanism::CloudhsmAesKeyWrap { pad, iv }, ParsedKey::Aes(k)) => {
+            if iv.as_ref().is_some_and(|v| v[..] != KW_DEFAULT_IV) {
+                return Err(Error::MechanismParamInvalid);
+            }
+            match pad {
+                KeyWrapPad::None => k.key_wrap(payload).map_err(|_| Error::KeySizeRange),
+                KeyWrapPad::Zero => k.key_wrap_pad(payload),
+                KeyWrapPad::Pkcs5 => {
+                    let n = 8 - payload.len() % 8;
+                    let mut padded = Zeroizing::new(payload.to_vec());
+                    padded.resize(payload.len() + n, n as u8);
+                    k.key_wrap(&padded).map_err(|_| Error::KeySizeRange)
+                }
+            }
+        }
+        (Mechanism::RsaAesKeyWrap { aes_key_bits, oaep }, ParsedKey::RsaPublic(k)) => {
+            // An ephemeral AES key, OAEP-encrypted, then KWP of the payload under it.
+            let len = match aes_key_bits {
+                128 | 192 | 256 => (*aes_key_bits / 8) as usize,
+                _ => return Err(Error::MechanismParamInvalid),
+            };
+            let mut eph = Zeroizing::new(vec![0u8; len]);
+            crate::crypto::rng::fill(&mut eph)?;
+            let mut out = k.encrypt_oaep(oaep.hash, oaep.mgf, &oaep.label, &eph)?;
+            out.extend_from_slice(&AesKey::new(&eph)?.key_wrap_pad(payload)?);
+            Ok(out)
+        }
+        (
+            Mechanism::CloudhsmAesGcm(_)
+            | Mechanism::CloudhsmAesKeyWrap { .. }
+            | Mechanism::RsaAesKeyWrap { .. },
+            _,
+        ) => Err(Error::WrappingKeyTypeInconsistent),
         (
             Mechanism::AesKeyWrap { .. }
             | Mechanism::AesKeyWrapKwp { .. }
@@ -1271,6 +1622,59 @@ pub fn unwrap(
         (Mechanism::RsaPkcsOaep(p), ParsedKey::RsaPrivate(k)) => k
             .decrypt_oaep(p.hash, p.mgf, &p.label, wrapped)
             .map_err(opaque),
+        (Mechanism::CloudhsmAesGcm(p), ParsedKey::Aes(k)) => {
+            check_params(mech)?;
+            if wrapped.len() < CLOUDHSM_GCM_IV + tag_len(p.tag_bits) {
+                return Err(Error::WrappedKeyLenRange);
+            }
+            cloudhsm_gcm_open(k, p, wrapped).map_err(opaque)
+        }
+        (Mechanism::CloudhsmAesKeyWrap { pad, iv }, ParsedKey::Aes(k)) => {
+            if iv.as_ref().is_some_and(|v| v[..] != KW_DEFAULT_IV) {
+                return Err(Error::MechanismParamInvalid);
+            }
+            let min = if *pad == KeyWrapPad::Zero { 16 } else { 24 };
+            if wrapped.len() < min || !wrapped.len().is_multiple_of(8) {
+                return Err(Error::WrappedKeyLenRange);
+            }
+            match pad {
+                KeyWrapPad::None => k.key_unwrap(wrapped).map_err(opaque),
+                KeyWrapPad::Zero => k.key_unwrap_pad(wrapped).map_err(opaque),
+                KeyWrapPad::Pkcs5 => {
+                    let mut v = k.key_unwrap(wrapped).map_err(opaque)?;
+                    let n = strip_pkcs5(&v).ok_or(Error::WrappedKeyInvalid)?;
+                    v.truncate(n);
+                    Ok(v)
+                }
+            }
+        }
+        (Mechanism::RsaAesKeyWrap { aes_key_bits, oaep }, ParsedKey::RsaPrivate(k)) => {
+            if !matches!(aes_key_bits, 128 | 192 | 256) {
+                return Err(Error::MechanismParamInvalid);
+            }
+            let m = k.modulus_len();
+            if wrapped.len() < m + 16 {
+                return Err(Error::WrappedKeyLenRange);
+            }
+            let (ek, kwp) = wrapped.split_at(m);
+            let eph = k
+                .decrypt_oaep(oaep.hash, oaep.mgf, &oaep.label, ek)
+                .map_err(opaque)?;
+            if eph.len() as u64 * 8 != *aes_key_bits {
+                return Err(Error::WrappedKeyInvalid);
+            }
+            let kek = AesKey::new(&eph).map_err(opaque)?;
+            if !kwp.len().is_multiple_of(8) {
+                return Err(Error::WrappedKeyLenRange);
+            }
+            kek.key_unwrap_pad(kwp).map_err(opaque)
+        }
+        (
+            Mechanism::CloudhsmAesGcm(_)
+            | Mechanism::CloudhsmAesKeyWrap { .. }
+            | Mechanism::RsaAesKeyWrap { .. },
+            _,
+        ) => Err(Error::UnwrappingKeyTypeInconsistent),
         (
             Mechanism::AesKeyWrap { .. }
             | Mechanism::AesKeyWrapKwp { .. }
@@ -1282,6 +1686,25 @@ pub fn unwrap(
         (Mechanism::Des3CbcPad(_), _) if LEGACY => Err(Error::UnwrappingKeyTypeInconsistent),
         _ => Err(Error::MechanismInvalid),
     }
+}
+
+/// The unpadded length of PKCS#5-padded data (padding 1..=8 bytes), checked in constant
+/// time over the last block; None if the padding is bad.
+fn strip_pkcs5(v: &[u8]) -> Option<usize> {
+    use subtle::{ConstantTimeEq, ConstantTimeGreater, ConstantTimeLess};
+    if v.len() < 8 {
+        return None;
+    }
+    let last = &v[v.len() - 8..];
+    let n = last[7];
+    let mut ok = n.ct_gt(&0) & n.ct_lt(&9);
+    for (i, b) in last.iter().enumerate() {
+        // Byte i of the last block is padding when i >= 8 - n.
+        let pos = 8 - i as u8;
+        let in_pad = !pos.ct_gt(&n);
+        ok &= !in_pad | b.ct_eq(&n);
+    }
+    bool::from(ok).then(|| v.len() - n as usize)
 }
 
 /// Material of an unwrapped key: (key type, attributes) for the template's class.
@@ -1311,6 +1734,19 @@ pub fn unwrapped_material(
                 let (k, c) =
                     RsaPrivateKey::from_pkcs8_der(payload).map_err(|_| Error::WrappedKeyInvalid)?;
                 Ok((CKK_RSA, rsa_material(&k, &c)?.1))
+            }
+            Some(kt @ (CKK_EC | CKK_EC_EDWARDS))
+                if kt == CKK_EC_EDWARDS
+                    || find_bytes(template, CKA_EC_PARAMS)?.is_some_and(ed25519::is_params) =>
+            {
+                let (k, _) = Ed25519PrivateKey::from_pkcs8_der(payload)
+                    .map_err(|_| Error::WrappedKeyInvalid)?;
+                let params = find_bytes(template, CKA_EC_PARAMS)?
+                    .map_or_else(ed25519::params, <[u8]>::to_vec);
+                if !ed25519::is_params(&params) {
+                    return Err(Error::TemplateInconsistent);
+                }
+                Ok((kt, ed25519_material(&k, &params)?.1))
             }
             Some(CKK_EC) => {
                 let (k, curve, d) =

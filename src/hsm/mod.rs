@@ -6,6 +6,7 @@ pub mod attrs;
 pub mod audit;
 pub mod compat;
 pub mod core;
+pub mod derive;
 pub mod mechs;
 pub mod objects;
 pub mod quorum;

@@ -274,6 +274,13 @@ fn schema(class: u64, key_type: Option<u64>) -> Result<Vec<(AttrType, Option<Att
         ]),
         (CKO_PUBLIC_KEY, Some(CKK_EC)) => s.extend([(CKA_EC_PARAMS, None), (CKA_EC_POINT, None)]),
         (CKO_PRIVATE_KEY, Some(CKK_EC)) => s.extend([(CKA_EC_PARAMS, None), (CKA_VALUE, None)]),
+        (CKO_PUBLIC_KEY, Some(CKK_EC_EDWARDS)) => {
+            s.extend([(CKA_EC_PARAMS, None), (CKA_EC_POINT, None)])
+        }
+        (CKO_PRIVATE_KEY, Some(CKK_EC_EDWARDS)) => {
+            s.extend([(CKA_EC_PARAMS, None), (CKA_VALUE, None)])
+        }
+        (CKO_SECRET_KEY, Some(CKK_HKDF)) => s.extend([(CKA_VALUE, None), (CKA_VALUE_LEN, None)]),
         (CKO_SECRET_KEY, Some(CKK_AES | CKK_GENERIC_SECRET))
         | (CKO_SECRET_KEY, Some(CKK_SHA_1_HMAC | CKK_SHA224_HMAC | CKK_SHA256_HMAC))
         | (CKO_SECRET_KEY, Some(CKK_SHA384_HMAC | CKK_SHA512_HMAC))
