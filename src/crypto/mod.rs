@@ -30,11 +30,14 @@ impl HashAlg {
 }
 
 pub mod aes;
+pub mod ccm;
+pub mod chacha;
 pub mod der;
 pub mod digest;
 pub mod ec;
 pub mod hmac;
 pub mod kdf;
+pub mod pq;
 #[allow(unsafe_code)]
 mod raw;
 pub mod rng;

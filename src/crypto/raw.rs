@@ -1063,3 +1063,16 @@ pub(super) fn gcm_open(
     }
     Ok(out)
 }
+
+// ---------------------------------------------------------------------------------------------
+// ChaCha20
+
+/// The ChaCha20 keystream XORed into `data` in place, from block `counter` with the 12-byte
+/// `nonce` (RFC 8439 layout: the nonce is state words 13..15). The caller keeps the 32-bit
+/// counter from wrapping within `data`.
+pub(super) fn chacha20(data: &mut [u8], key: &[u8; 32], nonce: &[u8; 12], counter: u32) {
+    let p = data.as_mut_ptr();
+    // SAFETY: `data` is valid for reads and writes of its length, in place (aws-lc allows
+    // `in == out`); the key is 32 bytes and the nonce 12, as CRYPTO_chacha_20 reads.
+    unsafe { sys::CRYPTO_chacha_20(p, p, data.len(), key.as_ptr(), nonce.as_ptr(), counter) }
+}
