@@ -192,7 +192,10 @@ fn single_part_only(mech: &Mechanism) -> bool {
         | Mechanism::RsaPkcsOaep(_)
         | Mechanism::Ecdsa
         | Mechanism::AesKeyWrap { .. }
-        | Mechanism::AesKeyWrapKwp { .. } => true,
+        | Mechanism::AesKeyWrapKwp { .. }
+        | Mechanism::MlDsa(_)
+        | Mechanism::MlKem
+        | Mechanism::Message(_) => true,
         Mechanism::AesKeyGen
         | Mechanism::GenericSecretKeyGen
         | Mechanism::RsaPkcsKeyPairGen
@@ -208,7 +211,13 @@ fn single_part_only(mech: &Mechanism) -> bool {
         | Mechanism::AesGcm(_)
         | Mechanism::Hmac { .. }
         | Mechanism::AesCmac { .. }
-        | Mechanism::Ecdh1Derive { .. } => false,
+        | Mechanism::Ecdh1Derive { .. }
+        | Mechanism::AesCcm(_)
+        | Mechanism::ChaCha20KeyGen
+        | Mechanism::ChaCha20 { .. }
+        | Mechanism::ChaCha20Poly1305 { .. }
+        | Mechanism::MlKemKeyPairGen
+        | Mechanism::MlDsaKeyPairGen => false,
     }
 }
 

@@ -7,10 +7,10 @@ use std::mem::size_of;
 
 use cryptoki_sys::*;
 
-use super::marshal::{bytes_or, from_ck};
+use super::marshal::{bytes_or, from_ck, to_ck};
 use crate::crypto::HashAlg;
 use crate::error::{Error, Result};
-use crate::hsm::api::{GcmParams, Mechanism, OaepParams, PssParams};
+use crate::hsm::api::{CcmParams, GcmParams, Mechanism, OaepParams, PssParams, SignContext};
 
 /// Parse the mechanism a caller passes to C_*Init, C_GenerateKey*, C_WrapKey...
 ///
@@ -122,7 +122,80 @@ unsafe fn parse(m: &CK_MECHANISM) -> Result<Mechanism> {
                 public_data: unsafe { bytes_or(p.pPublicData, p.ulPublicDataLen, bad) }?.to_vec(),
             }
         }
+        // SAFETY: the parameter obeys the contract.
+        CKM_AES_CCM => Mechanism::AesCcm(unsafe { ccm(m) }?),
+        CKM_CHACHA20_KEY_GEN => none(m, Mechanism::ChaCha20KeyGen)?,
+        // SAFETY: the parameter obeys the contract.
+        CKM_CHACHA20 => unsafe { chacha20(m) }?,
+        CKM_CHACHA20_POLY1305 => {
+            // SAFETY: the parameter obeys the contract.
+            let p = unsafe { param::<CK_SALSA20_CHACHA20_POLY1305_PARAMS>(m) }?;
+            let bad = Error::MechanismParamInvalid;
+            Mechanism::ChaCha20Poly1305 {
+                // SAFETY: pNonce is NULL or valid for ulNonceLen bytes (contract).
+                nonce: unsafe { bytes_or(p.pNonce, p.ulNonceLen, bad) }?.to_vec(),
+                // SAFETY: pAAD is NULL or valid for ulAADLen bytes (contract).
+                aad: unsafe { bytes_or(p.pAAD, p.ulAADLen, bad) }?.to_vec(),
+            }
+        }
+        CKM_ML_KEM_KEY_PAIR_GEN => none(m, Mechanism::MlKemKeyPairGen)?,
+        CKM_ML_KEM => none(m, Mechanism::MlKem)?,
+        CKM_ML_DSA_KEY_PAIR_GEN => none(m, Mechanism::MlDsaKeyPairGen)?,
+        CKM_ML_DSA if m.ulParameterLen == 0 => Mechanism::MlDsa(None),
+        CKM_ML_DSA => {
+            // SAFETY: the parameter obeys the contract.
+            let p = unsafe { param::<CK_SIGN_ADDITIONAL_CONTEXT>(m) }?;
+            // SAFETY: pContext is NULL or valid for ulContextLen bytes (contract).
+            let context = unsafe { bytes_or(p.pContext, p.ulContextLen, Error::MechanismParamInvalid) }?;
+            Mechanism::MlDsa(Some(SignContext {
+                hedge: from_ck(p.hedgeVariant),
+                context: context.to_vec(),
+            }))
+        }
         _ => return Err(Error::MechanismInvalid),
+    })
+}
+
+/// # Safety
+/// As [`param`], and `pNonce` / `pAAD` are NULL or valid for their lengths.
+unsafe fn ccm(m: &CK_MECHANISM) -> Result<CcmParams> {
+    // SAFETY: contract.
+    let p = unsafe { param::<CK_CCM_PARAMS>(m) }?;
+    let bad = Error::MechanismParamInvalid;
+    Ok(CcmParams {
+        data_len: from_ck(p.ulDataLen),
+        // SAFETY: contract.
+        nonce: unsafe { bytes_or(p.pNonce, p.ulNonceLen, bad) }?.to_vec(),
+        // SAFETY: contract.
+        aad: unsafe { bytes_or(p.pAAD, p.ulAADLen, bad) }?.to_vec(),
+        mac_len: from_ck(p.ulMACLen),
+    })
+}
+
+/// CK_CHACHA20_PARAMS. The block counter is read as the little-endian bytes of the state's
+/// counter word(s) (RFC 8439 §2.3 layout), 4 or 8 of them as `blockCounterBits` says.
+///
+/// # Safety
+/// As [`param`], and `pBlockCounter` / `pNonce` are NULL or valid for their bit lengths.
+unsafe fn chacha20(m: &CK_MECHANISM) -> Result<Mechanism> {
+    // SAFETY: contract.
+    let p = unsafe { param::<CK_CHACHA20_PARAMS>(m) }?;
+    let bad = Error::MechanismParamInvalid;
+    let counter_bits = from_ck(p.blockCounterBits);
+    let nonce_bits = from_ck(p.ulNonceBits);
+    if !matches!(counter_bits, 32 | 64) || !matches!(nonce_bits, 64 | 96) {
+        return Err(bad);
+    }
+    // SAFETY: contract (lengths in bytes from the bit counts just checked).
+    let counter = unsafe { bytes_or(p.pBlockCounter, to_ck(counter_bits / 8), bad) }?;
+    // SAFETY: contract.
+    let nonce = unsafe { bytes_or(p.pNonce, to_ck(nonce_bits / 8), bad) }?;
+    let mut le = [0u8; 8];
+    le[..counter.len()].copy_from_slice(counter);
+    Ok(Mechanism::ChaCha20 {
+        nonce: nonce.to_vec(),
+        counter: u64::from_le_bytes(le),
+        counter_bits,
     })
 }
 

@@ -6,10 +6,13 @@ use std::sync::Arc;
 use cryptoki_sys::*;
 use zeroize::Zeroizing;
 
+use super::aead_pq;
 use super::api::{AttrValue, Attribute, Mechanism, MechanismInfo, OpKind};
 use super::objects::Object;
 use super::vendor;
 use crate::crypto::aes::{AesKey, AesStream, StreamMode};
+use crate::crypto::chacha::{ChaChaKey, ChaChaStream};
+use crate::crypto::pq::{MlDsaPrivate, MlDsaPublic, MlKemPrivate, MlKemPublic};
 use crate::crypto::ec::{self, Curve, EcPrivateKey, EcPublicKey};
 use crate::crypto::hmac::{HmacKey, HmacStream};
 use crate::crypto::rsa::{self, RsaComponents, RsaPrivateKey, RsaPublicKey};
@@ -95,6 +98,10 @@ pub fn table() -> Vec<MechanismInfo> {
         t.push(m(hmac, GENERIC_MIN * 8, GENERIC_MAX * 8, sv));
         t.push(m(general, GENERIC_MIN * 8, GENERIC_MAX * 8, sv));
     }
+    t.extend(aead_pq::rows());
+    for info in t.iter_mut() {
+        info.flags |= aead_pq::message_flags(info.mech);
+    }
     t.sort_by_key(|i| i.mech);
     t
 }
@@ -179,6 +186,15 @@ pub fn ck_type(m: &Mechanism) -> u64 {
         Mechanism::AesKeyWrap { .. } => CKM_AES_KEY_WRAP,
         Mechanism::AesKeyWrapKwp { .. } => CKM_AES_KEY_WRAP_KWP,
         Mechanism::Ecdh1Derive { .. } => CKM_ECDH1_DERIVE,
+        Mechanism::AesCcm(_) => CKM_AES_CCM,
+        Mechanism::ChaCha20KeyGen => CKM_CHACHA20_KEY_GEN,
+        Mechanism::ChaCha20 { .. } => CKM_CHACHA20,
+        Mechanism::ChaCha20Poly1305 { .. } => CKM_CHACHA20_POLY1305,
+        Mechanism::Message(m) => aead_pq::message_ck_type(*m),
+        Mechanism::MlKemKeyPairGen => CKM_ML_KEM_KEY_PAIR_GEN,
+        Mechanism::MlKem => CKM_ML_KEM,
+        Mechanism::MlDsaKeyPairGen => CKM_ML_DSA_KEY_PAIR_GEN,
+        Mechanism::MlDsa(_) => CKM_ML_DSA,
     }
 }
 
@@ -190,6 +206,11 @@ pub enum ParsedKey {
     EcPublic(EcPublicKey),
     Aes(Arc<AesKey>),
     Hmac(HmacKey, Zeroizing<Vec<u8>>),
+    ChaCha(Arc<ChaChaKey>),
+    MlKemPrivate(MlKemPrivate),
+    MlKemPublic(MlKemPublic),
+    MlDsaPrivate(MlDsaPrivate),
+    MlDsaPublic(MlDsaPublic),
 }
 
 fn attr_bytes(obj: &Object, ty: u64) -> Result<&[u8]> {
@@ -212,6 +233,9 @@ fn rsa_components(obj: &Object) -> Result<RsaComponents> {
 
 /// Parse an object's key material.
 pub fn parse(obj: &Object) -> Result<ParsedKey> {
+    if aead_pq::parses(obj) {
+        return aead_pq::parse(obj);
+    }
     match (obj.class(), obj.key_type()) {
         (CKO_PRIVATE_KEY, Some(CKK_RSA)) => Ok(ParsedKey::RsaPrivate(
             RsaPrivateKey::from_components(&rsa_components(obj)?)?,
@@ -272,6 +296,12 @@ fn requirements(kind: OpKind, mech: &Mechanism) -> Result<(u64, u64, u64)> {
         }
         M::Hmac { .. } if signing => (CKK_GENERIC_SECRET, CKO_SECRET_KEY),
         M::AesCmac { .. } if signing => (CKK_AES, CKO_SECRET_KEY),
+        M::AesCcm(_) if !signing => (CKK_AES, CKO_SECRET_KEY),
+        M::ChaCha20 { .. } | M::ChaCha20Poly1305 { .. } if !signing => {
+            (CKK_CHACHA20, CKO_SECRET_KEY)
+        }
+        M::MlDsa(_) if signing => (CKK_ML_DSA, asym_class),
+        M::Message(m) => aead_pq::message_requirements(kind, *m)?,
         _ => return Err(Error::MechanismInvalid),
     };
     Ok((key_type, class, usage))
@@ -332,7 +362,7 @@ fn check_params(mech: &Mechanism) -> Result<()> {
                 }
             }
         }
-        _ => {}
+        _ => return aead_pq::check_params(mech),
     }
     Ok(())
 }
@@ -345,6 +375,10 @@ pub enum OpState {
     Buffer(Zeroizing<Vec<u8>>),
     Aes(Box<AesStream>),
     Hmac(Box<HmacStream>),
+    /// CKM_CHACHA20's keystream position.
+    ChaCha(Box<ChaChaStream>),
+    /// A message-based operation: the next generated IV counter.
+    Message(u64),
 }
 
 fn hmac_for(key: &Zeroizing<Vec<u8>>, hash: HashAlg) -> HmacKey {
@@ -427,6 +461,9 @@ pub fn one_shot(
         (OpKind::Verify, M::Ecdsa | M::HashEcdsa(_), K::EcPublic(k)) => {
             k.verify_digest(data, extra).map(|()| Vec::new())
         }
+        (_, M::AesCcm(_) | M::ChaCha20 { .. } | M::ChaCha20Poly1305 { .. } | M::MlDsa(_), _) => {
+            aead_pq::one_shot(kind, mech, key, data, extra)
+        }
         (OpKind::Encrypt, M::AesGcm(p), K::Aes(k)) => {
             k.gcm_seal(&p.iv, &p.aad, data, tag_len(p.tag_bits))
         }
@@ -497,6 +534,9 @@ pub fn multipart(mech: &Mechanism) -> bool {
             | Mechanism::AesCtr { .. }
             | Mechanism::AesGcm(_)
             | Mechanism::Hmac { .. }
+            | Mechanism::AesCcm(_)
+            | Mechanism::ChaCha20 { .. }
+            | Mechanism::ChaCha20Poly1305 { .. }
     )
 }
 
@@ -510,6 +550,11 @@ pub fn update(
 ) -> Result<Vec<u8>> {
     if !multipart(mech) {
         return Err(Error::FunctionNotSupported);
+    }
+    if matches!(state, OpState::Fresh) {
+        if let Some(s) = aead_pq::start(mech, key)? {
+            *state = s;
+        }
     }
     if matches!(state, OpState::Fresh) {
         *state = match (mech, key) {
@@ -552,7 +597,12 @@ pub fn update(
             h.update(data);
             Ok(Vec::new())
         }
-        OpState::Fresh => Err(Error::GeneralError),
+        OpState::ChaCha(s) => {
+            let mut out = data.to_vec();
+            s.apply(&mut out)?;
+            Ok(out)
+        }
+        OpState::Fresh | OpState::Message(_) => Err(Error::GeneralError),
     }
 }
 
@@ -573,6 +623,8 @@ pub fn finish(
         }
         OpState::Buffer(b) => one_shot(kind, mech, key, &b, extra),
         OpState::Aes(s) => s.finish(),
+        OpState::ChaCha(_) => Ok(Vec::new()),
+        OpState::Message(_) => Err(Error::OperationNotInitialized),
         OpState::Hmac(h) => {
             let Mechanism::Hmac { hash, out_len } = mech else {
                 return Err(Error::GeneralError);
@@ -625,8 +677,13 @@ fn find_bytes(t: &[Attribute], ty: u64) -> Result<Option<&[u8]>> {
 
 /// Generated material for a secret key: (key type, attributes).
 pub fn generate_secret(mech: &Mechanism, template: &[Attribute]) -> Result<(u64, Vec<Attribute>)> {
-    let len = find_ulong(template, CKA_VALUE_LEN)?.ok_or(Error::TemplateIncomplete)?;
+    let len = match find_ulong(template, CKA_VALUE_LEN)? {
+        Some(l) => l,
+        None if *mech == Mechanism::ChaCha20KeyGen => 32,
+        None => return Err(Error::TemplateIncomplete),
+    };
     let (kt, ok) = match mech {
+        Mechanism::ChaCha20KeyGen => (CKK_CHACHA20, len == 32),
         Mechanism::AesKeyGen => (CKK_AES, matches!(len, 16 | 24 | 32)),
         Mechanism::GenericSecretKeyGen => (
             CKK_GENERIC_SECRET,
@@ -657,6 +714,8 @@ pub fn secret_material(kt: u64, value: &[u8]) -> Result<Vec<Attribute>> {
     if kt == CKK_AES {
         let key = AesKey::new(value)?;
         m.push(bytes(CKA_CHECK_VALUE, &key.check_value()));
+    } else if kt == CKK_CHACHA20 && value.len() != 32 {
+        return Err(Error::KeySizeRange);
     } else if value.is_empty() {
         return Err(Error::AttributeValueInvalid);
     }
@@ -673,6 +732,8 @@ pub fn generate_pair(
         if let Some(kt) = find_ulong(t, CKA_KEY_TYPE)? {
             let want = if *mech == Mechanism::RsaPkcsKeyPairGen {
                 CKK_RSA
+            } else if let Some(kt) = aead_pq::pair_key_type(mech) {
+                kt
             } else {
                 CKK_EC
             };
@@ -712,6 +773,9 @@ pub fn generate_pair(
                 bytes(CKA_PUBLIC_KEY_INFO, &spki),
             ];
             Ok((CKK_EC, pubm, privm))
+        }
+        Mechanism::MlKemKeyPairGen | Mechanism::MlDsaKeyPairGen => {
+            aead_pq::generate_pair(mech, public, private)
         }
         _ => Err(Error::MechanismInvalid),
     }
@@ -797,6 +861,9 @@ pub fn import_material(
             let k = EcPrivateKey::from_scalar(curve, get(CKA_VALUE)?).map_err(invalid)?;
             let public = EcPublicKey::from_point(curve, &k.public_point())?;
             Ok(vec![bytes(CKA_PUBLIC_KEY_INFO, &public.to_spki_der()?)])
+        }
+        (CKO_PUBLIC_KEY | CKO_PRIVATE_KEY, Some(kt @ (CKK_ML_KEM | CKK_ML_DSA))) => {
+            aead_pq::import_material(class, kt, template)
         }
         (CKO_PUBLIC_KEY | CKO_PRIVATE_KEY, Some(_)) => Err(Error::TemplateInconsistent),
         _ => Ok(Vec::new()),
