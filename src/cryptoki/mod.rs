@@ -34,6 +34,7 @@
 //! dropping it: that would close the parent's store connections and log the parent out).
 
 mod handles;
+mod message;
 mod objects;
 mod ops;
 mod session;
@@ -48,6 +49,7 @@ use std::time::Duration;
 
 use parking_lot::{Condvar, Mutex};
 
+pub use message::MessageOut;
 pub use ops::Out;
 pub use session::{Session, SessionInfo};
 pub(crate) use slot::{library_version, MANUFACTURER};

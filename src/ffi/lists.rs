@@ -6,6 +6,8 @@ use cryptoki_sys::*;
 
 use super::crypto::*;
 use super::general::*;
+use super::kem::*;
+use super::message::*;
 use super::object::*;
 use super::session::*;
 use super::slot::*;

@@ -63,6 +63,8 @@ mod template;
 
 pub mod crypto;
 pub mod general;
+pub mod kem;
+pub mod message;
 pub mod object;
 pub mod session;
 pub mod slot;
