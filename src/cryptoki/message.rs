@@ -285,6 +285,10 @@ impl Session {
             .ok_or(Error::OperationNotInitialized)?;
         let part = op.part.as_mut().ok_or(Error::OperationNotInitialized)?;
         if !last {
+            if matches!(kind, OpKind::Encrypt | OpKind::Decrypt) && cap.is_none() {
+                // A size query: no output, and the part is not taken.
+                return Ok(MessageOut::needed(0));
+            }
             part.data.extend_from_slice(data);
             return Ok(MessageOut {
                 out: Out::Done(Zeroizing::new(Vec::new())),

@@ -41,8 +41,9 @@ unsafe fn message_mech(kind: OpKind, ptr: *mut CK_MECHANISM) -> Result<MessageMe
             unsafe { mechanism(ptr) }?;
             Err(Error::MechanismInvalid)
         }
+        (OpKind::Sign | OpKind::Verify, Some(_)) => Err(Error::MechanismInvalid),
         // SAFETY: contract.
-        (OpKind::Sign | OpKind::Verify, _) => match unsafe { mechanism(ptr) }? {
+        (OpKind::Sign | OpKind::Verify, None) => match unsafe { mechanism(ptr) }? {
             Mechanism::Hmac { hash, out_len } => Ok(MessageMech::Hmac { hash, out_len }),
             Mechanism::AesCmac { out_len } => Ok(MessageMech::AesCmac { out_len }),
             _ => Err(Error::MechanismInvalid),
