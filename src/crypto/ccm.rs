@@ -12,7 +12,10 @@ use crate::error::{Error, Result};
 
 /// CCM parameters: nonce (7..=13 bytes) and tag length (4, 6, ..., 16 bytes).
 fn check(nonce: &[u8], tag_len: usize) -> Result<usize> {
-    if !(7..=13).contains(&nonce.len()) || !(4..=16).contains(&tag_len) || tag_len % 2 != 0 {
+    if !(7..=13).contains(&nonce.len())
+        || !(4..=16).contains(&tag_len)
+        || !tag_len.is_multiple_of(2)
+    {
         return Err(Error::MechanismParamInvalid);
     }
     // L: the size of the length field, 15 - nonce length (2..=8 bytes).

@@ -122,11 +122,7 @@ impl ChaChaStream {
 
     /// Blocks still available before the counter runs out.
     fn blocks_left(&self) -> u128 {
-        let max: u128 = if self.wide {
-            1 << 64
-        } else {
-            1 << 32
-        };
+        let max: u128 = if self.wide { 1 << 64 } else { 1 << 32 };
         max - u128::from(self.counter)
     }
 

@@ -300,7 +300,10 @@ mod tests {
             let k = MlDsaPrivate::new(p, &sk).unwrap();
             assert_eq!(k.public_bytes(), pk);
             assert_eq!(
-                MlDsaPrivate::from_seed(p, &seed).unwrap().private_bytes().unwrap(),
+                MlDsaPrivate::from_seed(p, &seed)
+                    .unwrap()
+                    .private_bytes()
+                    .unwrap(),
                 sk
             );
             let sig = k.sign(b"msg").unwrap();

@@ -327,7 +327,10 @@ impl Session {
     /// C_MessageVerifyFinal: the operation ends (a message in progress is dropped).
     pub fn message_final(&self, kind: OpKind) -> Result<()> {
         let mut msg = self.msg()?;
-        let op = msg.slot(kind).take().ok_or(Error::OperationNotInitialized)?;
+        let op = msg
+            .slot(kind)
+            .take()
+            .ok_or(Error::OperationNotInitialized)?;
         self.slot().cancel(op.id);
         Ok(())
     }

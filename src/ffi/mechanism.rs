@@ -146,7 +146,8 @@ unsafe fn parse(m: &CK_MECHANISM) -> Result<Mechanism> {
             // SAFETY: the parameter obeys the contract.
             let p = unsafe { param::<CK_SIGN_ADDITIONAL_CONTEXT>(m) }?;
             // SAFETY: pContext is NULL or valid for ulContextLen bytes (contract).
-            let context = unsafe { bytes_or(p.pContext, p.ulContextLen, Error::MechanismParamInvalid) }?;
+            let context =
+                unsafe { bytes_or(p.pContext, p.ulContextLen, Error::MechanismParamInvalid) }?;
             Mechanism::MlDsa(Some(SignContext {
                 hedge: from_ck(p.hedgeVariant),
                 context: context.to_vec(),

@@ -51,6 +51,9 @@ unsafe fn message_mech(kind: OpKind, ptr: *mut CK_MECHANISM) -> Result<MessageMe
     }
 }
 
+/// One message's parameters and where its IV and tag go back to.
+type Parsed = (MessageParams, WriteBack);
+
 /// Where an encryption's IV and tag go back to.
 struct WriteBack {
     iv: *mut u8,
@@ -92,11 +95,19 @@ unsafe fn params(
             // SAFETY: contract.
             let g = unsafe { read::<CK_GCM_MESSAGE_PARAMS>(p, len) }?;
             let bits = from_ck(g.ulTagBits);
-            if bits % 8 != 0 {
+            if !bits.is_multiple_of(8) {
                 return Err(bad);
             }
             let tag_len = usize::try_from(bits / 8).map_err(|_| bad)?;
-            (g.pIv, g.ulIvLen, g.ulIvFixedBits, g.ivGenerator, g.pTag, tag_len, None)
+            (
+                g.pIv,
+                g.ulIvLen,
+                g.ulIvFixedBits,
+                g.ivGenerator,
+                g.pTag,
+                tag_len,
+                None,
+            )
         }
         MessageMech::AesCcm => {
             // SAFETY: contract.
@@ -176,7 +187,7 @@ unsafe fn session_params(
     kind: OpKind,
     p: *mut c_void,
     len: CK_ULONG,
-) -> Result<(std::sync::Arc<Session>, Option<(MessageParams, WriteBack)>)> {
+) -> Result<(std::sync::Arc<Session>, Option<Parsed>)> {
     let session = super::session(h)?;
     let mech = session.message_mech(kind)?;
     // SAFETY: contract.
@@ -236,7 +247,9 @@ unsafe fn crypt(
     let data = unsafe { bytes(data, data_len) }?;
     // SAFETY: contract.
     let buf = unsafe { OutBuf::new(out, out_len) }?;
-    let (params, wb) = params.ok_or(Error::MechanismParamInvalid).map(|(p, w)| (Some(p), w))?;
+    let (params, wb) = params
+        .ok_or(Error::MechanismParamInvalid)
+        .map(|(p, w)| (Some(p), w))?;
     let r = session.message_one(kind, params, aad, data, &[], buf.cap())?;
     deliver(&buf, r, Some(&wb))
 }
@@ -290,7 +303,9 @@ unsafe fn crypt_next(
     let data = unsafe { bytes(data, data_len) }?;
     // SAFETY: contract.
     let buf = unsafe { OutBuf::new(out, out_len) }?;
-    let (params, wb) = params.ok_or(Error::MechanismParamInvalid).map(|(p, w)| (Some(p), w))?;
+    let (params, wb) = params
+        .ok_or(Error::MechanismParamInvalid)
+        .map(|(p, w)| (Some(p), w))?;
     let last = flags & CKF_END_OF_MESSAGE != 0;
     let r = session.message_next(kind, params, data, last, &[], buf.cap())?;
     deliver(&buf, r, Some(&wb))

@@ -2,7 +2,6 @@
 //! library is initialized): CKR_FUNCTION_NOT_SUPPORTED, or CKR_FUNCTION_NOT_PARALLEL for the
 //! legacy parallel-function calls. Never a fake success.
 
-
 use cryptoki_sys::*;
 
 use crate::cryptoki;

@@ -58,7 +58,12 @@ pub fn rows() -> Vec<MechanismInfo> {
             CKP_ML_DSA_87,
             CKF_GENERATE_KEY_PAIR,
         ),
-        m(CKM_ML_DSA, CKP_ML_DSA_44, CKP_ML_DSA_87, CKF_SIGN | CKF_VERIFY),
+        m(
+            CKM_ML_DSA,
+            CKP_ML_DSA_44,
+            CKP_ML_DSA_87,
+            CKF_SIGN | CKF_VERIFY,
+        ),
     ]
 }
 
@@ -66,9 +71,17 @@ pub fn rows() -> Vec<MechanismInfo> {
 pub fn message_flags(mech: u64) -> u64 {
     match mech {
         CKM_AES_GCM => CKF_MESSAGE_ENCRYPT | CKF_MESSAGE_DECRYPT | CKF_MULTI_MESSAGE,
-        CKM_SHA_1_HMAC | CKM_SHA224_HMAC | CKM_SHA256_HMAC | CKM_SHA384_HMAC | CKM_SHA512_HMAC
-        | CKM_SHA_1_HMAC_GENERAL | CKM_SHA224_HMAC_GENERAL | CKM_SHA256_HMAC_GENERAL
-        | CKM_SHA384_HMAC_GENERAL | CKM_SHA512_HMAC_GENERAL | CKM_AES_CMAC
+        CKM_SHA_1_HMAC
+        | CKM_SHA224_HMAC
+        | CKM_SHA256_HMAC
+        | CKM_SHA384_HMAC
+        | CKM_SHA512_HMAC
+        | CKM_SHA_1_HMAC_GENERAL
+        | CKM_SHA224_HMAC_GENERAL
+        | CKM_SHA256_HMAC_GENERAL
+        | CKM_SHA384_HMAC_GENERAL
+        | CKM_SHA512_HMAC_GENERAL
+        | CKM_AES_CMAC
         | CKM_AES_CMAC_GENERAL => CKF_MESSAGE_SIGN | CKF_MESSAGE_VERIFY | CKF_MULTI_MESSAGE,
         _ => 0,
     }
@@ -107,7 +120,7 @@ pub fn check_params(mech: &Mechanism) -> Result<()> {
         Mechanism::AesCcm(p) => {
             if !(7..=13).contains(&p.nonce.len())
                 || !(4..=16).contains(&p.mac_len)
-                || p.mac_len % 2 != 0
+                || !p.mac_len.is_multiple_of(2)
             {
                 return Err(bad());
             }
@@ -170,7 +183,10 @@ pub fn parses(obj: &Object) -> bool {
     matches!(
         (obj.class(), obj.key_type()),
         (CKO_SECRET_KEY, Some(CKK_CHACHA20))
-            | (CKO_PUBLIC_KEY | CKO_PRIVATE_KEY, Some(CKK_ML_KEM | CKK_ML_DSA))
+            | (
+                CKO_PUBLIC_KEY | CKO_PRIVATE_KEY,
+                Some(CKK_ML_KEM | CKK_ML_DSA)
+            )
     )
 }
 
@@ -339,11 +355,7 @@ pub fn generate_pair(
             Ok((
                 CKK_ML_DSA,
                 vec![set_attr(set), bytes(CKA_VALUE, &pk)],
-                vec![
-                    set_attr(set),
-                    bytes(CKA_VALUE, &sk),
-                    bytes(CKA_SEED, &seed),
-                ],
+                vec![set_attr(set), bytes(CKA_VALUE, &sk), bytes(CKA_SEED, &seed)],
             ))
         }
         _ => Err(Error::MechanismInvalid),
@@ -352,7 +364,11 @@ pub fn generate_pair(
 
 /// Validate imported ML-KEM / ML-DSA keys (C_CreateObject); the computed attributes. An
 /// ML-DSA private key may be given by its seed alone: its expanded form is computed.
-pub fn import_material(class: u64, key_type: u64, template: &[Attribute]) -> Result<Vec<Attribute>> {
+pub fn import_material(
+    class: u64,
+    key_type: u64,
+    template: &[Attribute],
+) -> Result<Vec<Attribute>> {
     let invalid = |_| Error::AttributeValueInvalid;
     let set = find_ulong(template, CKA_PARAMETER_SET)?.ok_or(Error::TemplateIncomplete)?;
     let value = find_bytes(template, CKA_VALUE)?;
@@ -448,11 +464,11 @@ pub fn message_iv(
     state: &mut OpState,
 ) -> Result<Vec<u8>> {
     let tag_ok = match m {
-        MessageMech::AesGcm => {
-            (1..=256).contains(&p.iv.len()) && (4..=16).contains(&p.tag_len)
-        }
+        MessageMech::AesGcm => (1..=256).contains(&p.iv.len()) && (4..=16).contains(&p.tag_len),
         MessageMech::AesCcm => {
-            (7..=13).contains(&p.iv.len()) && (4..=16).contains(&p.tag_len) && p.tag_len % 2 == 0
+            (7..=13).contains(&p.iv.len())
+                && (4..=16).contains(&p.tag_len)
+                && p.tag_len.is_multiple_of(2)
         }
         MessageMech::ChaCha20Poly1305 => {
             p.iv.len() == chacha::NONCE_LEN
@@ -608,7 +624,11 @@ mod tests {
         let k = OpKind::Encrypt;
         let gcm = MessageMech::AesGcm;
         // Counter in the low free bits, fixed prefix kept (20 fixed bits: 2.5 bytes).
-        let p = params(vec![0xab, 0xcd, 0xef, 0xff, 0, 0, 0, 0, 0, 0, 0, 0xff], 20, CKG_GENERATE_COUNTER);
+        let p = params(
+            vec![0xab, 0xcd, 0xef, 0xff, 0, 0, 0, 0, 0, 0, 0, 0xff],
+            20,
+            CKG_GENERATE_COUNTER,
+        );
         let a = message_iv(k, gcm, &p, &mut st).unwrap();
         let b = message_iv(k, gcm, &p, &mut st).unwrap();
         assert_eq!(hex::encode(&a), "abcde0000000000000000000");
@@ -640,7 +660,12 @@ mod tests {
             assert_eq!(message_iv(kind, gcm, &p, &mut st), Err(bad()));
         }
         assert_eq!(
-            message_iv(k, MessageMech::ChaCha20Poly1305, &params(vec![0; 12], 0, CKG_GENERATE), &mut st),
+            message_iv(
+                k,
+                MessageMech::ChaCha20Poly1305,
+                &params(vec![0; 12], 0, CKG_GENERATE),
+                &mut st
+            ),
             Err(bad())
         );
     }

@@ -232,7 +232,10 @@ pub enum Mechanism {
         counter_bits: u64,
     },
     /// CKM_CHACHA20_POLY1305 (CK_SALSA20_CHACHA20_POLY1305_PARAMS).
-    ChaCha20Poly1305 { nonce: Vec<u8>, aad: Vec<u8> },
+    ChaCha20Poly1305 {
+        nonce: Vec<u8>,
+        aad: Vec<u8>,
+    },
     /// A message-based operation (C_MessageEncryptInit ...): the per-message parameters come
     /// with each message (`Request::Message`).
     Message(MessageMech),
@@ -617,7 +620,10 @@ pub enum Response {
         tag: Vec<u8>,
     },
     /// C_EncapsulateKey: the new key and the ciphertext.
-    Encapsulated { key: ObjectId, ciphertext: Vec<u8> },
+    Encapsulated {
+        key: ObjectId,
+        ciphertext: Vec<u8>,
+    },
 }
 
 /// A user as `user list` shows it.

@@ -15,9 +15,9 @@ use parking_lot::{Mutex, RwLock};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
+use super::aead_pq;
 use super::api::*;
 use super::audit::{self, AuditLog, Counters};
-use super::aead_pq;
 use super::mechs::{self, OpState, ParsedKey};
 use super::objects::{self, Object, Origin};
 use super::users::{self, UserRecord};
@@ -1642,7 +1642,9 @@ impl Core {
                 key,
                 ciphertext,
                 template,
-            } => Response::Object(self.decapsulate(conn, sid, &mech, key, &ciphertext, &template)?),
+            } => {
+                Response::Object(self.decapsulate(conn, sid, &mech, key, &ciphertext, &template)?)
+            }
             R::GenerateRandom { len } => {
                 let len = usize::try_from(len).map_err(|_| Error::ArgumentsBad)?;
                 if len > 1 << 24 {
@@ -2109,10 +2111,20 @@ impl Core {
         template: &[Attribute],
         secret: &[u8],
     ) -> Result<ObjectId> {
-        let (kt, material) =
-            aead_pq::shared_secret_material(objects::class_and_type(template)?.1, template, secret)?;
+        let (kt, material) = aead_pq::shared_secret_material(
+            objects::class_and_type(template)?.1,
+            template,
+            secret,
+        )?;
         let id = Self::new_object_id()?;
-        let obj = objects::build(CKO_SECRET_KEY, Some(kt), template, material, Origin::Unwrap, id)?;
+        let obj = objects::build(
+            CKO_SECRET_KEY,
+            Some(kt),
+            template,
+            material,
+            Origin::Unwrap,
+            id,
+        )?;
         self.check_create(conn, sid, login, &obj)?;
         self.add_object(conn, sid, login, obj, id)?;
         Ok(id)
@@ -2138,12 +2150,22 @@ impl Core {
     ) -> Result<Response> {
         self.session_rw(conn, sid)?;
         let login = self.login_of(conn)?;
-        let e = self.kem_key(conn, login.as_deref(), mech, key, CKO_PUBLIC_KEY, CKA_ENCAPSULATE)?;
+        let e = self.kem_key(
+            conn,
+            login.as_deref(),
+            mech,
+            key,
+            CKO_PUBLIC_KEY,
+            CKA_ENCAPSULATE,
+        )?;
         Self::check_kem_template(template)?;
         self.counters.count(mechs::ck_type(mech));
         let (ciphertext, secret) = aead_pq::encapsulate(e.key()?)?;
         let id = self.add_shared_secret(conn, sid, login.as_deref(), template, &secret)?;
-        Ok(Response::Encapsulated { key: id, ciphertext })
+        Ok(Response::Encapsulated {
+            key: id,
+            ciphertext,
+        })
     }
 
     fn decapsulate(
@@ -2157,8 +2179,14 @@ impl Core {
     ) -> Result<ObjectId> {
         self.session_rw(conn, sid)?;
         let login = self.login_of(conn)?;
-        let e =
-            self.kem_key(conn, login.as_deref(), mech, key, CKO_PRIVATE_KEY, CKA_DECAPSULATE)?;
+        let e = self.kem_key(
+            conn,
+            login.as_deref(),
+            mech,
+            key,
+            CKO_PRIVATE_KEY,
+            CKA_DECAPSULATE,
+        )?;
         Self::check_kem_template(template)?;
         self.counters.count(mechs::ck_type(mech));
         let secret = aead_pq::decapsulate(e.key()?, ciphertext)?;
