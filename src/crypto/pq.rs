@@ -100,6 +100,18 @@ impl MlKemPrivate {
     }
 }
 
+/// FIPS 203 §7.2's modulus check of an encapsulation key: every 12-bit coefficient of its
+/// encoded vector (all but the last 32 bytes, ρ) is below q = 3329.
+fn ek_modulus_ok(t: &[u8]) -> bool {
+    const Q: u16 = 3329;
+    t.chunks_exact(3).all(|b| {
+        let (b0, b1, b2) = (u16::from(b[0]), u16::from(b[1]), u16::from(b[2]));
+        let c0 = b0 | ((b1 & 0x0f) << 8);
+        let c1 = (b1 >> 4) | (b2 << 4);
+        c0 < Q && c1 < Q
+    })
+}
+
 /// A parsed ML-KEM encapsulation key.
 pub struct MlKemPublic {
     param: MlKem,
@@ -111,6 +123,9 @@ impl MlKemPublic {
     pub fn new(p: MlKem, bytes: &[u8]) -> Result<Self> {
         if bytes.len() != p.public_len() {
             return Err(Error::KeySizeRange);
+        }
+        if !ek_modulus_ok(&bytes[..bytes.len() - 32]) {
+            return Err(Error::GeneralError);
         }
         let key = kem::EncapsulationKey::new(p.alg(), bytes).map_err(|_| Error::GeneralError)?;
         Ok(MlKemPublic { param: p, key })
@@ -282,6 +297,11 @@ mod tests {
             assert_eq!(ct.len(), p.ciphertext_len());
             let priv_key = MlKemPrivate::new(p, &dk).unwrap();
             assert_eq!(priv_key.decapsulate(&ct).unwrap(), ss);
+            // A coefficient of q or more is refused.
+            let mut unreduced = ek.clone();
+            unreduced[0] = 0xff;
+            unreduced[1] |= 0x0f;
+            assert!(MlKemPublic::new(p, &unreduced).is_err());
             let mut bad = ct.clone();
             bad[3] ^= 1;
             assert_ne!(priv_key.decapsulate(&bad).unwrap(), ss);
