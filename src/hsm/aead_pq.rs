@@ -142,11 +142,8 @@ pub fn check_params(mech: &Mechanism) -> Result<()> {
             _ => return Err(bad()),
         },
         Mechanism::MlDsa(Some(c)) => {
-            // Hedged signing with an empty context is what the crypto core offers.
-            if c.hedge > CKH_DETERMINISTIC_REQUIRED || c.context.len() > 255 {
-                return Err(bad());
-            }
-            if c.hedge == CKH_DETERMINISTIC_REQUIRED || !c.context.is_empty() {
+            // Signing is hedged: a deterministic signature cannot be promised.
+            if c.hedge >= CKH_DETERMINISTIC_REQUIRED || c.context.len() > pq::MLDSA_MAX_CONTEXT {
                 return Err(bad());
             }
         }
@@ -248,10 +245,12 @@ pub fn one_shot(
             s.apply(&mut out)?;
             Ok(out)
         }
-        (OpKind::Sign, M::MlDsa(_), K::MlDsaPrivate(k)) => k.sign(data),
-        (OpKind::Verify, M::MlDsa(_), K::MlDsaPublic(k)) => {
-            k.verify(data, extra).map(|()| Vec::new())
+        (OpKind::Sign, M::MlDsa(c), K::MlDsaPrivate(k)) => {
+            k.sign_with_context(data, c.as_ref().map_or(&[][..], |c| &c.context))
         }
+        (OpKind::Verify, M::MlDsa(c), K::MlDsaPublic(k)) => k
+            .verify_with_context(data, extra, c.as_ref().map_or(&[][..], |c| &c.context))
+            .map(|()| Vec::new()),
         _ => Err(Error::KeyTypeInconsistent),
     }
 }
