@@ -141,11 +141,11 @@ pub fn check_params(mech: &Mechanism) -> Result<()> {
             (8, 64) => {}
             _ => return Err(bad()),
         },
-        Mechanism::MlDsa(Some(c)) => {
-            // Signing is hedged: a deterministic signature cannot be promised.
-            if c.hedge >= CKH_DETERMINISTIC_REQUIRED || c.context.len() > pq::MLDSA_MAX_CONTEXT {
-                return Err(bad());
-            }
+        // Signing is hedged: a deterministic signature cannot be promised.
+        Mechanism::MlDsa(Some(c))
+            if c.hedge >= CKH_DETERMINISTIC_REQUIRED || c.context.len() > pq::MLDSA_MAX_CONTEXT =>
+        {
+            return Err(bad());
         }
         _ => {}
     }
