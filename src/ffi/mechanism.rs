@@ -568,6 +568,87 @@ mod tests {
         );
     }
 
+    #[test]
+    fn aead_chacha_pq_parameters() {
+        let mut nonce = [9u8; 13];
+        let mut aad = [8u8; 3];
+        let mut ccm = CK_CCM_PARAMS {
+            ulDataLen: 20,
+            pNonce: nonce.as_mut_ptr(),
+            ulNonceLen: 13,
+            pAAD: aad.as_mut_ptr(),
+            ulAADLen: 3,
+            ulMACLen: 8,
+        };
+        assert_eq!(
+            parse_ok(&mech(CKM_AES_CCM, &mut ccm)),
+            Ok(Mechanism::AesCcm(CcmParams {
+                data_len: 20,
+                nonce: vec![9; 13],
+                aad: vec![8; 3],
+                mac_len: 8
+            }))
+        );
+        ccm.pNonce = std::ptr::null_mut();
+        assert_eq!(
+            parse_ok(&mech(CKM_AES_CCM, &mut ccm)),
+            Err(Error::MechanismParamInvalid)
+        );
+        let mut counter = 7u32.to_le_bytes();
+        let mut n12 = [1u8; 12];
+        let mut cc = CK_CHACHA20_PARAMS {
+            pBlockCounter: counter.as_mut_ptr(),
+            blockCounterBits: 32,
+            pNonce: n12.as_mut_ptr(),
+            ulNonceBits: 96,
+        };
+        assert_eq!(
+            parse_ok(&mech(CKM_CHACHA20, &mut cc)),
+            Ok(Mechanism::ChaCha20 {
+                nonce: vec![1; 12],
+                counter: 7,
+                counter_bits: 32
+            })
+        );
+        cc.ulNonceBits = 80;
+        assert_eq!(
+            parse_ok(&mech(CKM_CHACHA20, &mut cc)),
+            Err(Error::MechanismParamInvalid)
+        );
+        let mut poly = CK_SALSA20_CHACHA20_POLY1305_PARAMS {
+            pNonce: n12.as_mut_ptr(),
+            ulNonceLen: 12,
+            pAAD: std::ptr::null_mut(),
+            ulAADLen: 0,
+        };
+        assert_eq!(
+            parse_ok(&mech(CKM_CHACHA20_POLY1305, &mut poly)),
+            Ok(Mechanism::ChaCha20Poly1305 {
+                nonce: vec![1; 12],
+                aad: vec![]
+            })
+        );
+        assert_eq!(parse_ok(&bare(CKM_ML_DSA)), Ok(Mechanism::MlDsa(None)));
+        assert_eq!(parse_ok(&bare(CKM_ML_KEM)), Ok(Mechanism::MlKem));
+        let mut ctx = CK_SIGN_ADDITIONAL_CONTEXT {
+            hedgeVariant: CKH_HEDGE_REQUIRED,
+            pContext: aad.as_mut_ptr(),
+            ulContextLen: 3,
+        };
+        assert_eq!(
+            parse_ok(&mech(CKM_ML_DSA, &mut ctx)),
+            Ok(Mechanism::MlDsa(Some(SignContext {
+                hedge: CKH_HEDGE_REQUIRED,
+                context: vec![8; 3]
+            })))
+        );
+        let mut junk = 0u8;
+        assert_eq!(
+            parse_ok(&mech(CKM_ML_KEM, &mut junk)),
+            Err(Error::MechanismParamInvalid)
+        );
+    }
+
     /// Property: arbitrary mechanism numbers and parameter lengths never panic; every error
     /// is CKR_MECHANISM_INVALID or CKR_MECHANISM_PARAM_INVALID.
     #[test]
@@ -589,6 +670,11 @@ mod tests {
             CKM_AES_KEY_WRAP_KWP,
             CKM_ECDH1_DERIVE,
             CKM_ECDSA,
+            CKM_AES_CCM,
+            CKM_CHACHA20,
+            CKM_CHACHA20_POLY1305,
+            CKM_ML_DSA,
+            CKM_ML_KEM,
         ];
         let mut data = rng.bytes(64);
         for _ in 0..5000 {
@@ -627,8 +713,49 @@ mod tests {
                 ulPublicDataLen: dl,
                 pPublicData: dp,
             };
+            let mut ccm = CK_CCM_PARAMS {
+                ulDataLen: rng.next(),
+                pNonce: dp,
+                ulNonceLen: dl,
+                pAAD: dp,
+                ulAADLen: dl,
+                ulMACLen: rng.next() % 20,
+            };
+            let mut chacha = CK_CHACHA20_PARAMS {
+                pBlockCounter: dp,
+                blockCounterBits: [32, 64, 7][rng.below(3)],
+                pNonce: dp,
+                ulNonceBits: [64, 96, 128][rng.below(3)],
+            };
+            let mut poly = CK_SALSA20_CHACHA20_POLY1305_PARAMS {
+                pNonce: dp,
+                ulNonceLen: dl,
+                pAAD: dp,
+                ulAADLen: dl,
+            };
+            let mut sctx = CK_SIGN_ADDITIONAL_CONTEXT {
+                hedgeVariant: rng.next() % 4,
+                pContext: dp,
+                ulContextLen: dl,
+            };
             let mut raw = rng.bytes(64);
             let (p, max): (*mut c_void, usize) = match ty {
+                CKM_AES_CCM => (
+                    (&mut ccm as *mut CK_CCM_PARAMS).cast(),
+                    size_of::<CK_CCM_PARAMS>(),
+                ),
+                CKM_CHACHA20 => (
+                    (&mut chacha as *mut CK_CHACHA20_PARAMS).cast(),
+                    size_of::<CK_CHACHA20_PARAMS>(),
+                ),
+                CKM_CHACHA20_POLY1305 => (
+                    (&mut poly as *mut CK_SALSA20_CHACHA20_POLY1305_PARAMS).cast(),
+                    size_of::<CK_SALSA20_CHACHA20_POLY1305_PARAMS>(),
+                ),
+                CKM_ML_DSA => (
+                    (&mut sctx as *mut CK_SIGN_ADDITIONAL_CONTEXT).cast(),
+                    size_of::<CK_SIGN_ADDITIONAL_CONTEXT>(),
+                ),
                 CKM_RSA_PKCS_OAEP => (
                     (&mut oaep as *mut CK_RSA_PKCS_OAEP_PARAMS).cast(),
                     size_of::<CK_RSA_PKCS_OAEP_PARAMS>(),
@@ -649,7 +776,16 @@ mod tests {
             } else {
                 rng.below(max + 1)
             };
-            let len = if matches!(ty, CKM_RSA_PKCS_OAEP | CKM_AES_GCM | CKM_ECDH1_DERIVE) {
+            let len = if matches!(
+                ty,
+                CKM_RSA_PKCS_OAEP
+                    | CKM_AES_GCM
+                    | CKM_ECDH1_DERIVE
+                    | CKM_AES_CCM
+                    | CKM_CHACHA20
+                    | CKM_CHACHA20_POLY1305
+                    | CKM_ML_DSA
+            ) {
                 len
             } else {
                 rng.below(max + 1)
