@@ -1375,6 +1375,18 @@ fn ml_kem(ctx: &Ctx) {
         wrong[3].1 = ulong_bytes(9);
         wrong[4].1 = pk.clone();
         assert_eq!(t.create(&wrong), Err(CKR_ATTRIBUTE_VALUE_INVALID));
+        // A private key with a seed the token cannot check is refused.
+        assert_eq!(
+            t.create(&[
+                (CKA_CLASS, ulong_bytes(CKO_PRIVATE_KEY)),
+                (CKA_KEY_TYPE, ulong_bytes(CKK_ML_KEM)),
+                (CKA_TOKEN, bool_bytes(false)),
+                (CKA_PARAMETER_SET, ulong_bytes(set)),
+                (CKA_VALUE, vec![0; 16]),
+                (CKA_SEED, vec![0; 64]),
+            ]),
+            Err(CKR_TEMPLATE_INCONSISTENT)
+        );
     }
 
     // The shared secret as an AES key: the two sides encrypt alike.

@@ -34,7 +34,7 @@ pub fn rows() -> Vec<MechanismInfo> {
     };
     let ed = CKF_ENCRYPT | CKF_DECRYPT;
     let msg_ed = CKF_MESSAGE_ENCRYPT | CKF_MESSAGE_DECRYPT | CKF_MULTI_MESSAGE;
-    // Parameter sets are reported as key sizes (CKP_ML_* numbers), as PKCS#11 3.2 says.
+    // ML-KEM and ML-DSA report their range of parameter sets (CKP_ML_* numbers) as key sizes.
     vec![
         m(CKM_AES_CCM, 16, 32, ed | msg_ed),
         m(CKM_CHACHA20_KEY_GEN, 32, 32, CKF_GENERATE),
@@ -378,6 +378,10 @@ pub fn import_material(
             Ok(Vec::new())
         }
         (CKO_PRIVATE_KEY, CKK_ML_KEM) => {
+            // The crypto core cannot expand an ML-KEM seed, so it could not check one.
+            if find_bytes(template, CKA_SEED)?.is_some() {
+                return Err(Error::TemplateInconsistent);
+            }
             MlKemPrivate::new(mlkem_param(set)?, need()?).map_err(invalid)?;
             Ok(Vec::new())
         }

@@ -1421,7 +1421,9 @@ impl Core {
             }
             R::GenerateKey { template, .. }
             | R::UnwrapKey { template, .. }
-            | R::DeriveKey { template, .. } => vec![template],
+            | R::DeriveKey { template, .. }
+            | R::Encapsulate { template, .. }
+            | R::Decapsulate { template, .. } => vec![template],
             R::GenerateKeyPair {
                 public, private, ..
             } => vec![public, private],
