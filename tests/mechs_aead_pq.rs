@@ -1415,6 +1415,10 @@ fn ml_kem(ctx: &Ctx) {
     assert_eq!(t.init('e', &mut ecb, a2), CKR_OK);
     assert_eq!(t.one('e', &[0u8; 16]).unwrap(), c1);
     assert_eq!(t.attr(a1, CKA_VALUE), Err(CKR_ATTRIBUTE_SENSITIVE));
+    for k in [a1, a2] {
+        assert_eq!(t.attr(k, CKA_ALWAYS_SENSITIVE).unwrap(), bool_bytes(false));
+        assert_eq!(t.attr(k, CKA_NEVER_EXTRACTABLE).unwrap(), bool_bytes(false));
+    }
     // A secret longer than 32 bytes, or an AES key of 20 bytes, cannot be made.
     let mut long = readable_secret();
     long.push((CKA_VALUE_LEN, ulong_bytes(33)));

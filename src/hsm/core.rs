@@ -2119,7 +2119,7 @@ impl Core {
             secret,
         )?;
         let id = Self::new_object_id()?;
-        let obj = objects::build(
+        let mut obj = objects::build(
             CKO_SECRET_KEY,
             Some(kt),
             template,
@@ -2127,6 +2127,12 @@ impl Core {
             Origin::Unwrap,
             id,
         )?;
+        // The secret is known to whoever holds the decapsulation key, which may have been
+        // outside the token: never "always sensitive" nor "never extractable".
+        obj.attrs
+            .insert(CKA_ALWAYS_SENSITIVE, AttrValue::Bool(false));
+        obj.attrs
+            .insert(CKA_NEVER_EXTRACTABLE, AttrValue::Bool(false));
         self.check_create(conn, sid, login, &obj)?;
         self.add_object(conn, sid, login, obj, id)?;
         Ok(id)
