@@ -1512,6 +1512,61 @@ fn ml_kem(ctx: &Ctx) {
         ),
         Err(CKR_TEMPLATE_INCONSISTENT)
     );
+
+    // Through the "PKCS 11" 3.2 interface's function list, as 3.2 applications call it.
+    let name = c_string("PKCS 11");
+    let mut version = CK_VERSION { major: 3, minor: 2 };
+    let mut iface: *mut CK_INTERFACE = null_mut();
+    // SAFETY: the name is NUL-terminated; the version and `iface` are writable.
+    let r = unsafe {
+        t.p.C_GetInterface(
+            name.as_ptr() as *mut CK_UTF8CHAR,
+            &mut version,
+            &mut iface,
+            0,
+        )
+    };
+    assert_eq!(r, CKR_OK);
+    // SAFETY: the module returned its 3.2 interface, whose list is a CK_FUNCTION_LIST_3_2.
+    let list = unsafe { &*(*iface).pFunctionList.cast::<CK_FUNCTION_LIST_3_2>() };
+    assert_eq!((list.version.major, list.version.minor), (3, 2));
+    let encapsulate = list.C_EncapsulateKey.unwrap();
+    let decapsulate = list.C_DecapsulateKey.unwrap();
+    let mut m = bare(CKM_ML_KEM);
+    let mut tpl = readable_secret();
+    let mut a = raw_template(&mut tpl);
+    let mut ct = vec![0u8; 1088];
+    let mut len = ct.len() as CK_ULONG;
+    let (mut k1, mut k2) = (0, 0);
+    // SAFETY: every buffer is alive and as long as the lengths passed.
+    unsafe {
+        let r = encapsulate(
+            t.s,
+            &mut m,
+            public,
+            a.as_mut_ptr(),
+            a.len() as CK_ULONG,
+            ct.as_mut_ptr(),
+            &mut len,
+            &mut k1,
+        );
+        assert_eq!((r, len), (CKR_OK, 1088));
+        let r = decapsulate(
+            t.s,
+            &mut m,
+            private,
+            a.as_mut_ptr(),
+            a.len() as CK_ULONG,
+            ct.as_mut_ptr(),
+            len,
+            &mut k2,
+        );
+        assert_eq!(r, CKR_OK);
+    }
+    assert_eq!(
+        t.attr(k1, CKA_VALUE).unwrap(),
+        t.attr(k2, CKA_VALUE).unwrap()
+    );
 }
 
 // ---------------------------------------------------------------------------- ML-DSA
