@@ -56,6 +56,11 @@ impl AesKey {
         self.key.len()
     }
 
+    /// The expanded key schedule, for modes built on the block cipher elsewhere (CCM).
+    pub(super) fn schedule(&self) -> &AesSchedule {
+        &self.schedule
+    }
+
     /// The key check value: the first 3 bytes of AES-ECB(key, 0^128).
     pub fn check_value(&self) -> [u8; 3] {
         let mut block = [0u8; BLOCK];

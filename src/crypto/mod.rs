@@ -30,6 +30,8 @@ impl HashAlg {
 }
 
 pub mod aes;
+pub mod ccm;
+pub mod chacha;
 pub mod der;
 pub mod des3;
 pub mod dh;
@@ -40,6 +42,7 @@ pub mod ed25519;
 pub mod hmac;
 pub mod kbkdf;
 pub mod kdf;
+pub mod pq;
 #[allow(unsafe_code)]
 mod raw;
 pub mod rng;

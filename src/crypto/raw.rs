@@ -1680,3 +1680,151 @@ impl Dsa {
         Ok(valid == 1)
     }
 }
+
+// ChaCha20
+
+/// The ChaCha20 keystream XORed into `data` in place, from block `counter` with the 12-byte
+/// `nonce` (RFC 8439 layout: the nonce is state words 13..15). The caller keeps the 32-bit
+/// counter from wrapping within `data`.
+pub(super) fn chacha20(data: &mut [u8], key: &[u8; 32], nonce: &[u8; 12], counter: u32) {
+    let p = data.as_mut_ptr();
+    // SAFETY: `data` is valid for reads and writes of its length, in place (aws-lc allows
+    // `in == out`); the key is 32 bytes and the nonce 12, as CRYPTO_chacha_20 reads.
+    unsafe { sys::CRYPTO_chacha_20(p, p, data.len(), key.as_ptr(), nonce.as_ptr(), counter) }
+}
+
+// ---------------------------------------------------------------------------------------------
+// ML-DSA with a context string (FIPS 204 §5.2, the `ctx` input aws-lc-rs does not expose)
+
+/// An owned EVP_PKEY.
+struct Pkey(NonNull<sys::EVP_PKEY>);
+
+impl Drop for Pkey {
+    fn drop(&mut self) {
+        // SAFETY: we own the key and free it once (aws-lc clears its private material).
+        unsafe { sys::EVP_PKEY_free(self.0.as_ptr()) }
+    }
+}
+
+/// An owned EVP_MD_CTX.
+struct MdCtx(NonNull<sys::EVP_MD_CTX>);
+
+impl Drop for MdCtx {
+    fn drop(&mut self) {
+        // SAFETY: we own the context and free it once.
+        unsafe { sys::EVP_MD_CTX_free(self.0.as_ptr()) }
+    }
+}
+
+fn mldsa_nid(level: u32) -> Result<c_int> {
+    match level {
+        44 => Ok(sys::NID_MLDSA44),
+        65 => Ok(sys::NID_MLDSA65),
+        87 => Ok(sys::NID_MLDSA87),
+        _ => fail(),
+    }
+}
+
+fn md_ctx() -> Result<MdCtx> {
+    // SAFETY: returns a fresh context or null.
+    match NonNull::new(unsafe { sys::EVP_MD_CTX_new() }) {
+        Some(p) => Ok(MdCtx(p)),
+        None => fail(),
+    }
+}
+
+/// ML-DSA-`level` signature of `msg` under the expanded private key `sk`, with `context`
+/// (at most 255 bytes; hedged, as aws-lc signs).
+pub(super) fn mldsa_sign_ctx(level: u32, sk: &[u8], msg: &[u8], context: &[u8]) -> Result<Vec<u8>> {
+    let nid = mldsa_nid(level)?;
+    // SAFETY: `sk` is a valid slice; a null result is handled.
+    let key = match NonNull::new(unsafe {
+        sys::EVP_PKEY_pqdsa_new_raw_private_key(nid, sk.as_ptr(), sk.len())
+    }) {
+        Some(p) => Pkey(p),
+        None => return fail(),
+    };
+    let ctx = md_ctx()?;
+    let mut pctx: *mut sys::EVP_PKEY_CTX = ptr::null_mut();
+    let mut len = 0usize;
+    // SAFETY: `ctx` and `key` are live objects we own; `pctx` is owned by `ctx` and used only
+    // while it lives; every buffer is a valid slice of the length passed; the first
+    // EVP_DigestSign call (null output) asks for the signature length, the second writes at
+    // most that many bytes into `sig`.
+    unsafe {
+        check(sys::EVP_DigestSignInit(
+            ctx.0.as_ptr(),
+            &mut pctx,
+            ptr::null(),
+            ptr::null_mut(),
+            key.0.as_ptr(),
+        ))?;
+        check(sys::EVP_PKEY_CTX_set1_signature_context_string(
+            pctx,
+            context.as_ptr(),
+            context.len(),
+        ))?;
+        check(sys::EVP_DigestSign(
+            ctx.0.as_ptr(),
+            ptr::null_mut(),
+            &mut len,
+            msg.as_ptr(),
+            msg.len(),
+        ))?;
+        let mut sig = vec![0u8; len];
+        check(sys::EVP_DigestSign(
+            ctx.0.as_ptr(),
+            sig.as_mut_ptr(),
+            &mut len,
+            msg.as_ptr(),
+            msg.len(),
+        ))?;
+        sig.truncate(len);
+        Ok(sig)
+    }
+}
+
+/// Whether `sig` is an ML-DSA-`level` signature of `msg` with `context` under `pk`.
+pub(super) fn mldsa_verify_ctx(
+    level: u32,
+    pk: &[u8],
+    msg: &[u8],
+    sig: &[u8],
+    context: &[u8],
+) -> Result<bool> {
+    let nid = mldsa_nid(level)?;
+    // SAFETY: `pk` is a valid slice; a null result is handled.
+    let key = match NonNull::new(unsafe {
+        sys::EVP_PKEY_pqdsa_new_raw_public_key(nid, pk.as_ptr(), pk.len())
+    }) {
+        Some(p) => Pkey(p),
+        None => return fail(),
+    };
+    let ctx = md_ctx()?;
+    let mut pctx: *mut sys::EVP_PKEY_CTX = ptr::null_mut();
+    // SAFETY: as in `mldsa_sign_ctx`; the signature and message are valid slices.
+    let ok = unsafe {
+        check(sys::EVP_DigestVerifyInit(
+            ctx.0.as_ptr(),
+            &mut pctx,
+            ptr::null(),
+            ptr::null_mut(),
+            key.0.as_ptr(),
+        ))?;
+        check(sys::EVP_PKEY_CTX_set1_signature_context_string(
+            pctx,
+            context.as_ptr(),
+            context.len(),
+        ))?;
+        sys::EVP_DigestVerify(
+            ctx.0.as_ptr(),
+            sig.as_ptr(),
+            sig.len(),
+            msg.as_ptr(),
+            msg.len(),
+        ) == 1
+    };
+    // SAFETY: ERR_clear_error only touches aws-lc's thread-local error queue.
+    unsafe { sys::ERR_clear_error() };
+    Ok(ok)
+}

@@ -17,6 +17,8 @@
 //!    those are atomic with respect to each other. Never held for crypto.
 //! 3. `Session::ops` (a session's operations). Held across that session's crypto calls: this
 //!    serializes one session only, never the module.
+//!    `Session::msg` (its message-based operations) is taken after `ops` when both are
+//!    needed (never the other way round), and alone for the message functions.
 //! 4. Leaves, held only for a lookup or an insert, never while taking another lock or calling
 //!    the core: `Module::sessions` (handle → session registry), `Slot::objects` (handle map),
 //!    `Slot::seen_generation`, `Module::finalized`.
@@ -34,6 +36,7 @@
 //! dropping it: that would close the parent's store connections and log the parent out).
 
 mod handles;
+mod message;
 mod objects;
 mod ops;
 mod session;
@@ -48,6 +51,7 @@ use std::time::Duration;
 
 use parking_lot::{Condvar, Mutex};
 
+pub use message::MessageOut;
 pub use ops::Out;
 pub use session::{Session, SessionInfo};
 pub(crate) use slot::{library_version, MANUFACTURER};

@@ -215,7 +215,10 @@ fn single_part_only(mech: &Mechanism) -> bool {
         | Mechanism::Ecdsa
         | Mechanism::AesKeyWrap { .. }
         | Mechanism::AesKeyWrapKwp { .. }
-        | Mechanism::Dsa => true,
+        | Mechanism::Dsa
+        | Mechanism::MlDsa(_)
+        | Mechanism::MlKem
+        | Mechanism::Message(_) => true,
         Mechanism::AesKeyGen
         | Mechanism::GenericSecretKeyGen
         | Mechanism::RsaPkcsKeyPairGen
@@ -257,6 +260,12 @@ fn single_part_only(mech: &Mechanism) -> bool {
         | Mechanism::ExtractKeyFromKey(_)
         | Mechanism::HmacKeyGen(_)
         | Mechanism::AesMac { .. } => false,
+        Mechanism::AesCcm(_)
+        | Mechanism::ChaCha20KeyGen
+        | Mechanism::ChaCha20 { .. }
+        | Mechanism::ChaCha20Poly1305 { .. }
+        | Mechanism::MlKemKeyPairGen
+        | Mechanism::MlDsaKeyPairGen => false,
     }
 }
 

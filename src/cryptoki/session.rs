@@ -6,6 +6,7 @@ use std::sync::Arc;
 use cryptoki_sys::*;
 use parking_lot::{Mutex, MutexGuard};
 
+use super::message::MessageOps;
 use super::ops::Ops;
 use super::slot::Slot;
 use crate::error::{Error, Result};
@@ -28,6 +29,8 @@ pub struct Session {
     rw: bool,
     closed: AtomicBool,
     ops: Mutex<Ops>,
+    /// Message-based operations (PKCS#11 3.0): their own slots, beside the classic ones.
+    msg: Mutex<MessageOps>,
 }
 
 impl Session {
@@ -38,6 +41,7 @@ impl Session {
             rw,
             closed: AtomicBool::new(false),
             ops: Mutex::new(Ops::default()),
+            msg: Mutex::new(MessageOps::default()),
         }
     }
 
@@ -76,10 +80,21 @@ impl Session {
         Ok(ops)
     }
 
+    /// The session's message-based operations, locked (never while holding `ops`).
+    pub(crate) fn msg(&self) -> Result<MutexGuard<'_, MessageOps>> {
+        let msg = self.msg.lock();
+        self.check_open()?;
+        Ok(msg)
+    }
+
     /// End every operation of the session (logout, close).
     pub(crate) fn terminate_ops(&self) {
         let mut ops = self.ops.lock();
         for op in ops.take_all() {
+            self.slot.cancel(op);
+        }
+        drop(ops);
+        for op in self.msg.lock().take_all() {
             self.slot.cancel(op);
         }
     }
@@ -165,6 +180,10 @@ impl Session {
     pub fn cancel(&self, flags: u64) -> Result<()> {
         let mut ops = self.ops()?;
         for op in ops.cancel(flags) {
+            self.slot.cancel(op);
+        }
+        drop(ops);
+        for op in self.msg()?.cancel(flags) {
             self.slot.cancel(op);
         }
         Ok(())

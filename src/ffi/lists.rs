@@ -6,7 +6,9 @@ use cryptoki_sys::*;
 
 use super::crypto::*;
 use super::general::*;
+use super::kem::*;
 use super::legacy::*;
+use super::message::*;
 use super::object::*;
 use super::session::*;
 use super::slot::*;

@@ -7,10 +7,10 @@ use std::mem::size_of;
 
 use cryptoki_sys::*;
 
-use super::marshal::{bytes_or, from_ck};
+use super::marshal::{bytes_or, from_ck, to_ck};
 use crate::crypto::HashAlg;
 use crate::error::{Error, Result};
-use crate::hsm::api::{GcmParams, Mechanism, OaepParams, PssParams};
+use crate::hsm::api::{CcmParams, GcmParams, Mechanism, OaepParams, PssParams, SignContext};
 
 /// Parse the mechanism a caller passes to C_*Init, C_GenerateKey*, C_WrapKey...
 ///
@@ -168,10 +168,84 @@ unsafe fn parse(m: &CK_MECHANISM) -> Result<Mechanism> {
         CKM_DSA_SHA384 => none(m, Mechanism::HashDsa(HashAlg::Sha384))?,
         #[cfg(not(feature = "fips"))]
         CKM_DSA_SHA512 => none(m, Mechanism::HashDsa(HashAlg::Sha512))?,
+        // SAFETY: the parameter obeys the contract.
+        CKM_AES_CCM => Mechanism::AesCcm(unsafe { ccm(m) }?),
+        CKM_CHACHA20_KEY_GEN => none(m, Mechanism::ChaCha20KeyGen)?,
+        // SAFETY: the parameter obeys the contract.
+        CKM_CHACHA20 => unsafe { chacha20(m) }?,
+        CKM_CHACHA20_POLY1305 => {
+            // SAFETY: the parameter obeys the contract.
+            let p = unsafe { param::<CK_SALSA20_CHACHA20_POLY1305_PARAMS>(m) }?;
+            let bad = Error::MechanismParamInvalid;
+            Mechanism::ChaCha20Poly1305 {
+                // SAFETY: pNonce is NULL or valid for ulNonceLen bytes (contract).
+                nonce: unsafe { bytes_or(p.pNonce, p.ulNonceLen, bad) }?.to_vec(),
+                // SAFETY: pAAD is NULL or valid for ulAADLen bytes (contract).
+                aad: unsafe { bytes_or(p.pAAD, p.ulAADLen, bad) }?.to_vec(),
+            }
+        }
+        CKM_ML_KEM_KEY_PAIR_GEN => none(m, Mechanism::MlKemKeyPairGen)?,
+        CKM_ML_KEM => none(m, Mechanism::MlKem)?,
+        CKM_ML_DSA_KEY_PAIR_GEN => none(m, Mechanism::MlDsaKeyPairGen)?,
+        CKM_ML_DSA if m.ulParameterLen == 0 => Mechanism::MlDsa(None),
+        CKM_ML_DSA => {
+            // SAFETY: the parameter obeys the contract.
+            let p = unsafe { param::<CK_SIGN_ADDITIONAL_CONTEXT>(m) }?;
+            // SAFETY: pContext is NULL or valid for ulContextLen bytes (contract).
+            let context =
+                unsafe { bytes_or(p.pContext, p.ulContextLen, Error::MechanismParamInvalid) }?;
+            Mechanism::MlDsa(Some(SignContext {
+                hedge: from_ck(p.hedgeVariant),
+                context: context.to_vec(),
+            }))
+        }
         _ => {
             // SAFETY: the parameter obeys the contract.
             return unsafe { super::mechanism_kdf::parse(m) }?.ok_or(Error::MechanismInvalid);
         }
+    })
+}
+
+/// # Safety
+/// As [`param`], and `pNonce` / `pAAD` are NULL or valid for their lengths.
+unsafe fn ccm(m: &CK_MECHANISM) -> Result<CcmParams> {
+    // SAFETY: contract.
+    let p = unsafe { param::<CK_CCM_PARAMS>(m) }?;
+    let bad = Error::MechanismParamInvalid;
+    Ok(CcmParams {
+        data_len: from_ck(p.ulDataLen),
+        // SAFETY: contract.
+        nonce: unsafe { bytes_or(p.pNonce, p.ulNonceLen, bad) }?.to_vec(),
+        // SAFETY: contract.
+        aad: unsafe { bytes_or(p.pAAD, p.ulAADLen, bad) }?.to_vec(),
+        mac_len: from_ck(p.ulMACLen),
+    })
+}
+
+/// CK_CHACHA20_PARAMS. The block counter is read as the little-endian bytes of the state's
+/// counter word(s) (RFC 8439 §2.3 layout), 4 or 8 of them as `blockCounterBits` says.
+///
+/// # Safety
+/// As [`param`], and `pBlockCounter` / `pNonce` are NULL or valid for their bit lengths.
+unsafe fn chacha20(m: &CK_MECHANISM) -> Result<Mechanism> {
+    // SAFETY: contract.
+    let p = unsafe { param::<CK_CHACHA20_PARAMS>(m) }?;
+    let bad = Error::MechanismParamInvalid;
+    let counter_bits = from_ck(p.blockCounterBits);
+    let nonce_bits = from_ck(p.ulNonceBits);
+    if !matches!(counter_bits, 32 | 64) || !matches!(nonce_bits, 64 | 96) {
+        return Err(bad);
+    }
+    // SAFETY: contract (lengths in bytes from the bit counts just checked).
+    let counter = unsafe { bytes_or(p.pBlockCounter, to_ck(counter_bits / 8), bad) }?;
+    // SAFETY: contract.
+    let nonce = unsafe { bytes_or(p.pNonce, to_ck(nonce_bits / 8), bad) }?;
+    let mut le = [0u8; 8];
+    le[..counter.len()].copy_from_slice(counter);
+    Ok(Mechanism::ChaCha20 {
+        nonce: nonce.to_vec(),
+        counter: u64::from_le_bytes(le),
+        counter_bits,
     })
 }
 
@@ -572,6 +646,87 @@ mod tests {
         );
     }
 
+    #[test]
+    fn aead_chacha_pq_parameters() {
+        let mut nonce = [9u8; 13];
+        let mut aad = [8u8; 3];
+        let mut ccm = CK_CCM_PARAMS {
+            ulDataLen: 20,
+            pNonce: nonce.as_mut_ptr(),
+            ulNonceLen: 13,
+            pAAD: aad.as_mut_ptr(),
+            ulAADLen: 3,
+            ulMACLen: 8,
+        };
+        assert_eq!(
+            parse_ok(&mech(CKM_AES_CCM, &mut ccm)),
+            Ok(Mechanism::AesCcm(CcmParams {
+                data_len: 20,
+                nonce: vec![9; 13],
+                aad: vec![8; 3],
+                mac_len: 8
+            }))
+        );
+        ccm.pNonce = std::ptr::null_mut();
+        assert_eq!(
+            parse_ok(&mech(CKM_AES_CCM, &mut ccm)),
+            Err(Error::MechanismParamInvalid)
+        );
+        let mut counter = 7u32.to_le_bytes();
+        let mut n12 = [1u8; 12];
+        let mut cc = CK_CHACHA20_PARAMS {
+            pBlockCounter: counter.as_mut_ptr(),
+            blockCounterBits: 32,
+            pNonce: n12.as_mut_ptr(),
+            ulNonceBits: 96,
+        };
+        assert_eq!(
+            parse_ok(&mech(CKM_CHACHA20, &mut cc)),
+            Ok(Mechanism::ChaCha20 {
+                nonce: vec![1; 12],
+                counter: 7,
+                counter_bits: 32
+            })
+        );
+        cc.ulNonceBits = 80;
+        assert_eq!(
+            parse_ok(&mech(CKM_CHACHA20, &mut cc)),
+            Err(Error::MechanismParamInvalid)
+        );
+        let mut poly = CK_SALSA20_CHACHA20_POLY1305_PARAMS {
+            pNonce: n12.as_mut_ptr(),
+            ulNonceLen: 12,
+            pAAD: std::ptr::null_mut(),
+            ulAADLen: 0,
+        };
+        assert_eq!(
+            parse_ok(&mech(CKM_CHACHA20_POLY1305, &mut poly)),
+            Ok(Mechanism::ChaCha20Poly1305 {
+                nonce: vec![1; 12],
+                aad: vec![]
+            })
+        );
+        assert_eq!(parse_ok(&bare(CKM_ML_DSA)), Ok(Mechanism::MlDsa(None)));
+        assert_eq!(parse_ok(&bare(CKM_ML_KEM)), Ok(Mechanism::MlKem));
+        let mut ctx = CK_SIGN_ADDITIONAL_CONTEXT {
+            hedgeVariant: CKH_HEDGE_REQUIRED,
+            pContext: aad.as_mut_ptr(),
+            ulContextLen: 3,
+        };
+        assert_eq!(
+            parse_ok(&mech(CKM_ML_DSA, &mut ctx)),
+            Ok(Mechanism::MlDsa(Some(SignContext {
+                hedge: CKH_HEDGE_REQUIRED,
+                context: vec![8; 3]
+            })))
+        );
+        let mut junk = 0u8;
+        assert_eq!(
+            parse_ok(&mech(CKM_ML_KEM, &mut junk)),
+            Err(Error::MechanismParamInvalid)
+        );
+    }
+
     /// Property: arbitrary mechanism numbers and parameter lengths never panic; every error
     /// is CKR_MECHANISM_INVALID or CKR_MECHANISM_PARAM_INVALID.
     #[test]
@@ -606,6 +761,11 @@ mod tests {
             CKM_HKDF_KEY_GEN,
             crate::hsm::vendor::CKM_CLOUDHSM_AES_KEY_WRAP_PKCS5_PAD,
             crate::hsm::vendor::CKM_CLOUDHSM_AES_KEY_WRAP_ZERO_PAD,
+            CKM_AES_CCM,
+            CKM_CHACHA20,
+            CKM_CHACHA20_POLY1305,
+            CKM_ML_DSA,
+            CKM_ML_KEM,
         ];
         let mut data = rng.bytes(64);
         for _ in 0..5000 {
@@ -644,8 +804,49 @@ mod tests {
                 ulPublicDataLen: dl,
                 pPublicData: dp,
             };
+            let mut ccm = CK_CCM_PARAMS {
+                ulDataLen: rng.next(),
+                pNonce: dp,
+                ulNonceLen: dl,
+                pAAD: dp,
+                ulAADLen: dl,
+                ulMACLen: rng.next() % 20,
+            };
+            let mut chacha = CK_CHACHA20_PARAMS {
+                pBlockCounter: dp,
+                blockCounterBits: [32, 64, 7][rng.below(3)],
+                pNonce: dp,
+                ulNonceBits: [64, 96, 128][rng.below(3)],
+            };
+            let mut poly = CK_SALSA20_CHACHA20_POLY1305_PARAMS {
+                pNonce: dp,
+                ulNonceLen: dl,
+                pAAD: dp,
+                ulAADLen: dl,
+            };
+            let mut sctx = CK_SIGN_ADDITIONAL_CONTEXT {
+                hedgeVariant: rng.next() % 4,
+                pContext: dp,
+                ulContextLen: dl,
+            };
             let mut raw = rng.bytes(64);
             let (p, max): (*mut c_void, usize) = match ty {
+                CKM_AES_CCM => (
+                    (&mut ccm as *mut CK_CCM_PARAMS).cast(),
+                    size_of::<CK_CCM_PARAMS>(),
+                ),
+                CKM_CHACHA20 => (
+                    (&mut chacha as *mut CK_CHACHA20_PARAMS).cast(),
+                    size_of::<CK_CHACHA20_PARAMS>(),
+                ),
+                CKM_CHACHA20_POLY1305 => (
+                    (&mut poly as *mut CK_SALSA20_CHACHA20_POLY1305_PARAMS).cast(),
+                    size_of::<CK_SALSA20_CHACHA20_POLY1305_PARAMS>(),
+                ),
+                CKM_ML_DSA => (
+                    (&mut sctx as *mut CK_SIGN_ADDITIONAL_CONTEXT).cast(),
+                    size_of::<CK_SIGN_ADDITIONAL_CONTEXT>(),
+                ),
                 CKM_RSA_PKCS_OAEP => (
                     (&mut oaep as *mut CK_RSA_PKCS_OAEP_PARAMS).cast(),
                     size_of::<CK_RSA_PKCS_OAEP_PARAMS>(),
@@ -666,7 +867,16 @@ mod tests {
             } else {
                 rng.below(max + 1)
             };
-            let len = if matches!(ty, CKM_RSA_PKCS_OAEP | CKM_AES_GCM | CKM_ECDH1_DERIVE) {
+            let len = if matches!(
+                ty,
+                CKM_RSA_PKCS_OAEP
+                    | CKM_AES_GCM
+                    | CKM_ECDH1_DERIVE
+                    | CKM_AES_CCM
+                    | CKM_CHACHA20
+                    | CKM_CHACHA20_POLY1305
+                    | CKM_ML_DSA
+            ) {
                 len
             } else {
                 rng.below(max + 1)

@@ -64,7 +64,9 @@ mod template;
 
 pub mod crypto;
 pub mod general;
+pub mod kem;
 pub mod legacy;
+pub mod message;
 pub mod object;
 pub mod session;
 pub mod slot;

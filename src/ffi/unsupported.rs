@@ -2,8 +2,6 @@
 //! library is initialized): CKR_FUNCTION_NOT_SUPPORTED, or CKR_FUNCTION_NOT_PARALLEL for the
 //! legacy parallel-function calls. Never a fake success.
 
-use std::ffi::c_void;
-
 use cryptoki_sys::*;
 
 use crate::cryptoki;
@@ -40,119 +38,7 @@ not_supported! {
     C_SignEncryptUpdate(_s: CK_SESSION_HANDLE, _d: *mut CK_BYTE, _dl: CK_ULONG, _o: *mut CK_BYTE, _ol: *mut CK_ULONG);
     C_DecryptVerifyUpdate(_s: CK_SESSION_HANDLE, _d: *mut CK_BYTE, _dl: CK_ULONG, _o: *mut CK_BYTE, _ol: *mut CK_ULONG);
 
-    // 3.0 message-based functions
-    C_MessageEncryptInit(_s: CK_SESSION_HANDLE, _m: *mut CK_MECHANISM, _key: CK_OBJECT_HANDLE);
-    C_EncryptMessage(
-        _s: CK_SESSION_HANDLE,
-        _p: *mut c_void,
-        _pl: CK_ULONG,
-        _a: *mut CK_BYTE,
-        _al: CK_ULONG,
-        _d: *mut CK_BYTE,
-        _dl: CK_ULONG,
-        _o: *mut CK_BYTE,
-        _ol: *mut CK_ULONG,
-    );
-    C_EncryptMessageBegin(_s: CK_SESSION_HANDLE, _p: *mut c_void, _pl: CK_ULONG, _a: *mut CK_BYTE, _al: CK_ULONG);
-    C_EncryptMessageNext(
-        _s: CK_SESSION_HANDLE,
-        _p: *mut c_void,
-        _pl: CK_ULONG,
-        _d: *mut CK_BYTE,
-        _dl: CK_ULONG,
-        _o: *mut CK_BYTE,
-        _ol: *mut CK_ULONG,
-        _f: CK_FLAGS,
-    );
-    C_MessageEncryptFinal(_s: CK_SESSION_HANDLE);
-    C_MessageDecryptInit(_s: CK_SESSION_HANDLE, _m: *mut CK_MECHANISM, _key: CK_OBJECT_HANDLE);
-    C_DecryptMessage(
-        _s: CK_SESSION_HANDLE,
-        _p: *mut c_void,
-        _pl: CK_ULONG,
-        _a: *mut CK_BYTE,
-        _al: CK_ULONG,
-        _d: *mut CK_BYTE,
-        _dl: CK_ULONG,
-        _o: *mut CK_BYTE,
-        _ol: *mut CK_ULONG,
-    );
-    C_DecryptMessageBegin(_s: CK_SESSION_HANDLE, _p: *mut c_void, _pl: CK_ULONG, _a: *mut CK_BYTE, _al: CK_ULONG);
-    C_DecryptMessageNext(
-        _s: CK_SESSION_HANDLE,
-        _p: *mut c_void,
-        _pl: CK_ULONG,
-        _d: *mut CK_BYTE,
-        _dl: CK_ULONG,
-        _o: *mut CK_BYTE,
-        _ol: *mut CK_ULONG,
-        _f: CK_FLAGS,
-    );
-    C_MessageDecryptFinal(_s: CK_SESSION_HANDLE);
-    C_MessageSignInit(_s: CK_SESSION_HANDLE, _m: *mut CK_MECHANISM, _key: CK_OBJECT_HANDLE);
-    C_SignMessage(
-        _s: CK_SESSION_HANDLE,
-        _p: *mut c_void,
-        _pl: CK_ULONG,
-        _d: *mut CK_BYTE,
-        _dl: CK_ULONG,
-        _o: *mut CK_BYTE,
-        _ol: *mut CK_ULONG,
-    );
-    C_SignMessageBegin(_s: CK_SESSION_HANDLE, _p: *mut c_void, _pl: CK_ULONG);
-    C_SignMessageNext(
-        _s: CK_SESSION_HANDLE,
-        _p: *mut c_void,
-        _pl: CK_ULONG,
-        _d: *mut CK_BYTE,
-        _dl: CK_ULONG,
-        _o: *mut CK_BYTE,
-        _ol: *mut CK_ULONG,
-    );
-    C_MessageSignFinal(_s: CK_SESSION_HANDLE);
-    C_MessageVerifyInit(_s: CK_SESSION_HANDLE, _m: *mut CK_MECHANISM, _key: CK_OBJECT_HANDLE);
-    C_VerifyMessage(
-        _s: CK_SESSION_HANDLE,
-        _p: *mut c_void,
-        _pl: CK_ULONG,
-        _d: *mut CK_BYTE,
-        _dl: CK_ULONG,
-        _sig: *mut CK_BYTE,
-        _sl: CK_ULONG,
-    );
-    C_VerifyMessageBegin(_s: CK_SESSION_HANDLE, _p: *mut c_void, _pl: CK_ULONG);
-    C_VerifyMessageNext(
-        _s: CK_SESSION_HANDLE,
-        _p: *mut c_void,
-        _pl: CK_ULONG,
-        _d: *mut CK_BYTE,
-        _dl: CK_ULONG,
-        _sig: *mut CK_BYTE,
-        _sl: CK_ULONG,
-    );
-    C_MessageVerifyFinal(_s: CK_SESSION_HANDLE);
-
     // 3.2
-    C_EncapsulateKey(
-        _s: CK_SESSION_HANDLE,
-        _m: *mut CK_MECHANISM,
-        _key: CK_OBJECT_HANDLE,
-        _t: *mut CK_ATTRIBUTE,
-        _tl: CK_ULONG,
-        _c: *mut CK_BYTE,
-        _cl: *mut CK_ULONG,
-        _h: *mut CK_OBJECT_HANDLE,
-    );
-    C_DecapsulateKey(
-        _s: CK_SESSION_HANDLE,
-        _m: *mut CK_MECHANISM,
-        _key: CK_OBJECT_HANDLE,
-        _t: *mut CK_ATTRIBUTE,
-        _tl: CK_ULONG,
-        _c: *mut CK_BYTE,
-        _cl: CK_ULONG,
-        _h: *mut CK_OBJECT_HANDLE,
-    );
     C_VerifySignatureInit(
         _s: CK_SESSION_HANDLE,
         _m: *mut CK_MECHANISM,

@@ -285,6 +285,34 @@ pub enum Mechanism {
     AesMac {
         out_len: Option<u64>,
     },
+    // ---- AEADs, ChaCha20, the message-based API, post-quantum (issue 3, pq-msg)
+    /// CKM_AES_CCM (CK_CCM_PARAMS).
+    AesCcm(CcmParams),
+    /// CKM_CHACHA20_KEY_GEN.
+    ChaCha20KeyGen,
+    /// CKM_CHACHA20 (CK_CHACHA20_PARAMS): 12-byte nonce with a 32-bit block counter, or
+    /// 8-byte nonce with a 64-bit one.
+    ChaCha20 {
+        nonce: Vec<u8>,
+        counter: u64,
+        counter_bits: u64,
+    },
+    /// CKM_CHACHA20_POLY1305 (CK_SALSA20_CHACHA20_POLY1305_PARAMS).
+    ChaCha20Poly1305 {
+        nonce: Vec<u8>,
+        aad: Vec<u8>,
+    },
+    /// A message-based operation (C_MessageEncryptInit ...): the per-message parameters come
+    /// with each message (`Request::Message`).
+    Message(MessageMech),
+    /// CKM_ML_KEM_KEY_PAIR_GEN (parameter set from CKA_PARAMETER_SET).
+    MlKemKeyPairGen,
+    /// CKM_ML_KEM: C_EncapsulateKey / C_DecapsulateKey.
+    MlKem,
+    /// CKM_ML_DSA_KEY_PAIR_GEN.
+    MlDsaKeyPairGen,
+    /// CKM_ML_DSA, with its optional CK_SIGN_ADDITIONAL_CONTEXT.
+    MlDsa(Option<SignContext>),
 }
 
 /// Padding of CloudHSM's AES key wrap mechanisms.
@@ -391,6 +419,54 @@ impl std::fmt::Debug for Pbkdf2Params {
             .field("prf", &self.prf)
             .finish_non_exhaustive()
     }
+}
+
+/// CCM parameters (CK_CCM_PARAMS).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CcmParams {
+    /// The message length, announced in advance (CCM authenticates it first).
+    pub data_len: u64,
+    pub nonce: Vec<u8>,
+    pub aad: Vec<u8>,
+    /// The tag length in bytes (4, 6, ..., 16).
+    pub mac_len: u64,
+}
+
+/// CK_SIGN_ADDITIONAL_CONTEXT.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignContext {
+    /// CKH_HEDGE_PREFERRED, CKH_HEDGE_REQUIRED, CKH_DETERMINISTIC_REQUIRED.
+    pub hedge: u64,
+    pub context: Vec<u8>,
+}
+
+/// The mechanism of a message-based operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MessageMech {
+    AesGcm,
+    AesCcm,
+    ChaCha20Poly1305,
+    Hmac { hash: HashAlg, out_len: Option<u64> },
+    AesCmac { out_len: Option<u64> },
+}
+
+/// The parameters of one message of an AEAD message-based operation (CK_GCM_MESSAGE_PARAMS,
+/// CK_CCM_MESSAGE_PARAMS, CK_SALSA20_CHACHA20_POLY1305_MSG_PARAMS).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageParams {
+    /// The IV / nonce: as given (CKG_NO_GENERATE), or the fixed part and the length of the
+    /// one to generate.
+    pub iv: Vec<u8>,
+    /// How many leading bits of `iv` are fixed when the token generates the rest.
+    pub iv_fixed_bits: u64,
+    /// CKG_NO_GENERATE, CKG_GENERATE, CKG_GENERATE_COUNTER, CKG_GENERATE_RANDOM.
+    pub generator: u64,
+    /// The tag length in bytes.
+    pub tag_len: u64,
+    /// Decryption: the tag to check.
+    pub tag: Vec<u8>,
+    /// CCM: the announced message length.
+    pub data_len: Option<u64>,
 }
 
 impl Mechanism {
@@ -600,6 +676,41 @@ pub enum Request {
     },
     /// The mechanisms this token offers (C_GetMechanismList / C_GetMechanismInfo).
     Mechanisms,
+    // ---- message-based operations and KEMs (issue 3, pq-msg)
+    /// One message of a message-based operation (`OpInit` with `Mechanism::Message`): the
+    /// operation stays active. `params` for AEADs; `extra` is the signature for Verify.
+    Message {
+        conn: ConnId,
+        op: OpId,
+        params: Option<MessageParams>,
+        aad: Vec<u8>,
+        data: Vec<u8>,
+        extra: Vec<u8>,
+    },
+    /// The IV the token generates for the next message (C_EncryptMessageBegin): answers
+    /// `Data(iv)`; the message then runs with that IV given.
+    MessageIv {
+        conn: ConnId,
+        op: OpId,
+        params: MessageParams,
+    },
+    /// C_EncapsulateKey: answers `Encapsulated`.
+    Encapsulate {
+        conn: ConnId,
+        sid: SessionId,
+        mech: Mechanism,
+        key: ObjectId,
+        template: Template,
+    },
+    /// C_DecapsulateKey: answers `Object`.
+    Decapsulate {
+        conn: ConnId,
+        sid: SessionId,
+        mech: Mechanism,
+        key: ObjectId,
+        ciphertext: Vec<u8>,
+        template: Template,
+    },
     // ---- management (cloudhsm-cli); every rule is enforced in the core
     /// Create a user (admins only).
     UserCreate {
@@ -756,6 +867,17 @@ pub enum Response {
     ClusterInfo(ClusterInfo),
     /// The audit verdict as JSON text.
     Audit(String),
+    /// A message's output, the IV it used and (encryption) its tag.
+    Message {
+        data: Vec<u8>,
+        iv: Vec<u8>,
+        tag: Vec<u8>,
+    },
+    /// C_EncapsulateKey: the new key and the ciphertext.
+    Encapsulated {
+        key: ObjectId,
+        ciphertext: Vec<u8>,
+    },
     /// A new quorum token: the approval data approvers sign, and its SHA-256.
     QuorumToken {
         approval_data: Vec<u8>,

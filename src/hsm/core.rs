@@ -15,6 +15,7 @@ use parking_lot::{Mutex, RwLock};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
+use super::aead_pq;
 use super::api::*;
 use super::audit::{self, AuditLog, Counters};
 use super::compat;
@@ -1624,7 +1625,9 @@ impl Core {
             }
             R::GenerateKey { template, .. }
             | R::UnwrapKey { template, .. }
-            | R::DeriveKey { template, .. } => vec![template],
+            | R::DeriveKey { template, .. }
+            | R::Encapsulate { template, .. }
+            | R::Decapsulate { template, .. } => vec![template],
             R::GenerateKeyPair {
                 public, private, ..
             } => vec![public, private],
@@ -1844,6 +1847,34 @@ impl Core {
                 key,
                 into,
             } => Response::Op(self.digest_key(conn, sid, key, into)?),
+            R::Message {
+                conn,
+                op,
+                params,
+                aad,
+                data,
+                extra,
+            } => self.message(conn, op, params.as_ref(), &aad, &data, &extra)?,
+            R::MessageIv { conn, op, params } => {
+                Response::Data(self.message_iv(conn, op, &params)?.1)
+            }
+            R::Encapsulate {
+                conn,
+                sid,
+                mech,
+                key,
+                template,
+            } => self.encapsulate(conn, sid, &mech, key, &template)?,
+            R::Decapsulate {
+                conn,
+                sid,
+                mech,
+                key,
+                ciphertext,
+                template,
+            } => {
+                Response::Object(self.decapsulate(conn, sid, &mech, key, &ciphertext, &template)?)
+            }
             R::GenerateRandom { len } => {
                 let len = usize::try_from(len).map_err(|_| Error::ArgumentsBad)?;
                 if len > 1 << 24 {
@@ -2172,6 +2203,8 @@ fn audit_event(req: &Request) -> Option<(&'static str, Vec<ObjectId>)> {
         R::WrapKey { wrapping, key, .. } => ("CN_WRAP_KEY", vec![*wrapping, *key]),
         R::UnwrapKey { unwrapping, .. } => ("CN_UNWRAP_KEY", vec![*unwrapping]),
         R::DeriveKey { base, .. } => ("CN_DERIVE_KEY", vec![*base]),
+        R::Encapsulate { key, .. } => ("CN_ENCAPSULATE_KEY", vec![*key]),
+        R::Decapsulate { key, .. } => ("CN_DECAPSULATE_KEY", vec![*key]),
         R::KeyShare {
             id, share: true, ..
         } => ("CN_SHARE_OBJECT", vec![*id]),
@@ -2210,6 +2243,8 @@ fn request_conn(req: &Request) -> Option<ConnId> {
         | R::WrapKey { conn, .. }
         | R::UnwrapKey { conn, .. }
         | R::DeriveKey { conn, .. }
+        | R::Encapsulate { conn, .. }
+        | R::Decapsulate { conn, .. }
         | R::KeyShare { conn, .. }
         | R::QuorumTokenGenerate { conn, .. }
         | R::QuorumRegister { conn, .. }
@@ -2244,7 +2279,7 @@ impl Hsm for Core {
         };
         let result = self.dispatch(req);
         match &result {
-            Ok(Response::Object(id)) => keys.push(*id),
+            Ok(Response::Object(id) | Response::Encapsulated { key: id, .. }) => keys.push(*id),
             Ok(Response::KeyPair { public, private }) => keys.extend([*public, *private]),
             Ok(Response::Objects(ids)) if matches!(opcode, "CN_DERIVE_KEY") => {
                 keys.extend(ids.iter().copied())
@@ -2769,5 +2804,187 @@ impl Core {
         }
         let w = self.settings_write(&dk, &settings, version)?;
         self.commit(vec![w])
+    }
+}
+
+/// Message-based operations and KEMs (issue 3): the crypto is in `aead_pq`.
+impl Core {
+    /// The message-based operation `op` of `conn` and the IV of its next message, generated
+    /// here when `params` ask for it (the counter lives in the operation's state).
+    fn message_iv(
+        &self,
+        conn: ConnId,
+        op: OpId,
+        params: &MessageParams,
+    ) -> Result<(Arc<Entry>, Vec<u8>)> {
+        let mut ops = self.ops.lock();
+        let o = ops
+            .get_mut(&op)
+            .filter(|o| o.conn == conn)
+            .ok_or(Error::OperationNotInitialized)?;
+        if o.needs_auth {
+            return Err(Error::UserNotLoggedIn);
+        }
+        let Mechanism::Message(m) = &o.mech else {
+            return Err(Error::OperationNotInitialized);
+        };
+        let iv = aead_pq::message_iv(o.kind, *m, params, &mut o.state)?;
+        Ok((o.entry.clone(), iv))
+    }
+
+    /// One message: the operation stays active whatever the outcome.
+    fn message(
+        &self,
+        conn: ConnId,
+        op: OpId,
+        params: Option<&MessageParams>,
+        aad: &[u8],
+        data: &[u8],
+        extra: &[u8],
+    ) -> Result<Response> {
+        let (kind, m) = {
+            let ops = self.ops.lock();
+            let o = ops
+                .get(&op)
+                .filter(|o| o.conn == conn)
+                .ok_or(Error::OperationNotInitialized)?;
+            match &o.mech {
+                Mechanism::Message(m) => (o.kind, *m),
+                _ => return Err(Error::OperationNotInitialized),
+            }
+        };
+        let (entry, iv) = match params {
+            Some(p) => self.message_iv(conn, op, p)?,
+            None => {
+                let ops = self.ops.lock();
+                let o = ops.get(&op).ok_or(Error::OperationNotInitialized)?;
+                if o.needs_auth {
+                    return Err(Error::UserNotLoggedIn);
+                }
+                (o.entry.clone(), Vec::new())
+            }
+        };
+        aead_pq::run_message(kind, m, entry.key()?, params, &iv, aad, data, extra)
+    }
+
+    /// The ML-KEM key a KEM call uses, with its checks: class, key type, usage, mechanism.
+    fn kem_key(
+        &self,
+        conn: ConnId,
+        login: Option<&Login>,
+        mech: &Mechanism,
+        key: ObjectId,
+        class: u64,
+        usage: u64,
+    ) -> Result<Arc<Entry>> {
+        if *mech != Mechanism::MlKem {
+            return Err(Error::MechanismInvalid);
+        }
+        let e = self.usable_key(conn, login, key, Error::KeyHandleInvalid)?;
+        if e.obj.class() != class || e.obj.key_type() != Some(CKK_ML_KEM) {
+            return Err(Error::KeyTypeInconsistent);
+        }
+        if !e.obj.bool(usage) {
+            return Err(Error::KeyFunctionNotPermitted);
+        }
+        Self::check_allowed(mech, &e.obj)?;
+        Ok(e)
+    }
+
+    /// The secret key a shared secret becomes, added to the session or token.
+    fn add_shared_secret(
+        &self,
+        conn: ConnId,
+        sid: SessionId,
+        login: Option<&Login>,
+        template: &[Attribute],
+        secret: &[u8],
+    ) -> Result<ObjectId> {
+        let (kt, material) = aead_pq::shared_secret_material(
+            objects::class_and_type(template)?.1,
+            template,
+            secret,
+        )?;
+        let id = Self::new_object_id()?;
+        let mut obj = objects::build(
+            CKO_SECRET_KEY,
+            Some(kt),
+            template,
+            material,
+            Origin::Unwrap,
+            id,
+        )?;
+        // The secret is known to whoever holds the decapsulation key, which may have been
+        // outside the token: never "always sensitive" nor "never extractable".
+        obj.attrs
+            .insert(CKA_ALWAYS_SENSITIVE, AttrValue::Bool(false));
+        obj.attrs
+            .insert(CKA_NEVER_EXTRACTABLE, AttrValue::Bool(false));
+        self.check_create(conn, sid, login, &obj)?;
+        self.add_object(conn, sid, login, obj, id)?;
+        Ok(id)
+    }
+
+    fn check_kem_template(template: &[Attribute]) -> Result<()> {
+        if objects::class_and_type(template)?
+            .0
+            .is_some_and(|c| c != CKO_SECRET_KEY)
+        {
+            return Err(Error::TemplateInconsistent);
+        }
+        objects::check_template(template)
+    }
+
+    fn encapsulate(
+        &self,
+        conn: ConnId,
+        sid: SessionId,
+        mech: &Mechanism,
+        key: ObjectId,
+        template: &[Attribute],
+    ) -> Result<Response> {
+        self.session_rw(conn, sid)?;
+        let login = self.login_of(conn)?;
+        let e = self.kem_key(
+            conn,
+            login.as_deref(),
+            mech,
+            key,
+            CKO_PUBLIC_KEY,
+            CKA_ENCAPSULATE,
+        )?;
+        Self::check_kem_template(template)?;
+        self.counters.count(mechs::ck_type(mech));
+        let (ciphertext, secret) = aead_pq::encapsulate(e.key()?)?;
+        let id = self.add_shared_secret(conn, sid, login.as_deref(), template, &secret)?;
+        Ok(Response::Encapsulated {
+            key: id,
+            ciphertext,
+        })
+    }
+
+    fn decapsulate(
+        &self,
+        conn: ConnId,
+        sid: SessionId,
+        mech: &Mechanism,
+        key: ObjectId,
+        ciphertext: &[u8],
+        template: &[Attribute],
+    ) -> Result<ObjectId> {
+        self.session_rw(conn, sid)?;
+        let login = self.login_of(conn)?;
+        let e = self.kem_key(
+            conn,
+            login.as_deref(),
+            mech,
+            key,
+            CKO_PRIVATE_KEY,
+            CKA_DECAPSULATE,
+        )?;
+        Self::check_kem_template(template)?;
+        self.counters.count(mechs::ck_type(mech));
+        let secret = aead_pq::decapsulate(e.key()?, ciphertext)?;
+        self.add_shared_secret(conn, sid, login.as_deref(), template, &secret)
     }
 }

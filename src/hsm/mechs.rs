@@ -6,16 +6,19 @@ use std::sync::Arc;
 use cryptoki_sys::*;
 use zeroize::Zeroizing;
 
+use super::aead_pq;
 use super::api::{AttrValue, Attribute, KeyWrapPad, Mechanism, MechanismInfo, OpKind};
 use super::objects::Object;
 use super::vendor;
 use crate::crypto::aes::{AesKey, AesStream, StreamMode};
+use crate::crypto::chacha::{ChaChaKey, ChaChaStream};
 use crate::crypto::des3::{self, Des3Key, Des3Mode, Des3Stream};
 use crate::crypto::dh::{self, DhPrivateKey};
 use crate::crypto::dsa::{self, DsaPrivateKey, DsaPublicKey};
 use crate::crypto::ec::{self, Curve, EcPrivateKey, EcPublicKey};
 use crate::crypto::ed25519::{self, Ed25519PrivateKey, Ed25519PublicKey};
 use crate::crypto::hmac::{HmacKey, HmacStream};
+use crate::crypto::pq::{MlDsaPrivate, MlDsaPublic, MlKemPrivate, MlKemPublic};
 use crate::crypto::rsa::{self, RsaComponents, RsaPrivateKey, RsaPublicKey};
 use crate::crypto::HashAlg;
 use crate::error::{Error, Result};
@@ -163,6 +166,10 @@ pub fn table() -> Vec<MechanismInfo> {
         }
     }
     table_mechs_a(&mut t);
+    t.extend(aead_pq::rows());
+    for info in t.iter_mut() {
+        info.flags |= aead_pq::message_flags(info.mech);
+    }
     t.sort_by_key(|i| i.mech);
     t
 }
@@ -376,6 +383,15 @@ pub fn ck_type(m: &Mechanism) -> u64 {
         Mechanism::HmacKeyGen(h) => hmac_key_gen_mech(*h),
         Mechanism::AesMac { out_len: None } => CKM_AES_MAC,
         Mechanism::AesMac { out_len: Some(_) } => CKM_AES_MAC_GENERAL,
+        Mechanism::AesCcm(_) => CKM_AES_CCM,
+        Mechanism::ChaCha20KeyGen => CKM_CHACHA20_KEY_GEN,
+        Mechanism::ChaCha20 { .. } => CKM_CHACHA20,
+        Mechanism::ChaCha20Poly1305 { .. } => CKM_CHACHA20_POLY1305,
+        Mechanism::Message(m) => aead_pq::message_ck_type(*m),
+        Mechanism::MlKemKeyPairGen => CKM_ML_KEM_KEY_PAIR_GEN,
+        Mechanism::MlKem => CKM_ML_KEM,
+        Mechanism::MlDsaKeyPairGen => CKM_ML_DSA_KEY_PAIR_GEN,
+        Mechanism::MlDsa(_) => CKM_ML_DSA,
     }
 }
 
@@ -398,6 +414,11 @@ pub enum ParsedKey {
     DsaPublic(DsaPublicKey),
     EdPrivate(Ed25519PrivateKey),
     EdPublic(Ed25519PublicKey),
+    ChaCha(Arc<ChaChaKey>),
+    MlKemPrivate(MlKemPrivate),
+    MlKemPublic(MlKemPublic),
+    MlDsaPrivate(MlDsaPrivate),
+    MlDsaPublic(MlDsaPublic),
 }
 
 fn attr_bytes(obj: &Object, ty: u64) -> Result<&[u8]> {
@@ -420,6 +441,9 @@ fn rsa_components(obj: &Object) -> Result<RsaComponents> {
 
 /// Parse an object's key material.
 pub fn parse(obj: &Object) -> Result<ParsedKey> {
+    if aead_pq::parses(obj) {
+        return aead_pq::parse(obj);
+    }
     match (obj.class(), obj.key_type()) {
         (CKO_PRIVATE_KEY, Some(CKK_EC_EDWARDS | CKK_EC)) if is_ed25519(obj) => Ok(
             ParsedKey::EdPrivate(Ed25519PrivateKey::from_seed(attr_bytes(obj, CKA_VALUE)?)?),
@@ -524,6 +548,12 @@ fn requirements(kind: OpKind, mech: &Mechanism) -> Result<(u64, u64, u64)> {
         M::Eddsa { .. } if signing => (CKK_EC_EDWARDS, asym_class),
         M::AesMac { .. } if signing => (CKK_AES, CKO_SECRET_KEY),
         M::CloudhsmAesGcm(_) if !signing => (CKK_AES, CKO_SECRET_KEY),
+        M::AesCcm(_) if !signing => (CKK_AES, CKO_SECRET_KEY),
+        M::ChaCha20 { .. } | M::ChaCha20Poly1305 { .. } if !signing => {
+            (CKK_CHACHA20, CKO_SECRET_KEY)
+        }
+        M::MlDsa(_) if signing => (CKK_ML_DSA, asym_class),
+        M::Message(m) => aead_pq::message_requirements(kind, *m)?,
         _ => return Err(Error::MechanismInvalid),
     };
     Ok((key_type, class, usage))
@@ -603,7 +633,7 @@ fn check_params(mech: &Mechanism) -> Result<()> {
                 }
             }
         }
-        _ => {}
+        _ => return aead_pq::check_params(mech),
     }
     Ok(())
 }
@@ -619,6 +649,10 @@ pub enum OpState {
     Des3(Box<Des3Stream>),
     /// A digest moved into the core by C_DigestKey.
     Digest(Box<crate::crypto::digest::Hasher>),
+    /// CKM_CHACHA20's keystream position.
+    ChaCha(Box<ChaChaStream>),
+    /// A message-based operation: the next generated IV counter.
+    Message(u64),
 }
 
 fn hmac_for(key: &Zeroizing<Vec<u8>>, hash: HashAlg) -> HmacKey {
@@ -713,6 +747,9 @@ pub fn one_shot(
         (OpKind::Sign, M::Ecdsa | M::HashEcdsa(_), K::EcPrivate(k)) => k.sign_digest(data),
         (OpKind::Verify, M::Ecdsa | M::HashEcdsa(_), K::EcPublic(k)) => {
             k.verify_digest(data, extra).map(|()| Vec::new())
+        }
+        (_, M::AesCcm(_) | M::ChaCha20 { .. } | M::ChaCha20Poly1305 { .. } | M::MlDsa(_), _) => {
+            aead_pq::one_shot(kind, mech, key, data, extra)
         }
         (OpKind::Encrypt, M::AesGcm(p), K::Aes(k)) => {
             k.gcm_seal(&p.iv, &p.aad, data, tag_len(p.tag_bits))
@@ -879,6 +916,9 @@ pub fn multipart(mech: &Mechanism) -> bool {
             | Mechanism::Eddsa { .. }
             | Mechanism::CloudhsmAesGcm(_)
             | Mechanism::AesMac { .. }
+            | Mechanism::AesCcm(_)
+            | Mechanism::ChaCha20 { .. }
+            | Mechanism::ChaCha20Poly1305 { .. }
     )
 }
 
@@ -896,6 +936,11 @@ pub fn update(
     }
     if !multipart(mech) {
         return Err(Error::FunctionNotSupported);
+    }
+    if matches!(state, OpState::Fresh) {
+        if let Some(s) = aead_pq::start(mech, key)? {
+            *state = s;
+        }
     }
     if matches!(state, OpState::Fresh) {
         *state = match (mech, key) {
@@ -961,7 +1006,12 @@ pub fn update(
             h.update(data);
             Ok(Vec::new())
         }
-        OpState::Fresh => Err(Error::GeneralError),
+        OpState::ChaCha(s) => {
+            let mut out = data.to_vec();
+            s.apply(&mut out)?;
+            Ok(out)
+        }
+        OpState::Fresh | OpState::Message(_) => Err(Error::GeneralError),
     }
 }
 
@@ -984,6 +1034,8 @@ pub fn finish(
         OpState::Aes(s) => s.finish(),
         OpState::Des3(s) => s.finish(),
         OpState::Digest(h) => Ok(h.finish()),
+        OpState::ChaCha(_) => Ok(Vec::new()),
+        OpState::Message(_) => Err(Error::OperationNotInitialized),
         OpState::Hmac(h) => {
             let Mechanism::Hmac { hash, out_len } = mech else {
                 return Err(Error::GeneralError);
@@ -1054,9 +1106,14 @@ pub fn generate_secret(mech: &Mechanism, template: &[Attribute]) -> Result<(u64,
         let value = des3::generate()?;
         return Ok((CKK_DES3, secret_material(CKK_DES3, &value)?));
     }
-    let len = find_ulong(template, CKA_VALUE_LEN)?.ok_or(Error::TemplateIncomplete)?;
+    let len = match find_ulong(template, CKA_VALUE_LEN)? {
+        Some(l) => l,
+        None if *mech == Mechanism::ChaCha20KeyGen => 32,
+        None => return Err(Error::TemplateIncomplete),
+    };
     let generic = (GENERIC_MIN..=GENERIC_MAX).contains(&len);
     let (kt, ok) = match mech {
+        Mechanism::ChaCha20KeyGen => (CKK_CHACHA20, len == 32),
         Mechanism::AesKeyGen => (CKK_AES, matches!(len, 16 | 24 | 32)),
         Mechanism::GenericSecretKeyGen => (CKK_GENERIC_SECRET, generic),
         Mechanism::HmacKeyGen(h) => (hmac_key_type(*h), generic),
@@ -1181,6 +1238,8 @@ pub fn secret_material(kt: u64, value: &[u8]) -> Result<Vec<Attribute>> {
         }
         let key = Des3Key::new(value).map_err(|_| Error::AttributeValueInvalid)?;
         m.push(bytes(CKA_CHECK_VALUE, &key.check_value()));
+    } else if kt == CKK_CHACHA20 && value.len() != 32 {
+        return Err(Error::KeySizeRange);
     } else if value.is_empty() {
         return Err(Error::AttributeValueInvalid);
     }
@@ -1201,7 +1260,7 @@ pub fn generate_pair(
                 Mechanism::DhPkcsKeyPairGen => CKK_DH,
                 Mechanism::DsaKeyPairGen => CKK_DSA,
                 Mechanism::EcEdwardsKeyPairGen => CKK_EC_EDWARDS,
-                _ => CKK_EC,
+                other => aead_pq::pair_key_type(other).unwrap_or(CKK_EC),
             };
             if kt != want {
                 return Err(Error::TemplateInconsistent);
@@ -1309,6 +1368,9 @@ pub fn generate_pair(
             let mut privm = params.to_vec();
             privm.push(bytes(CKA_VALUE, &x));
             Ok((CKK_DSA, pubm, privm))
+        }
+        Mechanism::MlKemKeyPairGen | Mechanism::MlDsaKeyPairGen => {
+            aead_pq::generate_pair(mech, public, private)
         }
         _ => Err(Error::MechanismInvalid),
     }
@@ -1483,6 +1545,9 @@ pub fn import_material(
                 Attribute::new(CKA_PRIME_BITS, AttrValue::Ulong(dh::bits(p) as u64)),
                 Attribute::new(CKA_SUBPRIME_BITS, AttrValue::Ulong(dh::bits(q) as u64)),
             ])
+        }
+        (CKO_PUBLIC_KEY | CKO_PRIVATE_KEY, Some(kt @ (CKK_ML_KEM | CKK_ML_DSA))) => {
+            aead_pq::import_material(class, kt, template)
         }
         (CKO_PUBLIC_KEY | CKO_PRIVATE_KEY | CKO_DOMAIN_PARAMETERS, Some(_)) => {
             Err(Error::TemplateInconsistent)

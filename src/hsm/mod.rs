@@ -1,6 +1,7 @@
 //! The HSM core: users and authentication, objects and attribute policy, mechanisms,
 //! ownership, audit. Everything here is below the seam (`api::Hsm`).
 
+pub mod aead_pq;
 pub mod api;
 pub mod attrs;
 pub mod audit;

@@ -307,6 +307,28 @@ fn schema(class: u64, key_type: Option<u64>) -> Result<Vec<(AttrType, Option<Att
             (CKA_PRIME_BITS, None),
             (CKA_SUBPRIME_BITS, None),
         ]),
+        (CKO_SECRET_KEY, Some(CKK_CHACHA20)) => {
+            s.extend([(CKA_VALUE, None), (CKA_VALUE_LEN, None)])
+        }
+        (CKO_PUBLIC_KEY, Some(CKK_ML_KEM)) => s.extend([
+            (CKA_PARAMETER_SET, None),
+            (CKA_VALUE, None),
+            (CKA_ENCAPSULATE, Some(AttrValue::Bool(true))),
+        ]),
+        (CKO_PRIVATE_KEY, Some(CKK_ML_KEM)) => s.extend([
+            (CKA_PARAMETER_SET, None),
+            (CKA_VALUE, None),
+            (CKA_SEED, None),
+            (CKA_DECAPSULATE, Some(AttrValue::Bool(true))),
+        ]),
+        (CKO_PUBLIC_KEY, Some(CKK_ML_DSA)) => {
+            s.extend([(CKA_PARAMETER_SET, None), (CKA_VALUE, None)])
+        }
+        (CKO_PRIVATE_KEY, Some(CKK_ML_DSA)) => s.extend([
+            (CKA_PARAMETER_SET, None),
+            (CKA_VALUE, None),
+            (CKA_SEED, None),
+        ]),
         (CKO_DATA | CKO_CERTIFICATE, _) => {}
         (CKO_PUBLIC_KEY | CKO_PRIVATE_KEY | CKO_SECRET_KEY | CKO_DOMAIN_PARAMETERS, None) => {
             return Err(Error::TemplateIncomplete)
@@ -478,7 +500,7 @@ pub fn build(
 /// Attributes with no default that may still be missing: computed later or optional.
 fn optional_when_absent(ty: AttrType, class: u64, origin: Origin) -> bool {
     match ty {
-        CKA_UNIQUE_ID | CKA_CHECK_VALUE | CKA_PUBLIC_KEY_INFO => true,
+        CKA_UNIQUE_ID | CKA_CHECK_VALUE | CKA_PUBLIC_KEY_INFO | CKA_SEED => true,
         CKA_MODULUS_BITS | CKA_VALUE_LEN => true, // computed from the material
         CKA_PRIME_BITS | CKA_SUBPRIME_BITS | CKA_VALUE_BITS => true,
         CKA_KEY_TYPE | CKA_CLASS => false,
