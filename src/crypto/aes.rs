@@ -124,6 +124,174 @@ impl AesKey {
         Ok(buf)
     }
 
+    /// AES-GCM encryption straight into `out`: ct || tag, `pt.len() + tag_len` bytes, sealed
+    /// in place. `Ok(None)` when `out` is too small or the IV is not 96 bits (the caller then
+    /// uses [`AesKey::gcm_seal`]); errors as `gcm_seal`.
+    pub fn gcm_seal_into(
+        &self,
+        iv: &[u8],
+        aad: &[u8],
+        pt: &[u8],
+        tag_len: usize,
+        out: &mut [u8],
+    ) -> Result<Option<usize>> {
+        Self::check_gcm_params(iv, tag_len)?;
+        if iv.len() != aead::NONCE_LEN {
+            return Ok(None);
+        }
+        let n = pt.len().checked_add(tag_len).ok_or(Error::DataLenRange)?;
+        let Some(out) = out.get_mut(..n) else {
+            return Ok(None);
+        };
+        let nonce =
+            aead::Nonce::try_assume_unique_for_key(iv).map_err(|_| Error::MechanismParamInvalid)?;
+        let (ct, tag_out) = out.split_at_mut(pt.len());
+        ct.copy_from_slice(pt);
+        let tag = self
+            .gcm
+            .seal_in_place_separate_tag(nonce, aead::Aad::from(aad), ct)
+            .map_err(|_| Error::DataLenRange)?;
+        tag_out.copy_from_slice(&tag.as_ref()[..tag_len]);
+        Ok(Some(n))
+    }
+
+    /// AES-GCM decryption of ct || tag straight into `out`, opened in place: the plaintext
+    /// length. `Ok(None)` when `out` cannot hold `ct_tag` or the IV/tag length needs the EVP
+    /// path (the caller then uses [`AesKey::gcm_open`]). On an authentication failure `out`
+    /// is wiped; errors as `gcm_open`.
+    pub fn gcm_open_into(
+        &self,
+        iv: &[u8],
+        aad: &[u8],
+        ct_tag: &[u8],
+        tag_len: usize,
+        out: &mut [u8],
+    ) -> Result<Option<usize>> {
+        Self::check_gcm_params(iv, tag_len)?;
+        if ct_tag.len() < tag_len {
+            return Err(Error::EncryptedDataLenRange);
+        }
+        if iv.len() != aead::NONCE_LEN || tag_len != BLOCK {
+            return Ok(None);
+        }
+        let Some(buf) = out.get_mut(..ct_tag.len()) else {
+            return Ok(None);
+        };
+        let nonce =
+            aead::Nonce::try_assume_unique_for_key(iv).map_err(|_| Error::MechanismParamInvalid)?;
+        buf.copy_from_slice(ct_tag);
+        match self.gcm.open_in_place(nonce, aead::Aad::from(aad), buf) {
+            Ok(pt) => Ok(Some(pt.len())),
+            Err(_) => {
+                // Never leave unauthenticated plaintext behind.
+                raw::cleanse(buf);
+                Err(Error::EncryptedDataInvalid)
+            }
+        }
+    }
+
+    /// ECB straight into `out` (`data.len()` bytes, a multiple of 16, else `DataLenRange` /
+    /// `EncryptedDataLenRange`). `Ok(None)` when `out` is too small.
+    pub fn ecb_into(&self, data: &[u8], encrypt: bool, out: &mut [u8]) -> Result<Option<usize>> {
+        if !data.len().is_multiple_of(BLOCK) {
+            return Err(if encrypt {
+                Error::DataLenRange
+            } else {
+                Error::EncryptedDataLenRange
+            });
+        }
+        let Some(out) = out.get_mut(..data.len()) else {
+            return Ok(None);
+        };
+        out.copy_from_slice(data);
+        self.schedule.ecb(out, encrypt);
+        Ok(Some(data.len()))
+    }
+
+    /// CBC encryption straight into `out` (as [`AesKey::cbc_encrypt`]); `Ok(None)` when `out`
+    /// is too small.
+    pub fn cbc_encrypt_into(
+        &self,
+        iv: &[u8; 16],
+        data: &[u8],
+        pad: bool,
+        out: &mut [u8],
+    ) -> Result<Option<usize>> {
+        let n = if pad {
+            data.len() - data.len() % BLOCK + BLOCK
+        } else {
+            if !data.len().is_multiple_of(BLOCK) {
+                return Err(Error::DataLenRange);
+            }
+            data.len()
+        };
+        let Some(out) = out.get_mut(..n) else {
+            return Ok(None);
+        };
+        let (body, padding) = out.split_at_mut(data.len());
+        body.copy_from_slice(data);
+        padding.fill((n - data.len()) as u8);
+        let mut iv = *iv;
+        self.schedule.cbc(out, &mut iv, true);
+        Ok(Some(n))
+    }
+
+    /// CBC decryption straight into `out` (as [`AesKey::cbc_decrypt`], decrypted in place, so
+    /// `out` must hold `data.len()` bytes, else `Ok(None)`). On bad padding `out` is wiped.
+    pub fn cbc_decrypt_into(
+        &self,
+        iv: &[u8; 16],
+        data: &[u8],
+        pad: bool,
+        out: &mut [u8],
+    ) -> Result<Option<usize>> {
+        if !data.len().is_multiple_of(BLOCK) || (pad && data.is_empty()) {
+            return Err(Error::EncryptedDataLenRange);
+        }
+        let Some(out) = out.get_mut(..data.len()) else {
+            return Ok(None);
+        };
+        out.copy_from_slice(data);
+        let mut iv = *iv;
+        self.schedule.cbc(out, &mut iv, false);
+        if !pad {
+            return Ok(Some(data.len()));
+        }
+        match unpad_len(out) {
+            Ok(keep) => {
+                raw::cleanse(&mut out[keep..]);
+                Ok(Some(keep))
+            }
+            Err(e) => {
+                raw::cleanse(out);
+                Err(e)
+            }
+        }
+    }
+
+    /// CTR straight into `out` (as [`AesKey::ctr_xor`]); `Ok(None)` when `out` is too small.
+    pub fn ctr_into(
+        &self,
+        counter_block: &[u8; 16],
+        counter_bits: usize,
+        data: &[u8],
+        out: &mut [u8],
+    ) -> Result<Option<usize>> {
+        let blocks = data.len().div_ceil(BLOCK) as u128;
+        if blocks > ctr_blocks_available(counter_block, counter_bits)? {
+            return Err(Error::DataLenRange);
+        }
+        let Some(out) = out.get_mut(..data.len()) else {
+            return Ok(None);
+        };
+        out.copy_from_slice(data);
+        let mut counter = *counter_block;
+        let mut ks = Zeroizing::new([0u8; BLOCK]);
+        let mut used = 0;
+        self.schedule.ctr(out, &mut counter, &mut ks, &mut used);
+        Ok(Some(data.len()))
+    }
+
     // ---- ECB / CBC -----------------------------------------------------------------------
 
     /// ECB encryption; `data.len()` a multiple of 16, else `DataLenRange`.

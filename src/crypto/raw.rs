@@ -1063,3 +1063,52 @@ pub(super) fn gcm_open(
     }
     Ok(out)
 }
+
+// ---------------------------------------------------------------------------------------------
+// Wiping and fork detection
+
+/// Overwrites `buf` with zeros in one pass the compiler may not elide (aws-lc's
+/// `OPENSSL_cleanse`: a `memset` followed by a compiler barrier). Much faster than a
+/// byte-at-a-time volatile loop on large buffers.
+pub(super) fn cleanse(buf: &mut [u8]) {
+    if buf.is_empty() {
+        return;
+    }
+    // SAFETY: `buf` is a valid, writable region of `buf.len()` bytes.
+    unsafe { sys::OPENSSL_cleanse(buf.as_mut_ptr().cast(), buf.len()) }
+}
+
+/// Bumped in the child of every `fork()` once [`fork_generation`] has been called.
+static FORK_GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+static FORK_HOOK: std::sync::Once = std::sync::Once::new();
+
+extern "C" fn note_fork_in_child() {
+    FORK_GENERATION.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+}
+
+/// A number that changes in a child process after `fork()` (from the first call on: the
+/// `pthread_atfork` child handler is registered then). State derived from secrets that must
+/// not be shared between parent and child (buffered random bytes) records it and is discarded
+/// when it changes.
+pub(super) fn fork_generation() -> u64 {
+    FORK_HOOK.call_once(|| {
+        // SAFETY: registers a plain `extern "C"` function that never unwinds (an atomic add)
+        // as the child handler; no prepare or parent handler.
+        let rc = unsafe { libc::pthread_atfork(None, None, Some(note_fork_in_child)) };
+        if rc != 0 {
+            // Without the handler a fork could not be noticed: never reuse state across one
+            // by making every generation different.
+            FORK_GENERATION.store(u64::MAX, std::sync::atomic::Ordering::Release);
+        }
+    });
+    let g = FORK_GENERATION.load(std::sync::atomic::Ordering::Acquire);
+    if g == u64::MAX {
+        // Registration failed: report a new generation every time (callers then never keep
+        // state between calls).
+        return FORK_GENERATION_FALLBACK.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    g
+}
+
+static FORK_GENERATION_FALLBACK: std::sync::atomic::AtomicU64 =
+    std::sync::atomic::AtomicU64::new(1 << 63);

@@ -125,6 +125,17 @@ impl Slot {
         self.hsm.call(req)
     }
 
+    /// A single-part operation on borrowed input, its output written into `out` where it
+    /// fits (`Hsm::op_one_shot_into`).
+    pub(crate) fn op_one_shot_into(
+        &self,
+        op: OpId,
+        data: &[u8],
+        out: &mut [u8],
+    ) -> Result<crate::hsm::api::Placed> {
+        self.hsm.op_one_shot_into(self.conn, op, data, &[], out)
+    }
+
     /// Disconnect once (C_Finalize, or a failed C_Initialize).
     pub(crate) fn disconnect(&self) {
         if self.connected.swap(false, Ordering::AcqRel) {

@@ -17,6 +17,7 @@ use zeroize::Zeroizing;
 
 use super::api::*;
 use super::audit::{self, AuditLog, Counters};
+use super::inplace;
 use super::mechs::{self, OpState, ParsedKey};
 use super::objects::{self, Object, Origin};
 use super::users::{self, UserRecord};
@@ -1315,6 +1316,29 @@ impl Core {
         mechs::one_shot(o.kind, &o.mech, o.entry.key()?, data, extra)
     }
 
+    /// `op_one_shot` with the output written into `out` where it fits (no copy of the input,
+    /// none of the output for the symmetric ciphers and MACs).
+    fn op_one_shot_placed(
+        &self,
+        conn: ConnId,
+        op: OpId,
+        data: &[u8],
+        extra: &[u8],
+        out: &mut [u8],
+    ) -> Result<Placed> {
+        let o = self.take_op(conn, op)?;
+        self.check_data_limit(&o.mech, data.len())?;
+        if !matches!(o.state, OpState::Fresh) {
+            return Err(Error::OperationActive);
+        }
+        let key = o.entry.key()?;
+        if let Some(n) = inplace::one_shot_into(o.kind, &o.mech, key, data, extra, out)? {
+            return Ok(Placed::Written(n));
+        }
+        let output = mechs::one_shot(o.kind, &o.mech, key, data, extra)?;
+        Ok(Placed::place(output, out))
+    }
+
     fn op_update(&self, conn: ConnId, op: OpId, data: &[u8]) -> Result<Vec<u8>> {
         let mut o = self.take_op(conn, op)?;
         if self.strict() && matches!(o.mech, Mechanism::AesGcm(_)) {
@@ -1940,6 +1964,18 @@ fn request_conn(req: &Request) -> Option<ConnId> {
 }
 
 impl Hsm for Core {
+    fn op_one_shot_into(
+        &self,
+        conn: ConnId,
+        op: OpId,
+        data: &[u8],
+        extra: &[u8],
+        out: &mut [u8],
+    ) -> Result<Placed> {
+        // Not audited and no compatibility check, as `Request::OpOneShot`.
+        self.op_one_shot_placed(conn, op, data, extra, out)
+    }
+
     fn call(&self, req: Request) -> Result<Response> {
         let Some((opcode, mut keys)) = audit_event(&req) else {
             return self.dispatch(req);

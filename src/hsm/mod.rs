@@ -5,6 +5,7 @@ pub mod api;
 pub mod attrs;
 pub mod audit;
 pub mod core;
+pub mod inplace;
 pub mod mechs;
 pub mod objects;
 pub mod users;
