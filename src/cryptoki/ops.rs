@@ -148,6 +148,10 @@ pub(crate) struct Ops {
     wrap: Option<PendingWrap>,
     /// The keyed operation initialized last: CKU_CONTEXT_SPECIFIC logs in for it.
     last_keyed: Option<OpKind>,
+    /// The last key handle this session initialized an operation with, its object and the
+    /// slot's handle generation then (`Slot::handles_generation`): a session that keeps using
+    /// one key resolves its handle without the slot's shared handle map.
+    last_key: Option<(u64, crate::hsm::api::ObjectId, u64)>,
 }
 
 impl Ops {
@@ -379,7 +383,15 @@ impl Session {
             return Err(Error::OperationActive);
         }
         let slot = self.slot();
-        let key_id = slot.object(key, Error::KeyHandleInvalid)?;
+        let generation = slot.handles_generation();
+        let key_id = match ops.last_key {
+            Some((h, id, g)) if h == key && g == generation => id,
+            _ => {
+                let id = slot.object(key, Error::KeyHandleInvalid)?;
+                ops.last_key = Some((key, id, generation));
+                id
+            }
+        };
         let req = Request::OpInit {
             conn: slot.conn(),
             sid: self.sid(),

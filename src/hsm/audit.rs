@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
@@ -320,38 +320,71 @@ fn first_seq(path: &Path) -> Result<Option<u64>> {
     }
 }
 
-/// Crypto operation counters per mechanism, never logged one by one. Lock-free: one atomic
-/// per mechanism of the table, so counting costs nothing measurable on the hot path.
+/// Operation counters per mechanism, for `cluster_info`: lock-free and sharded. Each thread
+/// counts into its own shard (threads are spread over the shards round-robin), so threads
+/// counting at the same time never write the same cache line; a snapshot sums the shards.
 pub struct Counters {
-    by_mech: std::collections::HashMap<u64, AtomicU64>,
-    other: AtomicU64,
+    /// The counted mechanisms, sorted (a counter's index is its position here).
+    mechs: Vec<u64>,
+    /// `SHARDS` runs of `stride` counters each: the mechanisms' in order, then "other".
+    counts: Box<[AtomicU64]>,
+    stride: usize,
+}
+
+/// Shards of [`Counters`].
+const SHARDS: usize = 16;
+
+/// The shard of the calling thread.
+fn counter_shard() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static SHARD: usize = NEXT.fetch_add(1, Ordering::Relaxed) % SHARDS;
+    }
+    SHARD.try_with(|s| *s).unwrap_or(0)
 }
 
 impl Counters {
     /// Counters for the given mechanism numbers.
     pub fn new(mechs: impl IntoIterator<Item = u64>) -> Self {
+        let mut mechs: Vec<u64> = mechs.into_iter().collect();
+        mechs.sort_unstable();
+        mechs.dedup();
+        // One slot per mechanism plus "other", rounded up to whole 64-byte lines, plus one
+        // line of padding: whatever the allocation's alignment, no line holds two shards.
+        let stride = (mechs.len() + 1).div_ceil(8) * 8 + 8;
         Counters {
-            by_mech: mechs.into_iter().map(|m| (m, AtomicU64::new(0))).collect(),
-            other: AtomicU64::new(0),
+            mechs,
+            counts: (0..SHARDS * stride).map(|_| AtomicU64::new(0)).collect(),
+            stride,
         }
     }
+
     /// Count one operation with a mechanism (called at C_*Init).
     pub fn count(&self, mech: u64) {
-        self.by_mech
-            .get(&mech)
-            .unwrap_or(&self.other)
-            .fetch_add(1, Ordering::Relaxed);
+        let slot = self.mechs.binary_search(&mech).unwrap_or(self.mechs.len());
+        if let Some(c) = self.counts.get(counter_shard() * self.stride + slot) {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
     }
+
+    fn total(&self, slot: usize) -> u64 {
+        (0..SHARDS)
+            .filter_map(|s| self.counts.get(s * self.stride + slot))
+            .map(|c| c.load(Ordering::Relaxed))
+            .sum()
+    }
+
     /// (total, per mechanism with a non-zero count).
     pub fn snapshot(&self) -> (u64, BTreeMap<u64, u64>) {
         let per: BTreeMap<u64, u64> = self
-            .by_mech
+            .mechs
             .iter()
-            .map(|(m, c)| (*m, c.load(Ordering::Relaxed)))
+            .enumerate()
+            .map(|(i, m)| (*m, self.total(i)))
             .filter(|(_, c)| *c > 0)
             .collect();
         (
-            per.values().sum::<u64>() + self.other.load(Ordering::Relaxed),
+            per.values().sum::<u64>() + self.total(self.mechs.len()),
             per,
         )
     }
@@ -360,6 +393,28 @@ impl Counters {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counters_sum_over_threads_and_shards() {
+        let c = Counters::new([5, 1, 3]);
+        std::thread::scope(|s| {
+            for _ in 0..(2 * SHARDS + 1) {
+                s.spawn(|| {
+                    for _ in 0..10 {
+                        c.count(3);
+                    }
+                    c.count(1);
+                    c.count(99);
+                });
+            }
+        });
+        let n = (2 * SHARDS + 1) as u64;
+        let (total, per) = c.snapshot();
+        assert_eq!(per.get(&3), Some(&(10 * n)));
+        assert_eq!(per.get(&1), Some(&n));
+        assert_eq!(per.get(&5), None);
+        assert_eq!(total, 12 * n, "the unknown mechanism counts as other");
+    }
 
     #[test]
     fn chain_detects_forgery_gaps_and_reordering() {

@@ -12,6 +12,7 @@ use std::sync::{Arc, OnceLock};
 
 use cryptoki_sys::*;
 use parking_lot::{Mutex, RwLock};
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
@@ -86,7 +87,7 @@ impl Entry {
 
 #[derive(Default)]
 struct Cache {
-    objects: HashMap<ObjectId, Arc<Entry>>,
+    objects: FxHashMap<ObjectId, Arc<Entry>>,
     /// (attribute, value) → ids, for CKA_LABEL and CKA_ID.
     index: HashMap<(AttrType, Vec<u8>), HashSet<ObjectId>>,
     by_class: HashMap<u64, HashSet<ObjectId>>,
@@ -140,7 +141,7 @@ struct Login {
 struct Conn {
     login: Option<Arc<Login>>,
     /// Open sessions and whether each is read-write.
-    sessions: HashMap<SessionId, bool>,
+    sessions: FxHashMap<SessionId, bool>,
 }
 
 struct Op {
@@ -154,6 +155,64 @@ struct Op {
     needs_auth: bool,
 }
 
+/// Shards of the operation table (a power of two).
+const OP_SHARDS: u64 = 64;
+
+/// One shard of the operation table, alone on its cache line(s).
+#[repr(align(64))]
+#[derive(Default)]
+struct OpShard(Mutex<OpShardInner>);
+
+#[derive(Default)]
+struct OpShardInner {
+    /// Operations numbered in this shard so far.
+    issued: u64,
+    ops: FxHashMap<OpId, Op>,
+}
+
+/// Active operations, sharded by session: an operation's id says its shard (`id %
+/// OP_SHARDS`), and a session's operations all live in the shard of its id, so threads
+/// working in different sessions take different locks and write different cache lines.
+struct OpTable {
+    shards: Box<[OpShard]>,
+}
+
+impl Default for OpTable {
+    fn default() -> Self {
+        OpTable {
+            shards: (0..OP_SHARDS).map(|_| OpShard::default()).collect(),
+        }
+    }
+}
+
+impl OpTable {
+    fn shard(&self, n: u64) -> &Mutex<OpShardInner> {
+        // The remainder is below OP_SHARDS, so the cast never truncates.
+        &self.shards[(n % OP_SHARDS) as usize].0
+    }
+
+    /// Add an operation of session `sid`: its new id (never 0, never reused).
+    fn insert(&self, sid: SessionId, op: Op) -> OpId {
+        let index = sid.0 % OP_SHARDS;
+        let mut shard = self.shard(index).lock();
+        shard.issued += 1;
+        let id = OpId(shard.issued * OP_SHARDS + index);
+        shard.ops.insert(id, op);
+        id
+    }
+
+    /// Work on the shard that holds operation `id`.
+    fn with<R>(&self, id: OpId, f: impl FnOnce(&mut FxHashMap<OpId, Op>) -> R) -> R {
+        f(&mut self.shard(id.0).lock().ops)
+    }
+
+    fn retain(&self, mut keep: impl FnMut(&OpId, &mut Op) -> bool) {
+        for shard in self.shards.iter() {
+            shard.0.lock().ops.retain(&mut keep);
+        }
+    }
+}
+
 /// Keys held while someone in this process is logged in.
 #[derive(Default)]
 struct Keys {
@@ -165,10 +224,10 @@ struct Keys {
 pub struct Core {
     cfg: SlotConfig,
     store: Box<dyn Store>,
-    conns: RwLock<HashMap<ConnId, Arc<Mutex<Conn>>>>,
+    conns: RwLock<FxHashMap<ConnId, Arc<Mutex<Conn>>>>,
     keys: RwLock<Keys>,
     cache: RwLock<Cache>,
-    ops: Mutex<HashMap<OpId, Op>>,
+    ops: OpTable,
     next: AtomicU64,
     audit: AuditLog,
     counters: Counters,
@@ -197,10 +256,10 @@ impl Core {
             counters: Counters::new(mechs::table().iter().map(|m| m.mech)),
             cfg: cfg.clone(),
             store: Box::new(store),
-            conns: RwLock::new(HashMap::new()),
+            conns: RwLock::new(FxHashMap::default()),
             keys: RwLock::new(Keys::default()),
             cache: RwLock::new(Cache::default()),
-            ops: Mutex::new(HashMap::new()),
+            ops: OpTable::default(),
             next: AtomicU64::new(1),
         };
         core.ensure_meta()?;
@@ -406,6 +465,17 @@ impl Core {
             .get(&sid)
             .copied()
             .ok_or(Error::SessionHandleInvalid)
+    }
+
+    /// Who is logged in on a connection, checking the session belongs to it (one lock of the
+    /// connection: `session_rw` and `login_of` together).
+    fn session_login(&self, conn: ConnId, sid: SessionId) -> Result<Option<Arc<Login>>> {
+        let c = self.conn(conn)?;
+        let c = c.lock();
+        if !c.sessions.contains_key(&sid) {
+            return Err(Error::SessionHandleInvalid);
+        }
+        Ok(c.login.clone())
     }
 
     fn any_logged_in(&self) -> bool {
@@ -817,7 +887,7 @@ impl Core {
             return Err(Error::UserNotLoggedIn);
         }
         // Operations of this connection end with the login.
-        self.ops.lock().retain(|_, op| op.conn != conn);
+        self.ops.retain(|_, op| op.conn != conn);
         self.drop_keys_if_idle();
         Ok(())
     }
@@ -1105,8 +1175,7 @@ impl Core {
         mech: Mechanism,
         key: ObjectId,
     ) -> Result<OpId> {
-        self.session_rw(conn, sid)?;
-        let login = self.login_of(conn)?;
+        let login = self.session_login(conn, sid)?;
         if login.as_deref().is_some_and(|l| l.role != Role::CryptoUser) {
             // Admins never use keys.
             return Err(Error::UserNotLoggedIn);
@@ -1121,10 +1190,9 @@ impl Core {
         e.key()?;
         let needs_auth =
             e.obj.bool(CKA_ALWAYS_AUTHENTICATE) && matches!(kind, OpKind::Sign | OpKind::Decrypt);
-        let id = OpId(self.next_id());
         self.counters.count(mechs::ck_type(&mech));
-        self.ops.lock().insert(
-            id,
+        let id = self.ops.insert(
+            sid,
             Op {
                 conn,
                 sid,
@@ -1295,12 +1363,13 @@ impl Core {
     }
 
     fn take_op(&self, conn: ConnId, op: OpId) -> Result<Op> {
-        let mut ops = self.ops.lock();
-        match ops.get(&op) {
-            Some(o) if o.conn == conn => {}
-            _ => return Err(Error::OperationNotInitialized),
-        }
-        let o = ops.remove(&op).ok_or(Error::OperationNotInitialized)?;
+        let o = self.ops.with(op, |ops| {
+            match ops.get(&op) {
+                Some(o) if o.conn == conn => {}
+                _ => return Err(Error::OperationNotInitialized),
+            }
+            ops.remove(&op).ok_or(Error::OperationNotInitialized)
+        })?;
         if o.needs_auth {
             return Err(Error::UserNotLoggedIn);
         }
@@ -1346,7 +1415,7 @@ impl Core {
             return Err(Error::MechanismInvalid);
         }
         let out = mechs::update(o.kind, &o.mech, o.entry.key()?, &mut o.state, data)?;
-        self.ops.lock().insert(op, o);
+        self.ops.with(op, |ops| ops.insert(op, o));
         Ok(out)
     }
 
@@ -1359,13 +1428,14 @@ impl Core {
         let login = self.login_of(conn)?.ok_or(Error::UserNotLoggedIn)?;
         let password = users::split_pin(pin, &login.user).1;
         self.authenticate(&login.user, password)?;
-        let mut ops = self.ops.lock();
-        let o = ops
-            .get_mut(&op)
-            .filter(|o| o.conn == conn)
-            .ok_or(Error::OperationNotInitialized)?;
-        o.needs_auth = false;
-        Ok(())
+        self.ops.with(op, |ops| {
+            let o = ops
+                .get_mut(&op)
+                .filter(|o| o.conn == conn)
+                .ok_or(Error::OperationNotInitialized)?;
+            o.needs_auth = false;
+            Ok(())
+        })
     }
 
     fn close_session(&self, conn: ConnId, sid: SessionId) -> Result<()> {
@@ -1374,9 +1444,7 @@ impl Core {
             .sessions
             .remove(&sid)
             .ok_or(Error::SessionHandleInvalid)?;
-        self.ops
-            .lock()
-            .retain(|_, o| !(o.conn == conn && o.sid == sid));
+        self.ops.retain(|_, o| !(o.conn == conn && o.sid == sid));
         let mut cache = self.cache.write();
         let dead: Vec<ObjectId> = cache
             .objects
@@ -1396,7 +1464,7 @@ impl Core {
             .write()
             .remove(&conn)
             .ok_or(Error::GeneralError)?;
-        self.ops.lock().retain(|_, o| o.conn != conn);
+        self.ops.retain(|_, o| o.conn != conn);
         {
             let mut cache = self.cache.write();
             let dead: Vec<ObjectId> = cache
@@ -1634,9 +1702,11 @@ impl Core {
                 extra,
             } => Response::Data(self.op_one_shot(conn, op, &data, &extra)?),
             R::OpCancel { conn, op } => {
-                self.ops
-                    .lock()
-                    .retain(|id, o| !(*id == op && o.conn == conn));
+                self.ops.with(op, |ops| {
+                    if ops.get(&op).is_some_and(|o| o.conn == conn) {
+                        ops.remove(&op);
+                    }
+                });
                 Response::Ok
             }
             R::Mechanisms => Response::Mechanisms(mechs::table()),
