@@ -10,7 +10,10 @@
 //! every record up to the last MAC'd one, and says how many follow it unauthenticated.
 //!
 //! Appends take an exclusive lock on `audit.lock` (std `File::lock`), read the last record and
-//! append under it, so several processes never interleave or leave gaps. Nothing here runs on
+//! append under it, so several processes never interleave or leave gaps. A process remembers
+//! where its own last append left the live file (device, inode, length) with that record's
+//! sequence number and hash: while the file is still exactly so under the lock, no other
+//! process has appended and the last record need not be read back. Nothing here runs on
 //! the crypto hot path: crypto operations are only counted (`Counters`).
 
 use std::collections::BTreeMap;
@@ -59,6 +62,29 @@ pub struct AuditLog {
     dir: PathBuf,
     boot: u64,
     key: Mutex<Option<HmacKey>>,
+    /// Where this process's last append left the live file (taken under `key`'s lock).
+    tail: Mutex<Option<Tail>>,
+}
+
+/// The live file as this process's last append left it, and its last record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Tail {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    seq: u64,
+    /// SHA-256 (hex) of the last line.
+    prev: String,
+}
+
+/// (device, inode, length) of a file, `None` if it does not exist.
+fn identity(path: &Path) -> Result<Option<(u64, u64, u64)>> {
+    use std::os::unix::fs::MetadataExt;
+    match std::fs::metadata(path) {
+        Ok(m) => Ok(Some((m.dev(), m.ino(), m.len()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io(e)),
+    }
 }
 
 fn now_us() -> u64 {
@@ -91,6 +117,7 @@ impl AuditLog {
             dir: dir.to_path_buf(),
             boot: 0,
             key: Mutex::new(None),
+            tail: Mutex::new(None),
         };
         let boot = log.with_lock(|_| {
             let p = log.dir.join("audit.boot");
@@ -137,17 +164,27 @@ impl AuditLog {
         response: &str,
     ) -> Result<()> {
         let key_guard = self.key.lock();
+        let mut tail = self.tail.lock();
         self.with_lock(|_| {
-            let (last_seq, prev) = match last_line(&self.live())? {
-                Some(line) => {
-                    let rec: AuditRecord =
-                        serde_json::from_str(&line).map_err(|_| Error::DeviceError)?;
-                    (
-                        rec.seq,
-                        hex::encode(digest(HashAlg::Sha256, line.as_bytes())),
-                    )
-                }
-                None => self.last_of_rotated()?,
+            let live_now = identity(&self.live())?;
+            let known = tail
+                .as_ref()
+                .filter(|t| live_now == Some((t.dev, t.ino, t.len)))
+                .map(|t| (t.seq, t.prev.clone()));
+            *tail = None;
+            let (last_seq, prev) = match known {
+                Some(k) => k,
+                None => match last_line(&self.live())? {
+                    Some(line) => {
+                        let rec: AuditRecord =
+                            serde_json::from_str(&line).map_err(|_| Error::DeviceError)?;
+                        (
+                            rec.seq,
+                            hex::encode(digest(HashAlg::Sha256, line.as_bytes())),
+                        )
+                    }
+                    None => self.last_of_rotated()?,
+                },
             };
             let mut rec = AuditRecord {
                 seq: last_seq + 1,
@@ -167,7 +204,7 @@ impl AuditLog {
             let mut line = serde_json::to_string(&rec).map_err(|_| Error::GeneralError)?;
             line.push('\n');
             let live = self.live();
-            if std::fs::metadata(&live).is_ok_and(|m| m.len() > ROTATE_BYTES) {
+            if live_now.is_some_and(|(_, _, len)| len > ROTATE_BYTES) {
                 // Rotation keeps the chain: the new file's first record hashes the old last line.
                 let first = first_seq(&live)?.unwrap_or(rec.seq);
                 std::fs::rename(&live, self.dir.join(format!("audit.log.{first:020}")))
@@ -179,7 +216,20 @@ impl AuditLog {
                 .open(&live)
                 .map_err(io)?;
             f.write_all(line.as_bytes()).map_err(io)?;
-            f.sync_data().map_err(io)
+            f.sync_data().map_err(io)?;
+            {
+                use std::os::unix::fs::MetadataExt;
+                let m = f.metadata().map_err(io)?;
+                let written = line.trim_end_matches('\n');
+                *tail = Some(Tail {
+                    dev: m.dev(),
+                    ino: m.ino(),
+                    len: m.len(),
+                    seq: rec.seq,
+                    prev: hex::encode(digest(HashAlg::Sha256, written.as_bytes())),
+                });
+            }
+            Ok(())
         })
     }
 
@@ -414,6 +464,48 @@ mod tests {
         assert_eq!(per.get(&1), Some(&n));
         assert_eq!(per.get(&5), None);
         assert_eq!(total, 12 * n, "the unknown mechanism counts as other");
+    }
+
+    #[test]
+    fn appends_of_two_processes_chain() {
+        // Two logs on one store stand for two processes: each remembers where its own last
+        // append left the file, and must notice the other's appends in between.
+        let dir = tempfile::tempdir().unwrap();
+        let a = AuditLog::open(dir.path()).unwrap();
+        let b = AuditLog::open(dir.path()).unwrap();
+        let key = audit_key(&[7u8; 32]).unwrap();
+        a.set_key(Some(audit_key(&[7u8; 32]).unwrap()));
+        b.set_key(Some(audit_key(&[7u8; 32]).unwrap()));
+        for (i, log) in [&a, &a, &b, &a, &b, &b, &a].into_iter().enumerate() {
+            log.append(
+                "CN_DERIVE_KEY",
+                Some("cu1"),
+                None,
+                vec![i.to_string()],
+                "OK",
+            )
+            .unwrap();
+        }
+        assert_eq!(
+            a.verify(&key).unwrap(),
+            Verdict::Ok {
+                count: 7,
+                authenticated: 7
+            }
+        );
+        // A file replaced behind a process's back (same length, other inode) is read again.
+        let path = dir.path().join("audit.log");
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        std::fs::write(&path, &text).unwrap();
+        a.append("CN_DERIVE_KEY", None, None, vec![], "OK").unwrap();
+        assert_eq!(
+            b.verify(&key).unwrap(),
+            Verdict::Ok {
+                count: 8,
+                authenticated: 8
+            }
+        );
     }
 
     #[test]
