@@ -95,6 +95,8 @@ struct Cache {
     sealed: HashMap<ObjectId, Record>,
     /// Records that failed authentication.
     corrupt: HashSet<ObjectId>,
+    /// Session objects by owning session (C_CloseSession drops them without a scan).
+    by_session: FxHashMap<(ConnId, SessionId), HashSet<ObjectId>>,
     feed_pos: u64,
     marker: Option<u64>,
     meta: Option<(Meta, u64)>,
@@ -109,6 +111,9 @@ impl Cache {
             }
         }
         self.by_class.entry(e.obj.class()).or_default().insert(e.id);
+        if let Some(owner) = e.session {
+            self.by_session.entry(owner).or_default().insert(e.id);
+        }
         self.objects.insert(e.id, e);
     }
     fn remove(&mut self, id: ObjectId) -> Option<Arc<Entry>> {
@@ -126,6 +131,14 @@ impl Cache {
         }
         if let Some(set) = self.by_class.get_mut(&e.obj.class()) {
             set.remove(&id);
+        }
+        if let Some(owner) = e.session {
+            if let Some(set) = self.by_session.get_mut(&owner) {
+                set.remove(&id);
+                if set.is_empty() {
+                    self.by_session.remove(&owner);
+                }
+            }
         }
         Some(e)
     }
@@ -204,6 +217,11 @@ impl OpTable {
     /// Work on the shard that holds operation `id`.
     fn with<R>(&self, id: OpId, f: impl FnOnce(&mut FxHashMap<OpId, Op>) -> R) -> R {
         f(&mut self.shard(id.0).lock().ops)
+    }
+
+    /// `retain` over the shard of session `sid` (which holds all its operations).
+    fn retain_session(&self, sid: SessionId, keep: impl FnMut(&OpId, &mut Op) -> bool) {
+        self.shard(sid.0).lock().ops.retain(keep);
     }
 
     fn retain(&self, mut keep: impl FnMut(&OpId, &mut Op) -> bool) {
@@ -1444,14 +1462,14 @@ impl Core {
             .sessions
             .remove(&sid)
             .ok_or(Error::SessionHandleInvalid)?;
-        self.ops.retain(|_, o| !(o.conn == conn && o.sid == sid));
+        self.ops
+            .retain_session(sid, |_, o| !(o.conn == conn && o.sid == sid));
         let mut cache = self.cache.write();
         let dead: Vec<ObjectId> = cache
-            .objects
-            .values()
-            .filter(|e| e.session == Some((conn, sid)))
-            .map(|e| e.id)
-            .collect();
+            .by_session
+            .get(&(conn, sid))
+            .map(|set| set.iter().copied().collect())
+            .unwrap_or_default();
         for id in dead {
             cache.remove(id);
         }
