@@ -181,6 +181,9 @@ struct OpShardInner {
     /// Operations numbered in this shard so far.
     issued: u64,
     ops: FxHashMap<OpId, Op>,
+    /// The sessions of this shard as last checked by C_*Init: (connection, `Core::conn_epoch`
+    /// then, the login then as this shard's own copy).
+    seen: FxHashMap<SessionId, (ConnId, u64, Option<Arc<Login>>)>,
 }
 
 /// Active operations, sharded by session: an operation's id says its shard (`id %
@@ -219,14 +222,43 @@ impl OpTable {
         f(&mut self.shard(id.0).lock().ops)
     }
 
-    /// `retain` over the shard of session `sid` (which holds all its operations).
+    /// `retain` over the shard of session `sid` (which holds all its operations); forgets
+    /// what `remember` noted about the session.
     fn retain_session(&self, sid: SessionId, keep: impl FnMut(&OpId, &mut Op) -> bool) {
-        self.shard(sid.0).lock().ops.retain(keep);
+        let mut shard = self.shard(sid.0).lock();
+        shard.ops.retain(keep);
+        shard.seen.remove(&sid);
+    }
+
+    /// The login of session `sid` of `conn` noted at `epoch`, if that is still the epoch.
+    fn seen(&self, conn: ConnId, sid: SessionId, epoch: u64) -> Option<Option<Arc<Login>>> {
+        match self.shard(sid.0).lock().seen.get(&sid) {
+            Some((c, e, login)) if *c == conn && *e == epoch => Some(login.clone()),
+            _ => None,
+        }
+    }
+
+    /// Note that session `sid` of `conn` was valid with `login` at `epoch`. The shard keeps
+    /// its own copy of the login, so its reference count is written by this shard's threads
+    /// only.
+    fn remember(&self, conn: ConnId, sid: SessionId, epoch: u64, login: Option<&Login>) {
+        let copy = login.map(|l| Arc::new(l.clone()));
+        self.shard(sid.0)
+            .lock()
+            .seen
+            .insert(sid, (conn, epoch, copy));
     }
 
     fn retain(&self, mut keep: impl FnMut(&OpId, &mut Op) -> bool) {
         for shard in self.shards.iter() {
             shard.0.lock().ops.retain(&mut keep);
+        }
+    }
+
+    /// Forget what `remember` noted about the sessions of `conn`.
+    fn forget_conn(&self, conn: ConnId) {
+        for shard in self.shards.iter() {
+            shard.0.lock().seen.retain(|_, (c, _, _)| *c != conn);
         }
     }
 }
@@ -246,6 +278,9 @@ pub struct Core {
     keys: RwLock<Keys>,
     cache: RwLock<Cache>,
     ops: OpTable,
+    /// Bumped whenever a connection's login or sessions change (login, logout, open and
+    /// close session, disconnect): a session check noted at an epoch holds while it lasts.
+    conn_epoch: AtomicU64,
     next: AtomicU64,
     audit: AuditLog,
     counters: Counters,
@@ -278,6 +313,7 @@ impl Core {
             keys: RwLock::new(Keys::default()),
             cache: RwLock::new(Cache::default()),
             ops: OpTable::default(),
+            conn_epoch: AtomicU64::new(0),
             next: AtomicU64::new(1),
         };
         core.ensure_meta()?;
@@ -893,6 +929,7 @@ impl Core {
             user: name.clone(),
             role: rec.role,
         }));
+        self.conn_epoch.fetch_add(1, Ordering::AcqRel);
         Ok(Response::LoggedIn {
             user: name,
             role: rec.role,
@@ -901,8 +938,12 @@ impl Core {
 
     fn logout(&self, conn: ConnId) -> Result<()> {
         let c = self.conn(conn)?;
-        if c.lock().login.take().is_none() {
-            return Err(Error::UserNotLoggedIn);
+        {
+            let mut guard = c.lock();
+            if guard.login.take().is_none() {
+                return Err(Error::UserNotLoggedIn);
+            }
+            self.conn_epoch.fetch_add(1, Ordering::AcqRel);
         }
         // Operations of this connection end with the login.
         self.ops.retain(|_, op| op.conn != conn);
@@ -1193,7 +1234,18 @@ impl Core {
         mech: Mechanism,
         key: ObjectId,
     ) -> Result<OpId> {
-        let login = self.session_login(conn, sid)?;
+        // The session and login check, from this session's shard when nothing changed since
+        // the last C_*Init of the session (the epoch is read first: a change meanwhile leaves
+        // the note stale, never wrong).
+        let epoch = self.conn_epoch.load(Ordering::Acquire);
+        let login = match self.ops.seen(conn, sid, epoch) {
+            Some(login) => login,
+            None => {
+                let login = self.session_login(conn, sid)?;
+                self.ops.remember(conn, sid, epoch, login.as_deref());
+                login
+            }
+        };
         if login.as_deref().is_some_and(|l| l.role != Role::CryptoUser) {
             // Admins never use keys.
             return Err(Error::UserNotLoggedIn);
@@ -1462,6 +1514,7 @@ impl Core {
             .sessions
             .remove(&sid)
             .ok_or(Error::SessionHandleInvalid)?;
+        self.conn_epoch.fetch_add(1, Ordering::AcqRel);
         self.ops
             .retain_session(sid, |_, o| !(o.conn == conn && o.sid == sid));
         let mut cache = self.cache.write();
@@ -1482,7 +1535,9 @@ impl Core {
             .write()
             .remove(&conn)
             .ok_or(Error::GeneralError)?;
+        self.conn_epoch.fetch_add(1, Ordering::AcqRel);
         self.ops.retain(|_, o| o.conn != conn);
+        self.ops.forget_conn(conn);
         {
             let mut cache = self.cache.write();
             let dead: Vec<ObjectId> = cache
@@ -1630,6 +1685,7 @@ impl Core {
             }
             R::OpenSession { conn, sid, rw } => {
                 self.conn(conn)?.lock().sessions.insert(sid, rw);
+                self.conn_epoch.fetch_add(1, Ordering::AcqRel);
                 Response::Ok
             }
             R::CloseSession { conn, sid } => {
