@@ -1112,3 +1112,86 @@ pub(super) fn fork_generation() -> u64 {
 
 static FORK_GENERATION_FALLBACK: std::sync::atomic::AtomicU64 =
     std::sync::atomic::AtomicU64::new(1 << 63);
+
+// ---------------------------------------------------------------------------------------------
+// AES-GCM, out of place
+
+/// An AES-GCM key prepared once (aws-lc `EVP_AEAD_CTX`, 128-bit tags, 96-bit nonces), for
+/// sealing from the caller's input straight into the caller's output buffer: aws-lc-rs only
+/// seals in place, which costs a copy of the whole input first.
+pub(super) struct AeadGcm(NonNull<sys::EVP_AEAD_CTX>);
+
+// SAFETY: the context is immutable after creation; aws-lc's seal and open take it `const` and
+// keep no per-call state in it, so it may be used from several threads at once.
+unsafe impl Send for AeadGcm {}
+// SAFETY: as above.
+unsafe impl Sync for AeadGcm {}
+
+impl Drop for AeadGcm {
+    fn drop(&mut self) {
+        // SAFETY: we own the context; freeing it cleanses its key schedule.
+        unsafe { sys::EVP_AEAD_CTX_free(self.0.as_ptr()) }
+    }
+}
+
+impl AeadGcm {
+    /// `key` must be 16, 24 or 32 bytes, else `KeySizeRange`.
+    pub(super) fn new(key: &[u8]) -> Result<AeadGcm> {
+        // SAFETY: these return pointers to static method tables.
+        let aead = unsafe {
+            match key.len() {
+                16 => sys::EVP_aead_aes_128_gcm(),
+                24 => sys::EVP_aead_aes_192_gcm(),
+                32 => sys::EVP_aead_aes_256_gcm(),
+                _ => return Err(Error::KeySizeRange),
+            }
+        };
+        // SAFETY: `key` is valid for `key.len()` bytes; tag length 0 asks for the default (16).
+        let ctx = unsafe { sys::EVP_AEAD_CTX_new(aead, key.as_ptr(), key.len(), 0) };
+        match NonNull::new(ctx) {
+            Some(p) => Ok(AeadGcm(p)),
+            None => fail(),
+        }
+    }
+
+    /// Encrypts `pt` into `ct` (the same length; distinct buffers) under a 12-byte `nonce`,
+    /// and returns the full 16-byte tag.
+    pub(super) fn seal(
+        &self,
+        nonce: &[u8; 12],
+        aad: &[u8],
+        pt: &[u8],
+        ct: &mut [u8],
+    ) -> Result<[u8; 16]> {
+        if ct.len() != pt.len() {
+            return fail();
+        }
+        let mut tag = [0u8; 16];
+        let mut tag_len = 0usize;
+        // SAFETY: `ct` and `pt` are valid for `pt.len()` bytes and do not overlap (a `&mut`
+        // and a `&` slice); `tag` has room for the 16-byte tag; nonce and AAD are valid for
+        // their lengths; no extra input.
+        let rc = unsafe {
+            sys::EVP_AEAD_CTX_seal_scatter(
+                self.0.as_ptr(),
+                ct.as_mut_ptr(),
+                tag.as_mut_ptr(),
+                &mut tag_len,
+                tag.len(),
+                nonce.as_ptr(),
+                nonce.len(),
+                pt.as_ptr(),
+                pt.len(),
+                ptr::null(),
+                0,
+                aad.as_ptr(),
+                aad.len(),
+            )
+        };
+        check(rc)?;
+        if tag_len != tag.len() {
+            return fail();
+        }
+        Ok(tag)
+    }
+}
