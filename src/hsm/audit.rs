@@ -10,7 +10,9 @@
 //! every record up to the last MAC'd one, and says how many follow it unauthenticated.
 //!
 //! Appends take an exclusive lock on `audit.lock` (std `File::lock`), read the last record and
-//! append under it, so several processes never interleave or leave gaps. A process remembers
+//! append under it, so several processes never interleave or leave gaps. A process keeps the
+//! lock file and the live file open between appends, reused while their paths still name the
+//! same files (device and inode, checked under the lock). It also remembers
 //! where its own last append left the live file (device, inode, length) with that record's
 //! sequence number and hash: while the file is still exactly so under the lock, no other
 //! process has appended and the last record need not be read back. Nothing here runs on
@@ -62,8 +64,42 @@ pub struct AuditLog {
     dir: PathBuf,
     boot: u64,
     key: Mutex<Option<HmacKey>>,
-    /// Where this process's last append left the live file (taken under `key`'s lock).
-    tail: Mutex<Option<Tail>>,
+    /// What appends keep between calls (taken under `key`'s lock).
+    appender: Mutex<Appender>,
+    /// Rotate beyond this size (`ROTATE_BYTES`; smaller in tests).
+    rotate_at: u64,
+}
+
+/// Kept between appends: the lock file and live file open (each with the device and inode it
+/// was opened at, reused while the path still names that file) and where this process's last
+/// append left the live file.
+#[derive(Default)]
+struct Appender {
+    lock: Option<(File, (u64, u64))>,
+    live: Option<(File, (u64, u64))>,
+    tail: Option<Tail>,
+}
+
+/// `file`, reused if it is still the file at `path` (`now`: its identity), else `path`
+/// opened afresh (created if missing) with `options`.
+fn reopen<'a>(
+    slot: &'a mut Option<(File, (u64, u64))>,
+    path: &Path,
+    now: Option<(u64, u64, u64)>,
+    options: &OpenOptions,
+) -> Result<&'a File> {
+    use std::os::unix::fs::MetadataExt;
+    let current = matches!((&*slot, now), (Some((_, id)), Some((d, i, _))) if *id == (d, i));
+    if !current {
+        *slot = None;
+        let f = options.open(path).map_err(io)?;
+        let m = f.metadata().map_err(io)?;
+        *slot = Some((f, (m.dev(), m.ino())));
+    }
+    match slot {
+        Some((f, _)) => Ok(f),
+        None => Err(Error::GeneralError),
+    }
 }
 
 /// The live file as this process's last append left it, and its last record.
@@ -117,7 +153,8 @@ impl AuditLog {
             dir: dir.to_path_buf(),
             boot: 0,
             key: Mutex::new(None),
-            tail: Mutex::new(None),
+            appender: Mutex::new(Appender::default()),
+            rotate_at: ROTATE_BYTES,
         };
         let boot = log.with_lock(|_| {
             let p = log.dir.join("audit.boot");
@@ -164,8 +201,15 @@ impl AuditLog {
         response: &str,
     ) -> Result<()> {
         let key_guard = self.key.lock();
-        let mut tail = self.tail.lock();
-        self.with_lock(|_| {
+        let mut appender = self.appender.lock();
+        let Appender { lock, live, tail } = &mut *appender;
+        let lock_path = self.dir.join("audit.lock");
+        let lock_now = identity(&lock_path)?;
+        let mut options = OpenOptions::new();
+        options.create(true).truncate(false).write(true);
+        let lock = reopen(lock, &lock_path, lock_now, &options)?;
+        lock.lock().map_err(io)?;
+        let result = (|| {
             let live_now = identity(&self.live())?;
             let known = tail
                 .as_ref()
@@ -203,18 +247,18 @@ impl AuditLog {
             }
             let mut line = serde_json::to_string(&rec).map_err(|_| Error::GeneralError)?;
             line.push('\n');
-            let live = self.live();
-            if live_now.is_some_and(|(_, _, len)| len > ROTATE_BYTES) {
+            let live_path = self.live();
+            let mut live_now = live_now;
+            if live_now.is_some_and(|(_, _, len)| len > self.rotate_at) {
                 // Rotation keeps the chain: the new file's first record hashes the old last line.
-                let first = first_seq(&live)?.unwrap_or(rec.seq);
-                std::fs::rename(&live, self.dir.join(format!("audit.log.{first:020}")))
+                let first = first_seq(&live_path)?.unwrap_or(rec.seq);
+                std::fs::rename(&live_path, self.dir.join(format!("audit.log.{first:020}")))
                     .map_err(io)?;
+                live_now = None;
             }
-            let mut f = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&live)
-                .map_err(io)?;
+            let mut append = OpenOptions::new();
+            append.create(true).append(true);
+            let mut f = reopen(live, &live_path, live_now, &append)?;
             f.write_all(line.as_bytes()).map_err(io)?;
             f.sync_data().map_err(io)?;
             {
@@ -230,7 +274,9 @@ impl AuditLog {
                 });
             }
             Ok(())
-        })
+        })();
+        let _ = lock.unlock();
+        result
     }
 
     /// (last seq, hash of last line) from the newest rotated file, or the start of the chain.
@@ -464,6 +510,50 @@ mod tests {
         assert_eq!(per.get(&1), Some(&n));
         assert_eq!(per.get(&5), None);
         assert_eq!(total, 12 * n, "the unknown mechanism counts as other");
+    }
+
+    #[test]
+    fn rotation_with_two_processes_keeps_the_chain() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = AuditLog::open(dir.path()).unwrap();
+        let mut b = AuditLog::open(dir.path()).unwrap();
+        a.rotate_at = 1500;
+        b.rotate_at = 1500;
+        let key = audit_key(&[5u8; 32]).unwrap();
+        a.set_key(Some(audit_key(&[5u8; 32]).unwrap()));
+        b.set_key(Some(audit_key(&[5u8; 32]).unwrap()));
+        for i in 0..40 {
+            let log = if i % 3 == 0 { &b } else { &a };
+            log.append(
+                "CN_DERIVE_KEY",
+                Some("cu1"),
+                None,
+                vec![i.to_string()],
+                "OK",
+            )
+            .unwrap();
+        }
+        let rotated = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with("audit.log.")
+            })
+            .count();
+        assert!(
+            rotated >= 3,
+            "the live file rotated ({rotated} rotated files)"
+        );
+        assert_eq!(
+            b.verify(&key).unwrap(),
+            Verdict::Ok {
+                count: 40,
+                authenticated: 40
+            }
+        );
     }
 
     #[test]
