@@ -72,7 +72,9 @@ pub struct AuditLog {
 
 /// Kept between appends: the lock file and live file open (each with the device and inode it
 /// was opened at, reused while the path still names that file) and where this process's last
-/// append left the live file.
+/// append left the live file. (A forked child shares these open files' locks with its
+/// parent, so it must not append through an inherited `AuditLog`: the PKCS#11 layer never
+/// uses the parent's core in a child, it opens its own.)
 #[derive(Default)]
 struct Appender {
     lock: Option<(File, (u64, u64))>,
