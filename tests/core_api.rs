@@ -770,3 +770,45 @@ fn user_and_key_quotas() {
         ],
     });
 }
+
+#[test]
+fn key_use_follows_login_changes_and_session_close() {
+    // C_*Init remembers a session's login per session; every login, logout and session change
+    // must be seen by the next C_*Init.
+    let dir = tempfile::tempdir().unwrap();
+    let t = T::new(dir.path(), Transport::Direct);
+    activate(&t);
+    let sid = t.session(1, true);
+    t.login(UserType::User, "cu1:cu1-password").unwrap();
+    let key = t.object(Request::GenerateKey {
+        conn: t.conn,
+        sid,
+        mech: Mechanism::AesKeyGen,
+        template: vec![
+            a(CKA_VALUE_LEN, AttrValue::Ulong(32)),
+            a(CKA_TOKEN, AttrValue::Bool(true)),
+            a(CKA_PRIVATE, AttrValue::Bool(false)),
+            a(CKA_ENCRYPT, AttrValue::Bool(true)),
+        ],
+    });
+    let gcm = || {
+        Mechanism::AesGcm(GcmParams {
+            iv: vec![1; 12],
+            aad: Vec::new(),
+            tag_bits: 128,
+        })
+    };
+    let encrypt = |t: &T, sid| t.op(sid, OpKind::Encrypt, gcm(), key, b"data", &[]);
+    encrypt(&t, sid).unwrap();
+    encrypt(&t, sid).unwrap();
+    // An admin never uses keys: the remembered crypto-user login must not linger.
+    t.ok(Request::Logout { conn: t.conn });
+    t.login(UserType::So, "so-password").unwrap();
+    assert_eq!(encrypt(&t, sid).err(), Some(Error::UserNotLoggedIn));
+    t.ok(Request::Logout { conn: t.conn });
+    t.login(UserType::User, "cu1:cu1-password").unwrap();
+    encrypt(&t, sid).unwrap();
+    // A closed session is no session.
+    t.ok(Request::CloseSession { conn: t.conn, sid });
+    assert_eq!(encrypt(&t, sid).err(), Some(Error::SessionHandleInvalid));
+}

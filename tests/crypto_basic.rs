@@ -21,11 +21,11 @@ use signature::Verifier;
 black_box_suite! {
     steps: [
         activate, secret_keys, aes_modes, digests_and_random, rsa_signatures, ec_signatures,
-        hmac, misuse, output_buffers,
+        hmac, misuse, output_buffers, in_place,
     ];
     scenarios: [
         secret_key_generation, aes_gcm_and_cbc, digest_and_random, rsa_sign_verify, ec_sign_verify,
-        hmac_sign_verify, key_misuse, output_buffer_protocol,
+        hmac_sign_verify, key_misuse, output_buffer_protocol, in_place_and_exact_buffers,
     ];
 }
 
@@ -848,5 +848,219 @@ fn output_buffers(ctx: &Ctx) {
         raw.sign(h, msg, Some(64)).0,
         CKR_OPERATION_NOT_INITIALIZED,
         "C_Sign without C_SignInit",
+    );
+}
+
+// ---------------------------------------------------------------------------- in place
+
+fn in_place_and_exact_buffers(env: &Env) {
+    scenario_steps(env, "in_place");
+}
+
+/// C_EncryptInit / C_DecryptInit / C_SignInit through the raw function list.
+fn raw_init(
+    hsm: &Hsm,
+    h: CK_SESSION_HANDLE,
+    kind: &str,
+    mech: CK_MECHANISM_TYPE,
+    param: &mut [u8],
+    key: &ObjectHandle,
+) -> CK_RV {
+    let mut m = CK_MECHANISM {
+        mechanism: mech,
+        pParameter: if param.is_empty() {
+            std::ptr::null_mut()
+        } else {
+            param.as_mut_ptr().cast()
+        },
+        ulParameterLen: param.len() as CK_ULONG,
+    };
+    let f = hsm.raw.functions();
+    // SAFETY: `m` and its parameter outlive the call.
+    unsafe {
+        match kind {
+            "encrypt" => f.C_EncryptInit(h, &mut m, key.handle()),
+            "decrypt" => f.C_DecryptInit(h, &mut m, key.handle()),
+            _ => f.C_SignInit(h, &mut m, key.handle()),
+        }
+    }
+}
+
+/// C_Encrypt / C_Decrypt / C_Sign whose input is `buf[..len]` and whose output buffer is
+/// `buf` itself (in place) or, with `separate`, a fresh buffer of `cap` bytes.
+fn raw_run(
+    hsm: &Hsm,
+    h: CK_SESSION_HANDLE,
+    kind: &str,
+    buf: &mut Vec<u8>,
+    len: usize,
+    cap: usize,
+) -> (CK_RV, usize) {
+    buf.resize(buf.len().max(cap), 0);
+    let p = buf.as_mut_ptr();
+    let mut out_len = cap as CK_ULONG;
+    let f = hsm.raw.functions();
+    // SAFETY: `buf` holds `len` input bytes and has room for `cap` output bytes; PKCS#11
+    // allows the output to be the input's buffer.
+    let rv = unsafe {
+        match kind {
+            "encrypt" => f.C_Encrypt(h, p, len as CK_ULONG, p, &mut out_len),
+            "decrypt" => f.C_Decrypt(h, p, len as CK_ULONG, p, &mut out_len),
+            _ => f.C_Sign(h, p, len as CK_ULONG, p, &mut out_len),
+        }
+    };
+    (rv, out_len as usize)
+}
+
+fn in_place(ctx: &Ctx) {
+    let hsm = ctx.init();
+    let s = hsm.user(CU1);
+    let h = s.handle();
+    let key = secret_key(&s, KeyType::AES, &unhex(GCM_KEY));
+    let iv = [7u8; 16];
+    let pt: Vec<u8> = (0u8..20).collect();
+
+    // CBC-PAD in place (input and output the same buffer), as the spec allows.
+    let want = s.encrypt(&Mechanism::AesCbcPad(iv), key, &pt).unwrap();
+    assert_eq!(want.len(), 32);
+    let mut buf = pt.clone();
+    let mut p = iv.to_vec();
+    assert_rv(
+        raw_init(&hsm, h, "encrypt", CKM_AES_CBC_PAD, &mut p, &key),
+        CKR_OK,
+        "init",
+    );
+    let (rv, n) = raw_run(&hsm, h, "encrypt", &mut buf, pt.len(), 32);
+    assert_rv(rv, CKR_OK, "C_Encrypt in place");
+    assert_eq!(hex(&buf[..n]), hex(&want), "in-place CBC-PAD ciphertext");
+    assert_rv(
+        raw_init(&hsm, h, "decrypt", CKM_AES_CBC_PAD, &mut p, &key),
+        CKR_OK,
+        "init",
+    );
+    let (rv, n) = raw_run(&hsm, h, "decrypt", &mut buf, 32, 32);
+    assert_rv(rv, CKR_OK, "C_Decrypt in place");
+    assert_eq!(&buf[..n], &pt[..], "in-place CBC-PAD plaintext");
+
+    // Bad padding: one error, and no decrypted bytes left in the caller's buffer.
+    let mut bad = want.clone();
+    bad[31] ^= 0x55;
+    let mut out = vec![0xeeu8; 32];
+    assert_rv(
+        raw_init(&hsm, h, "decrypt", CKM_AES_CBC_PAD, &mut p, &key),
+        CKR_OK,
+        "init",
+    );
+    let mut out_len = 32 as CK_ULONG;
+    // SAFETY: live buffers of the lengths given.
+    let rv = unsafe {
+        hsm.raw
+            .functions()
+            .C_Decrypt(h, bad.as_mut_ptr(), 32, out.as_mut_ptr(), &mut out_len)
+    };
+    assert_rv(rv, CKR_ENCRYPTED_DATA_INVALID, "bad padding");
+    assert!(
+        !out.windows(16).any(|w| w == &pt[..16]),
+        "plaintext left behind after a padding failure"
+    );
+
+    // GCM: exact size queries, an exact-size plaintext buffer, a tampered tag.
+    let mut gcm = CK_GCM_PARAMS {
+        pIv: iv.as_ptr() as *mut u8,
+        ulIvLen: 12,
+        ulIvBits: 96,
+        pAAD: std::ptr::null_mut(),
+        ulAADLen: 0,
+        ulTagBits: 128,
+    };
+    // SAFETY: a plain C struct viewed as bytes for the duration of the init calls.
+    let gcm_bytes = unsafe {
+        std::slice::from_raw_parts_mut(
+            (&mut gcm as *mut CK_GCM_PARAMS).cast::<u8>(),
+            std::mem::size_of::<CK_GCM_PARAMS>(),
+        )
+    };
+    assert_rv(
+        raw_init(&hsm, h, "encrypt", CKM_AES_GCM, gcm_bytes, &key),
+        CKR_OK,
+        "init",
+    );
+    let (rv, n, _) = hsm.raw.encrypt(h, &pt, None);
+    assert_rv(rv, CKR_OK, "GCM size query");
+    assert_eq!(n as usize, pt.len() + 16, "the exact GCM output length");
+    let (rv, _, ct) = hsm.raw.encrypt(h, &pt, Some(n as usize));
+    assert_rv(rv, CKR_OK, "GCM encrypt");
+    assert_eq!(ct.len(), pt.len() + 16);
+    for exact in [true, false] {
+        assert_rv(
+            raw_init(&hsm, h, "decrypt", CKM_AES_GCM, gcm_bytes, &key),
+            CKR_OK,
+            "init",
+        );
+        let cap = if exact { pt.len() } else { ct.len() };
+        let mut out = vec![0u8; cap];
+        let mut out_len = cap as CK_ULONG;
+        let mut input = ct.clone();
+        // SAFETY: live buffers of the lengths given.
+        let rv = unsafe {
+            hsm.raw.functions().C_Decrypt(
+                h,
+                input.as_mut_ptr(),
+                input.len() as CK_ULONG,
+                out.as_mut_ptr(),
+                &mut out_len,
+            )
+        };
+        assert_rv(rv, CKR_OK, "GCM decrypt");
+        assert_eq!(&out[..out_len as usize], &pt[..]);
+    }
+    let mut forged = ct.clone();
+    forged[0] ^= 1;
+    assert_rv(
+        raw_init(&hsm, h, "decrypt", CKM_AES_GCM, gcm_bytes, &key),
+        CKR_OK,
+        "init",
+    );
+    let mut out = vec![0u8; forged.len()];
+    let mut out_len = forged.len() as CK_ULONG;
+    // SAFETY: live buffers of the lengths given.
+    let rv = unsafe {
+        hsm.raw.functions().C_Decrypt(
+            h,
+            forged.as_mut_ptr(),
+            forged.len() as CK_ULONG,
+            out.as_mut_ptr(),
+            &mut out_len,
+        )
+    };
+    assert_rv(rv, CKR_ENCRYPTED_DATA_INVALID, "forged GCM ciphertext");
+    assert!(
+        out.iter().all(|b| *b == 0),
+        "unauthenticated plaintext left behind"
+    );
+
+    // HMAC: size query, too small, then the MAC, the same as through the cryptoki crate.
+    let mac_key = secret_key(&s, KeyType::GENERIC_SECRET, &[0x0b; 20]);
+    let want = s
+        .sign(&Mechanism::Sha256Hmac, mac_key, b"Hi There")
+        .unwrap();
+    assert_rv(
+        raw_init(&hsm, h, "sign", CKM_SHA256_HMAC, &mut [], &mac_key),
+        CKR_OK,
+        "init",
+    );
+    let (rv, n, _) = hsm.raw.sign(h, b"Hi There", None);
+    assert_rv(rv, CKR_OK, "HMAC size query");
+    assert_eq!(n, 32);
+    let (rv, n, _) = hsm.raw.sign(h, b"Hi There", Some(31));
+    assert_rv(rv, CKR_BUFFER_TOO_SMALL, "HMAC into 31 bytes");
+    assert_eq!(n, 32);
+    let (rv, _, mac) = hsm.raw.sign(h, b"Hi There", Some(32));
+    assert_rv(rv, CKR_OK, "HMAC");
+    assert_eq!(hex(&mac), hex(&want));
+    assert_eq!(
+        hex(&mac),
+        "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7",
+        "RFC 4231 test case 1"
     );
 }

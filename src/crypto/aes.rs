@@ -24,6 +24,8 @@ pub struct AesKey {
     key: Zeroizing<Vec<u8>>,
     schedule: AesSchedule,
     gcm: aead::LessSafeKey,
+    /// The same GCM key for sealing out of place (input to output without a copy first).
+    gcm_out_of_place: raw::AeadGcm,
     cmac: OnceLock<cmac::Key>,
 }
 
@@ -47,6 +49,7 @@ impl AesKey {
             key: Zeroizing::new(key.to_vec()),
             schedule: AesSchedule::new(key)?,
             gcm: aead::LessSafeKey::new(gcm),
+            gcm_out_of_place: raw::AeadGcm::new(key)?,
             cmac: OnceLock::new(),
         })
     }
@@ -127,6 +130,174 @@ impl AesKey {
             .len();
         buf.truncate(pt_len);
         Ok(buf)
+    }
+
+    /// AES-GCM encryption straight into `out`: ct || tag, `pt.len() + tag_len` bytes, sealed
+    /// from `pt` into `out` (no copy first). `Ok(None)` when `out` is too small or the IV is not 96 bits (the caller then
+    /// uses [`AesKey::gcm_seal`]); errors as `gcm_seal`.
+    pub fn gcm_seal_into(
+        &self,
+        iv: &[u8],
+        aad: &[u8],
+        pt: &[u8],
+        tag_len: usize,
+        out: &mut [u8],
+    ) -> Result<Option<usize>> {
+        Self::check_gcm_params(iv, tag_len)?;
+        if iv.len() != aead::NONCE_LEN {
+            return Ok(None);
+        }
+        let n = pt.len().checked_add(tag_len).ok_or(Error::DataLenRange)?;
+        let Some(out) = out.get_mut(..n) else {
+            return Ok(None);
+        };
+        let nonce: &[u8; aead::NONCE_LEN] =
+            iv.try_into().map_err(|_| Error::MechanismParamInvalid)?;
+        let (ct, tag_out) = out.split_at_mut(pt.len());
+        // A truncated GCM tag is the prefix of the full tag (SP 800-38D §5.2.1.2).
+        let tag = self
+            .gcm_out_of_place
+            .seal(nonce, aad, pt, ct)
+            .map_err(|_| Error::DataLenRange)?;
+        tag_out.copy_from_slice(&tag[..tag_len]);
+        Ok(Some(n))
+    }
+
+    /// AES-GCM decryption of ct || tag straight into `out`, opened in place: the plaintext
+    /// length. `Ok(None)` when `out` cannot hold `ct_tag` or the IV/tag length needs the EVP
+    /// path (the caller then uses [`AesKey::gcm_open`]). On an authentication failure `out`
+    /// is wiped; errors as `gcm_open`.
+    pub fn gcm_open_into(
+        &self,
+        iv: &[u8],
+        aad: &[u8],
+        ct_tag: &[u8],
+        tag_len: usize,
+        out: &mut [u8],
+    ) -> Result<Option<usize>> {
+        Self::check_gcm_params(iv, tag_len)?;
+        if ct_tag.len() < tag_len {
+            return Err(Error::EncryptedDataLenRange);
+        }
+        if iv.len() != aead::NONCE_LEN || tag_len != BLOCK {
+            return Ok(None);
+        }
+        let Some(buf) = out.get_mut(..ct_tag.len()) else {
+            return Ok(None);
+        };
+        let nonce =
+            aead::Nonce::try_assume_unique_for_key(iv).map_err(|_| Error::MechanismParamInvalid)?;
+        buf.copy_from_slice(ct_tag);
+        match self.gcm.open_in_place(nonce, aead::Aad::from(aad), buf) {
+            Ok(pt) => Ok(Some(pt.len())),
+            Err(_) => {
+                // Never leave unauthenticated plaintext behind.
+                raw::cleanse(buf);
+                Err(Error::EncryptedDataInvalid)
+            }
+        }
+    }
+
+    /// ECB straight into `out` (`data.len()` bytes, a multiple of 16, else `DataLenRange` /
+    /// `EncryptedDataLenRange`). `Ok(None)` when `out` is too small.
+    pub fn ecb_into(&self, data: &[u8], encrypt: bool, out: &mut [u8]) -> Result<Option<usize>> {
+        if !data.len().is_multiple_of(BLOCK) {
+            return Err(if encrypt {
+                Error::DataLenRange
+            } else {
+                Error::EncryptedDataLenRange
+            });
+        }
+        let Some(out) = out.get_mut(..data.len()) else {
+            return Ok(None);
+        };
+        out.copy_from_slice(data);
+        self.schedule.ecb(out, encrypt);
+        Ok(Some(data.len()))
+    }
+
+    /// CBC encryption straight into `out` (as [`AesKey::cbc_encrypt`]); `Ok(None)` when `out`
+    /// is too small.
+    pub fn cbc_encrypt_into(
+        &self,
+        iv: &[u8; 16],
+        data: &[u8],
+        pad: bool,
+        out: &mut [u8],
+    ) -> Result<Option<usize>> {
+        let n = if pad {
+            data.len() - data.len() % BLOCK + BLOCK
+        } else {
+            if !data.len().is_multiple_of(BLOCK) {
+                return Err(Error::DataLenRange);
+            }
+            data.len()
+        };
+        let Some(out) = out.get_mut(..n) else {
+            return Ok(None);
+        };
+        let (body, padding) = out.split_at_mut(data.len());
+        body.copy_from_slice(data);
+        padding.fill((n - data.len()) as u8);
+        let mut iv = *iv;
+        self.schedule.cbc(out, &mut iv, true);
+        Ok(Some(n))
+    }
+
+    /// CBC decryption straight into `out` (as [`AesKey::cbc_decrypt`], decrypted in place, so
+    /// `out` must hold `data.len()` bytes, else `Ok(None)`). On bad padding `out` is wiped.
+    pub fn cbc_decrypt_into(
+        &self,
+        iv: &[u8; 16],
+        data: &[u8],
+        pad: bool,
+        out: &mut [u8],
+    ) -> Result<Option<usize>> {
+        if !data.len().is_multiple_of(BLOCK) || (pad && data.is_empty()) {
+            return Err(Error::EncryptedDataLenRange);
+        }
+        let Some(out) = out.get_mut(..data.len()) else {
+            return Ok(None);
+        };
+        out.copy_from_slice(data);
+        let mut iv = *iv;
+        self.schedule.cbc(out, &mut iv, false);
+        if !pad {
+            return Ok(Some(data.len()));
+        }
+        match unpad_len(out) {
+            Ok(keep) => {
+                raw::cleanse(&mut out[keep..]);
+                Ok(Some(keep))
+            }
+            Err(e) => {
+                raw::cleanse(out);
+                Err(e)
+            }
+        }
+    }
+
+    /// CTR straight into `out` (as [`AesKey::ctr_xor`]); `Ok(None)` when `out` is too small.
+    pub fn ctr_into(
+        &self,
+        counter_block: &[u8; 16],
+        counter_bits: usize,
+        data: &[u8],
+        out: &mut [u8],
+    ) -> Result<Option<usize>> {
+        let blocks = data.len().div_ceil(BLOCK) as u128;
+        if blocks > ctr_blocks_available(counter_block, counter_bits)? {
+            return Err(Error::DataLenRange);
+        }
+        let Some(out) = out.get_mut(..data.len()) else {
+            return Ok(None);
+        };
+        out.copy_from_slice(data);
+        let mut counter = *counter_block;
+        let mut ks = Zeroizing::new([0u8; BLOCK]);
+        let mut used = 0;
+        self.schedule.ctr(out, &mut counter, &mut ks, &mut used);
+        Ok(Some(data.len()))
     }
 
     // ---- ECB / CBC -----------------------------------------------------------------------
@@ -539,6 +710,76 @@ mod tests {
     const K256: &str = "603deb1015ca71be2b73aef0857d77811f352c073b6108d72d9810a30914dff4";
     const PT: &str = "6bc1bee22e409f96e93d7e117393172aae2d8a571e03ac9c9eb76fac45af8e51\
                       30c81c46a35ce411e5fbc1191a0a52eff69f2445df4f9b17ad2b417be66c3710";
+
+    #[test]
+    fn into_forms_match_the_allocating_ones() {
+        for key_len in [16, 24, 32] {
+            let k = AesKey::new(&vec![0x42; key_len]).unwrap();
+            let iv12 = [9u8; 12];
+            let iv16 = [3u8; 16];
+            for len in [0usize, 1, 15, 16, 17, 64, 1000] {
+                let pt: Vec<u8> = (0..len).map(|i| (i * 7) as u8).collect();
+                let mut out = vec![0u8; len + 32];
+                for (tag_len, aad) in [(16, &b""[..]), (12, &b"aad"[..]), (4, &b"x"[..])] {
+                    let want = k.gcm_seal(&iv12, aad, &pt, tag_len).unwrap();
+                    let n = k
+                        .gcm_seal_into(&iv12, aad, &pt, tag_len, &mut out)
+                        .unwrap()
+                        .unwrap();
+                    assert_eq!(&out[..n], &want[..], "GCM seal, {len} bytes, tag {tag_len}");
+                    assert_eq!(
+                        k.gcm_seal_into(&iv12, aad, &pt, tag_len, &mut out[..n - 1])
+                            .unwrap(),
+                        None,
+                        "too small an output"
+                    );
+                }
+                let ct = k.gcm_seal(&iv12, b"a", &pt, 16).unwrap();
+                let n = k
+                    .gcm_open_into(&iv12, b"a", &ct, 16, &mut out)
+                    .unwrap()
+                    .unwrap();
+                assert_eq!(&out[..n], &pt[..]);
+                let mut bad = ct.clone();
+                bad[0] ^= 1;
+                assert_eq!(
+                    k.gcm_open_into(&iv12, b"a", &bad, 16, &mut out)
+                        .unwrap_err(),
+                    Error::EncryptedDataInvalid
+                );
+                assert!(out[..bad.len()].iter().all(|b| *b == 0), "wiped on failure");
+                for pad in [false, true] {
+                    match k.cbc_encrypt(&iv16, &pt, pad) {
+                        Ok(want) => {
+                            let n = k
+                                .cbc_encrypt_into(&iv16, &pt, pad, &mut out)
+                                .unwrap()
+                                .unwrap();
+                            assert_eq!(&out[..n], &want[..]);
+                            let back = k.cbc_decrypt(&iv16, &want, pad).unwrap();
+                            let n = k
+                                .cbc_decrypt_into(&iv16, &want, pad, &mut out)
+                                .unwrap()
+                                .unwrap();
+                            assert_eq!(&out[..n], &back[..]);
+                            assert_eq!(&back[..], &pt[..]);
+                        }
+                        Err(e) => {
+                            assert_eq!(k.cbc_encrypt_into(&iv16, &pt, pad, &mut out), Err(e))
+                        }
+                    }
+                }
+                let want = k.ctr_xor(&iv16, 32, &pt).unwrap();
+                let n = k.ctr_into(&iv16, 32, &pt, &mut out).unwrap().unwrap();
+                assert_eq!(&out[..n], &want[..]);
+                if len % 16 == 0 {
+                    let want = k.ecb_encrypt(&pt).unwrap();
+                    let n = k.ecb_into(&pt, true, &mut out).unwrap().unwrap();
+                    assert_eq!(&out[..n], &want[..]);
+                }
+            }
+        }
+    }
 
     #[test]
     fn ecb_sp800_38a() {

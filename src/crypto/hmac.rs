@@ -47,6 +47,18 @@ impl HmacKey {
         hmac::sign(&self.key, data).as_ref().to_vec()
     }
 
+    /// The MAC truncated to `out.len()` bytes (1 up to the full length, else
+    /// `SignatureLenRange`), written into `out`.
+    pub fn sign_into(&self, data: &[u8], out: &mut [u8]) -> Result<()> {
+        let tag = hmac::sign(&self.key, data);
+        let full = tag.as_ref();
+        if out.is_empty() || out.len() > full.len() {
+            return Err(Error::SignatureLenRange);
+        }
+        out.copy_from_slice(&full[..out.len()]);
+        Ok(())
+    }
+
     /// Verifies a MAC in constant time. A truncated MAC (1 byte up to the full length) is
     /// compared with the same prefix of the full MAC. Empty or longer than the full MAC:
     /// `SignatureLenRange`; mismatch: `SignatureInvalid`.

@@ -48,6 +48,13 @@ mod raw;
 pub mod rng;
 pub mod rsa;
 
+/// Overwrite a buffer that held a secret (plaintext, key bytes) with zeros, in one fast pass
+/// the compiler may not elide. Prefer it to `Zeroize` on large buffers: `zeroize` writes one
+/// volatile byte at a time.
+pub fn wipe(buf: &mut [u8]) {
+    raw::cleanse(buf);
+}
+
 // `raw.rs` links aws-lc-sys directly; in a FIPS build those calls would run outside the
 // validated module. Until raw.rs is switched to aws-lc-fips-sys, refuse to build a "fips"
 // binary that is not one (docs/crypto.md).

@@ -1828,3 +1828,135 @@ pub(super) fn mldsa_verify_ctx(
     unsafe { sys::ERR_clear_error() };
     Ok(ok)
 }
+
+// ---------------------------------------------------------------------------------------------
+// Wiping and fork detection
+
+/// Overwrites `buf` with zeros in one pass the compiler may not elide (aws-lc's
+/// `OPENSSL_cleanse`: a `memset` followed by a compiler barrier). Much faster than a
+/// byte-at-a-time volatile loop on large buffers.
+pub(super) fn cleanse(buf: &mut [u8]) {
+    if buf.is_empty() {
+        return;
+    }
+    // SAFETY: `buf` is a valid, writable region of `buf.len()` bytes.
+    unsafe { sys::OPENSSL_cleanse(buf.as_mut_ptr().cast(), buf.len()) }
+}
+
+/// Bumped in the child of every `fork()` once [`fork_generation`] has been called.
+static FORK_GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+static FORK_HOOK: std::sync::Once = std::sync::Once::new();
+
+extern "C" fn note_fork_in_child() {
+    FORK_GENERATION.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+}
+
+/// A number that changes in a child process after `fork()` (from the first call on: the
+/// `pthread_atfork` child handler is registered then). State derived from secrets that must
+/// not be shared between parent and child (buffered random bytes) records it and is discarded
+/// when it changes.
+pub(super) fn fork_generation() -> u64 {
+    FORK_HOOK.call_once(|| {
+        // SAFETY: registers a plain `extern "C"` function that never unwinds (an atomic add)
+        // as the child handler; no prepare or parent handler.
+        let rc = unsafe { libc::pthread_atfork(None, None, Some(note_fork_in_child)) };
+        if rc != 0 {
+            // Without the handler a fork could not be noticed: never reuse state across one
+            // by making every generation different.
+            FORK_GENERATION.store(u64::MAX, std::sync::atomic::Ordering::Release);
+        }
+    });
+    let g = FORK_GENERATION.load(std::sync::atomic::Ordering::Acquire);
+    if g == u64::MAX {
+        // Registration failed: report a new generation every time (callers then never keep
+        // state between calls).
+        return FORK_GENERATION_FALLBACK.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    g
+}
+
+static FORK_GENERATION_FALLBACK: std::sync::atomic::AtomicU64 =
+    std::sync::atomic::AtomicU64::new(1 << 63);
+
+// ---------------------------------------------------------------------------------------------
+// AES-GCM, out of place
+
+/// An AES-GCM key prepared once (aws-lc `EVP_AEAD_CTX`, 128-bit tags, 96-bit nonces), for
+/// sealing from the caller's input straight into the caller's output buffer: aws-lc-rs only
+/// seals in place, which costs a copy of the whole input first.
+pub(super) struct AeadGcm(NonNull<sys::EVP_AEAD_CTX>);
+
+// SAFETY: the context is immutable after creation; aws-lc's seal and open take it `const` and
+// keep no per-call state in it, so it may be used from several threads at once.
+unsafe impl Send for AeadGcm {}
+// SAFETY: as above.
+unsafe impl Sync for AeadGcm {}
+
+impl Drop for AeadGcm {
+    fn drop(&mut self) {
+        // SAFETY: we own the context; freeing it cleanses its key schedule.
+        unsafe { sys::EVP_AEAD_CTX_free(self.0.as_ptr()) }
+    }
+}
+
+impl AeadGcm {
+    /// `key` must be 16, 24 or 32 bytes, else `KeySizeRange`.
+    pub(super) fn new(key: &[u8]) -> Result<AeadGcm> {
+        // SAFETY: these return pointers to static method tables.
+        let aead = unsafe {
+            match key.len() {
+                16 => sys::EVP_aead_aes_128_gcm(),
+                24 => sys::EVP_aead_aes_192_gcm(),
+                32 => sys::EVP_aead_aes_256_gcm(),
+                _ => return Err(Error::KeySizeRange),
+            }
+        };
+        // SAFETY: `key` is valid for `key.len()` bytes; tag length 0 asks for the default (16).
+        let ctx = unsafe { sys::EVP_AEAD_CTX_new(aead, key.as_ptr(), key.len(), 0) };
+        match NonNull::new(ctx) {
+            Some(p) => Ok(AeadGcm(p)),
+            None => fail(),
+        }
+    }
+
+    /// Encrypts `pt` into `ct` (the same length; distinct buffers) under a 12-byte `nonce`,
+    /// and returns the full 16-byte tag.
+    pub(super) fn seal(
+        &self,
+        nonce: &[u8; 12],
+        aad: &[u8],
+        pt: &[u8],
+        ct: &mut [u8],
+    ) -> Result<[u8; 16]> {
+        if ct.len() != pt.len() {
+            return fail();
+        }
+        let mut tag = [0u8; 16];
+        let mut tag_len = 0usize;
+        // SAFETY: `ct` and `pt` are valid for `pt.len()` bytes and do not overlap (a `&mut`
+        // and a `&` slice); `tag` has room for the 16-byte tag; nonce and AAD are valid for
+        // their lengths; no extra input.
+        let rc = unsafe {
+            sys::EVP_AEAD_CTX_seal_scatter(
+                self.0.as_ptr(),
+                ct.as_mut_ptr(),
+                tag.as_mut_ptr(),
+                &mut tag_len,
+                tag.len(),
+                nonce.as_ptr(),
+                nonce.len(),
+                pt.as_ptr(),
+                pt.len(),
+                ptr::null(),
+                0,
+                aad.as_ptr(),
+                aad.len(),
+            )
+        };
+        check(rc)?;
+        if tag_len != tag.len() {
+            return fail();
+        }
+        Ok(tag)
+    }
+}

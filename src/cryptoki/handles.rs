@@ -1,9 +1,19 @@
-//! Object handles: per process, from one counter, never 0, never reused; a two-way map
-//! between the core's `ObjectId`s and the handles this process handed out, per slot.
+//! Handles. Object handles: per process, from one counter, never 0, never reused; a two-way
+//! map between the core's `ObjectId`s and the handles this process handed out, per slot.
+//! Session handles: the module's registry of open sessions ([`SessionTable`]).
+//!
+//! Both sit on the path of every call, so their maps hash with FxHash (handles and object ids
+//! are ours, not chosen by an attacker, so SipHash's flooding resistance buys nothing) and
+//! the session registry is sharded so that threads working in different sessions do not
+//! write the same cache lines.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
+use parking_lot::RwLock;
+use rustc_hash::FxHashMap as HashMap;
+
+use super::session::Session;
 use crate::hsm::api::ObjectId;
 
 /// The next object handle of this process (shared by every slot, never reset).
@@ -57,6 +67,57 @@ impl Handles {
     pub(crate) fn clear(&mut self) {
         self.by_id.clear();
         self.by_handle.clear();
+    }
+}
+
+/// Shards of the session registry (a power of two).
+const SESSION_SHARDS: usize = 64;
+
+/// One shard, alone on its cache line(s).
+#[repr(align(64))]
+#[derive(Default)]
+struct SessionShard(RwLock<HashMap<u64, Arc<Session>>>);
+
+/// Every open session of the module, by handle: O(1), sharded by handle. Session handles are
+/// consecutive, so sessions opened one after another (one per thread, typically) land in
+/// different shards and lookups from different threads touch different locks.
+pub(crate) struct SessionTable {
+    shards: Box<[SessionShard]>,
+}
+
+impl Default for SessionTable {
+    fn default() -> Self {
+        SessionTable {
+            shards: (0..SESSION_SHARDS)
+                .map(|_| SessionShard::default())
+                .collect(),
+        }
+    }
+}
+
+impl SessionTable {
+    fn shard(&self, handle: u64) -> &RwLock<HashMap<u64, Arc<Session>>> {
+        // The remainder is below SESSION_SHARDS, so the cast never truncates.
+        &self.shards[(handle % SESSION_SHARDS as u64) as usize].0
+    }
+
+    pub(crate) fn get(&self, handle: u64) -> Option<Arc<Session>> {
+        self.shard(handle).read().get(&handle).cloned()
+    }
+
+    pub(crate) fn insert(&self, session: Arc<Session>) {
+        let handle = session.handle();
+        self.shard(handle).write().insert(handle, session);
+    }
+
+    pub(crate) fn remove(&self, handle: u64) -> Option<Arc<Session>> {
+        self.shard(handle).write().remove(&handle)
+    }
+
+    pub(crate) fn clear(&self) {
+        for s in self.shards.iter() {
+            s.0.write().clear();
+        }
     }
 }
 

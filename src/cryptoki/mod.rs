@@ -43,7 +43,6 @@ mod session;
 mod slot;
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock, RwLockWriteGuard};
@@ -68,11 +67,20 @@ static STATE: RwLock<Option<Arc<Module>>> = RwLock::new(None);
 /// Bumped in every child process right after `fork()`.
 static FORK_EPOCH: AtomicU64 = AtomicU64::new(0);
 
+/// Bumped after every change of `STATE` (C_Initialize, C_Finalize) and in a forked child: a
+/// thread's cached module ([`with_module`]) is current while this has not moved.
+static STATE_GENERATION: AtomicU64 = AtomicU64::new(0);
+
 thread_local! {
     /// `STATE`'s write guard, held by the forking thread from the prepare handler to the
     /// parent or child handler.
     static FORK_GUARD: RefCell<Option<RwLockWriteGuard<'static, Option<Arc<Module>>>>> =
         const { RefCell::new(None) };
+
+    /// This thread's copy of the module and the `STATE_GENERATION` it was taken at, so that
+    /// the lookup every call starts with reads no shared lock and bumps no shared reference
+    /// count (two threads doing so on every call make their cores fight over cache lines).
+    static CURRENT: RefCell<Option<(u64, Arc<Module>)>> = const { RefCell::new(None) };
 }
 
 /// How often a blocking C_WaitForSlotEvent looks at the tokens.
@@ -82,8 +90,8 @@ const EVENT_POLL: Duration = Duration::from_millis(100);
 pub struct Module {
     epoch: u64,
     slots: Vec<Arc<Slot>>,
-    /// Every open session of every slot, by handle (a leaf lock: lookups only).
-    sessions: parking_lot::RwLock<HashMap<u64, Arc<Session>>>,
+    /// Every open session of every slot, by handle (leaf locks: lookups only).
+    sessions: handles::SessionTable,
     /// Set by C_Finalize; wakes a blocking C_WaitForSlotEvent.
     finalized: Mutex<bool>,
     wakeup: Condvar,
@@ -109,6 +117,7 @@ pub fn initialize(config_path: Option<&Path>) -> Result<()> {
         backends.push((cfg, hsm));
     }
     *state = Some(Arc::new(Module::with_backends_at(epoch, backends)?));
+    STATE_GENERATION.fetch_add(1, Ordering::AcqRel);
     Ok(())
 }
 
@@ -121,6 +130,8 @@ pub fn finalize() -> Result<()> {
             _ => None,
         }
     };
+    STATE_GENERATION.fetch_add(1, Ordering::AcqRel);
+    let _ = CURRENT.try_with(|c| c.try_borrow_mut().map(|mut cache| cache.take()));
     let module = module.ok_or(Error::CryptokiNotInitialized)?;
     module.shutdown();
     Ok(())
@@ -133,6 +144,35 @@ pub fn module() -> Result<Arc<Module>> {
         Some(m) if m.epoch == FORK_EPOCH.load(Ordering::Acquire) => Ok(Arc::clone(m)),
         _ => Err(Error::CryptokiNotInitialized),
     }
+}
+
+/// Run `f` on the initialized module of this process (else CKR_CRYPTOKI_NOT_INITIALIZED),
+/// through this thread's cached copy when `STATE` has not changed since it was taken. For the
+/// short lookup every call starts with (`f` must not block).
+pub fn with_module<R>(f: impl FnOnce(&Module) -> Result<R>) -> Result<R> {
+    let generation = STATE_GENERATION.load(Ordering::Acquire);
+    let mut f = Some(f);
+    let cached = CURRENT.try_with(|c| {
+        let cache = c.try_borrow().ok()?;
+        match cache.as_ref() {
+            Some((g, m)) if *g == generation => f.take().map(|f| f(m)),
+            _ => None,
+        }
+    });
+    if let Ok(Some(r)) = cached {
+        return r;
+    }
+    let f = f.ok_or(Error::GeneralError)?;
+    // Look the module up and remember it (or forget a stale one) for this thread. The
+    // generation was read first: a change meanwhile leaves the copy stale, never wrong.
+    let found = module();
+    let _ = CURRENT.try_with(|c| {
+        if let Ok(mut cache) = c.try_borrow_mut() {
+            *cache = found.as_ref().ok().map(|m| (generation, Arc::clone(m)));
+        }
+    });
+    let module = found?;
+    f(&module)
 }
 
 /// `pthread_atfork` prepare handler: hold `STATE` across the fork.
@@ -153,6 +193,7 @@ pub fn fork_parent() {
 /// `pthread_atfork` child handler: the module now belongs to the parent; release `STATE`.
 pub fn fork_child() {
     FORK_EPOCH.fetch_add(1, Ordering::AcqRel);
+    STATE_GENERATION.fetch_add(1, Ordering::AcqRel);
     let _ = FORK_GUARD.try_with(|g| g.try_borrow_mut().map(|mut slot| slot.take()));
 }
 
@@ -172,7 +213,7 @@ impl Module {
         Ok(Module {
             epoch,
             slots,
-            sessions: parking_lot::RwLock::new(HashMap::new()),
+            sessions: handles::SessionTable::default(),
             finalized: Mutex::new(false),
             wakeup: Condvar::new(),
         })
@@ -183,7 +224,7 @@ impl Module {
     pub fn shutdown(&self) {
         *self.finalized.lock() = true;
         self.wakeup.notify_all();
-        self.sessions.write().clear();
+        self.sessions.clear();
         for slot in &self.slots {
             slot.close_all_sessions();
             slot.disconnect();
@@ -204,11 +245,7 @@ impl Module {
 
     /// An open session, by handle.
     pub fn session(&self, handle: u64) -> Result<Arc<Session>> {
-        self.sessions
-            .read()
-            .get(&handle)
-            .cloned()
-            .ok_or(Error::SessionHandleInvalid)
+        self.sessions.get(handle).ok_or(Error::SessionHandleInvalid)
     }
 
     /// C_WaitForSlotEvent: the first slot whose token changed since we last looked, or

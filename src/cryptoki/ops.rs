@@ -19,7 +19,8 @@ use super::slot::{expect_data, expect_done};
 use crate::crypto::digest::{digest, Hasher};
 use crate::crypto::HashAlg;
 use crate::error::{Error, Result};
-use crate::hsm::api::{DigestInto, Mechanism, OpId, OpKind, Request, Response};
+use crate::hsm::api::{DigestInto, Mechanism, OpId, OpKind, Placed, Request, Response};
+use crate::hsm::inplace::output_len;
 
 use cryptoki_sys::{
     CKF_DECRYPT, CKF_DIGEST, CKF_ENCRYPT, CKF_FIND_OBJECTS, CKF_SIGN, CKF_SIGN_RECOVER, CKF_VERIFY,
@@ -34,6 +35,10 @@ pub enum Out {
     /// The output's length, when the caller gave no buffer (a size query: CKR_OK) or too
     /// small a one (CKR_BUFFER_TOO_SMALL). The operation stays active.
     Needed(usize),
+    /// The output is already in the caller's buffer: set the length, CKR_OK.
+    Written(usize),
+    /// As `Done`, for an output that is no secret (ciphertext, signature, MAC): no wipe.
+    Public(Vec<u8>),
 }
 
 impl std::fmt::Debug for Out {
@@ -42,6 +47,8 @@ impl std::fmt::Debug for Out {
         match self {
             Out::Done(d) => write!(f, "Done(len={})", d.len()),
             Out::Needed(n) => write!(f, "Needed({n})"),
+            Out::Written(n) => write!(f, "Written({n})"),
+            Out::Public(d) => write!(f, "Public(len={})", d.len()),
         }
     }
 }
@@ -65,7 +72,44 @@ struct Pending {
     /// For Update: a digest of the input, so that a repeated call (same input) gets the
     /// stashed output and a new call is not mistaken for it.
     input: Option<Vec<u8>>,
-    out: Zeroizing<Vec<u8>>,
+    out: Stash,
+}
+
+/// A stashed output: plaintext (decryption) is wiped when dropped, anything else is no secret.
+enum Stash {
+    Secret(Zeroizing<Vec<u8>>),
+    Public(Vec<u8>),
+}
+
+impl Stash {
+    fn new(kind: OpKind, out: Vec<u8>) -> Stash {
+        match kind {
+            // Recovered data is wiped too: whoever can verify could recover it, but it is the
+            // caller's message.
+            OpKind::Decrypt | OpKind::VerifyRecover => Stash::Secret(Zeroizing::new(out)),
+            OpKind::Encrypt | OpKind::Sign | OpKind::Verify | OpKind::SignRecover => {
+                Stash::Public(out)
+            }
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Stash::Secret(v) => v.len(),
+            Stash::Public(v) => v.len(),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn into_out(self) -> Out {
+        match self {
+            Stash::Secret(v) => Out::Done(v),
+            Stash::Public(v) => Out::Public(v),
+        }
+    }
 }
 
 /// A core operation (encrypt, decrypt, sign, verify).
@@ -115,6 +159,10 @@ pub(crate) struct Ops {
     digest_core: Option<CoreOp>,
     /// The keyed operation initialized last: CKU_CONTEXT_SPECIFIC logs in for it.
     last_keyed: Option<OpKind>,
+    /// The last key handle this session initialized an operation with, its object and the
+    /// slot's handle generation then (`Slot::handles_generation`): a session that keeps using
+    /// one key resolves its handle without the slot's shared handle map.
+    last_key: Option<(u64, crate::hsm::api::ObjectId, u64)>,
 }
 
 impl Ops {
@@ -274,16 +322,16 @@ fn fingerprint(data: &[u8]) -> Vec<u8> {
 }
 
 /// Deliver `out` if it fits, else stash it in `op` and report its length.
-fn deliver(
+fn deliver_stash(
     op: &mut CoreOp,
     call: Call,
     input: Option<&[u8]>,
-    out: Zeroizing<Vec<u8>>,
+    out: Stash,
     cap: Option<usize>,
 ) -> Out {
     if fits(cap, out.len()) {
         op.pending = None;
-        Out::Done(out)
+        out.into_out()
     } else {
         let n = out.len();
         op.pending = Some(Pending {
@@ -320,8 +368,11 @@ fn take_pending(
     if !fits(cap, p.out.len()) {
         return Ok(Some(Out::Needed(p.out.len())));
     }
-    let out = op.pending.take().map(|p| p.out).unwrap_or_default();
-    Ok(Some(Out::Done(out)))
+    let out = op
+        .pending
+        .take()
+        .map_or(Out::Public(Vec::new()), |p| p.out.into_out());
+    Ok(Some(out))
 }
 
 impl Session {
@@ -359,7 +410,7 @@ impl Session {
         }
         let out = digest(op.hasher.alg(), data);
         ops.digest = None;
-        Ok(Out::Done(Zeroizing::new(out)))
+        Ok(Out::Public(out))
     }
 
     /// C_DigestUpdate.
@@ -390,7 +441,7 @@ impl Session {
             .take()
             .map(|op| op.hasher.finish())
             .unwrap_or_default();
-        Ok(Out::Done(Zeroizing::new(out)))
+        Ok(Out::Public(out))
     }
 
     // ----- core operations -----
@@ -404,7 +455,15 @@ impl Session {
             return Err(Error::OperationActive);
         }
         let slot = self.slot();
-        let key_id = slot.object(key, Error::KeyHandleInvalid)?;
+        let generation = slot.handles_generation();
+        let key_id = match ops.last_key {
+            Some((h, id, g)) if h == key && g == generation => id,
+            _ => {
+                let id = slot.object(key, Error::KeyHandleInvalid)?;
+                ops.last_key = Some((key, id, generation));
+                id
+            }
+        };
         let req = Request::OpInit {
             conn: slot.conn(),
             sid: self.sid(),
@@ -444,7 +503,7 @@ impl Session {
         let entry = ops.slot(kind);
         let op = entry.as_mut().ok_or(Error::OperationNotInitialized)?;
         if let Some(out) = take_pending(op, Call::OneShot, None, cap)? {
-            if matches!(out, Out::Done(_)) {
+            if matches!(out, Out::Done(_) | Out::Public(_)) {
                 *entry = None;
             }
             return Ok(out);
@@ -464,17 +523,85 @@ impl Session {
             extra: Vec::new(),
         };
         let out = match slot.call(req).and_then(expect_data) {
-            Ok(out) => Zeroizing::new(out),
+            Ok(out) => Stash::new(kind, out),
             Err(e) => {
                 *entry = None;
                 return Err(e);
             }
         };
-        let out = deliver(op, Call::OneShot, None, out, cap);
-        if matches!(out, Out::Done(_)) {
+        let out = deliver_stash(op, Call::OneShot, None, out, cap);
+        if matches!(out, Out::Done(_) | Out::Public(_)) {
             *entry = None;
         }
         Ok(out)
+    }
+
+    /// C_Encrypt, C_Decrypt, C_Sign with the caller's buffer (`None`: a size query): the
+    /// output goes straight into it when it fits. An output whose length follows from the
+    /// mechanism and the input (ciphers' encryption, MACs) is never computed just to answer a
+    /// size query or too small a buffer; any other is computed once and stashed until the
+    /// call is repeated with a buffer big enough.
+    pub fn op_single_into(&self, kind: OpKind, data: &[u8], out: Option<&mut [u8]>) -> Result<Out> {
+        let cap = out.as_ref().map(|b| b.len());
+        let mut ops = self.ops()?;
+        let entry = ops.slot(kind);
+        let op = entry.as_mut().ok_or(Error::OperationNotInitialized)?;
+        if let Some(out) = take_pending(op, Call::OneShot, None, cap)? {
+            if matches!(out, Out::Done(_) | Out::Public(_)) {
+                *entry = None;
+            }
+            return Ok(out);
+        }
+        if op.multi {
+            return Err(Error::OperationActive);
+        }
+        if let Some(n) = output_len(kind, &op.mech, data.len()) {
+            if !fits(cap, n) {
+                return Ok(Out::Needed(n));
+            }
+        }
+        let digest_buf;
+        let payload = match op.mech.prehashed() {
+            Some(alg) if kind == OpKind::Sign => {
+                digest_buf = digest(alg, data);
+                &digest_buf[..]
+            }
+            _ => data,
+        };
+        let slot = self.slot();
+        let mut none = [0u8; 0];
+        let buf = match out {
+            Some(b) => b,
+            None => &mut none[..],
+        };
+        let placed = match slot.op_one_shot_into(op.id, payload, buf) {
+            Ok(p) => p,
+            Err(e) => {
+                *entry = None;
+                return Err(e);
+            }
+        };
+        match placed {
+            Placed::Written(n) if cap.is_none() => {
+                // A size query met an empty output (nothing to write into an empty buffer):
+                // it is still only a size query, and the operation goes on to the real call.
+                let out = deliver_stash(op, Call::OneShot, None, Stash::new(kind, Vec::new()), cap);
+                debug_assert_eq!(n, 0);
+                Ok(out)
+            }
+            Placed::Written(n) => {
+                *entry = None;
+                Ok(Out::Written(n))
+            }
+            Placed::Output(v) => {
+                let stash = Stash::new(kind, v);
+                let out = deliver_stash(op, Call::OneShot, None, stash, cap);
+                if matches!(out, Out::Done(_) | Out::Public(_)) {
+                    *entry = None;
+                }
+                Ok(out)
+            }
+        }
     }
 
     /// C_EncryptUpdate, C_DecryptUpdate.
@@ -497,14 +624,14 @@ impl Session {
             data: data.to_vec(),
         };
         let out = match slot.call(req).and_then(expect_data) {
-            Ok(out) => Zeroizing::new(out),
+            Ok(out) => Stash::new(kind, out),
             Err(e) => {
                 *entry = None;
                 return Err(e);
             }
         };
         op.multi = true;
-        Ok(deliver(op, Call::Update, Some(data), out, cap))
+        Ok(deliver_stash(op, Call::Update, Some(data), out, cap))
     }
 
     /// C_EncryptFinal, C_DecryptFinal, C_SignFinal.
@@ -513,7 +640,7 @@ impl Session {
         let entry = ops.slot(kind);
         let op = entry.as_mut().ok_or(Error::OperationNotInitialized)?;
         if let Some(out) = take_pending(op, Call::Final, None, cap)? {
-            if matches!(out, Out::Done(_)) {
+            if matches!(out, Out::Done(_) | Out::Public(_)) {
                 *entry = None;
             }
             return Ok(out);
@@ -538,14 +665,14 @@ impl Session {
             }
         };
         let out = match slot.call(req).and_then(expect_data) {
-            Ok(out) => Zeroizing::new(out),
+            Ok(out) => Stash::new(kind, out),
             Err(e) => {
                 *entry = None;
                 return Err(e);
             }
         };
-        let out = deliver(op, Call::Final, None, out, cap);
-        if matches!(out, Out::Done(_)) {
+        let out = deliver_stash(op, Call::Final, None, out, cap);
+        if matches!(out, Out::Done(_) | Out::Public(_)) {
             *entry = None;
         }
         Ok(out)

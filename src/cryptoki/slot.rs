@@ -79,6 +79,10 @@ pub(crate) struct Slot {
     connected: AtomicBool,
     pub(crate) state: Mutex<SlotState>,
     objects: RwLock<Handles>,
+    /// Bumped whenever a handle is forgotten (after the change, under `objects`' write lock):
+    /// a handle → object lookup remembered at generation `g` is still right while the
+    /// generation is `g` (handles are never reused). See `Session::op_init`.
+    handles_generation: AtomicU64,
     mechanisms: OnceLock<Vec<MechanismInfo>>,
     seen_generation: Mutex<u64>,
 }
@@ -104,6 +108,7 @@ impl Slot {
             connected: AtomicBool::new(true),
             state: Mutex::new(SlotState::default()),
             objects: RwLock::new(Handles::default()),
+            handles_generation: AtomicU64::new(0),
             mechanisms: OnceLock::new(),
             seen_generation: Mutex::new(0),
         };
@@ -123,6 +128,17 @@ impl Slot {
     /// One request to the core.
     pub(crate) fn call(&self, req: Request) -> Result<Response> {
         self.hsm.call(req)
+    }
+
+    /// A single-part operation on borrowed input, its output written into `out` where it
+    /// fits (`Hsm::op_one_shot_into`).
+    pub(crate) fn op_one_shot_into(
+        &self,
+        op: OpId,
+        data: &[u8],
+        out: &mut [u8],
+    ) -> Result<crate::hsm::api::Placed> {
+        self.hsm.op_one_shot_into(self.conn, op, data, &[], out)
     }
 
     /// Disconnect once (C_Finalize, or a failed C_Initialize).
@@ -259,7 +275,9 @@ impl Slot {
         })?)?;
         drop(st);
         // Every token object is gone, and no session (so no session object) exists.
-        self.objects.write().clear();
+        let mut objects = self.objects.write();
+        objects.clear();
+        self.handles_generation.fetch_add(1, Ordering::AcqRel);
         Ok(())
     }
 
@@ -365,7 +383,9 @@ impl Slot {
             // Best effort: the core refuses invisible objects anyway.
             _ => return,
         };
-        self.objects.write().retain(|id| visible.contains(&id));
+        let mut objects = self.objects.write();
+        objects.retain(|id| visible.contains(&id));
+        self.handles_generation.fetch_add(1, Ordering::AcqRel);
     }
 
     /// Who is logged in.
@@ -391,7 +411,14 @@ impl Slot {
 
     /// Forget an object (destroyed).
     pub(crate) fn forget(&self, id: ObjectId) {
-        self.objects.write().forget(id);
+        let mut objects = self.objects.write();
+        objects.forget(id);
+        self.handles_generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// See the field.
+    pub(crate) fn handles_generation(&self) -> u64 {
+        self.handles_generation.load(Ordering::Acquire)
     }
 
     /// Pass a core result on; if the core no longer knows the object (`gone` is the code it
@@ -513,7 +540,7 @@ impl Module {
     pub fn open_session(&self, slot: u64, flags: u64) -> Result<u64> {
         let session = self.slot(slot)?.open_session(flags)?;
         let handle = session.handle();
-        self.sessions.write().insert(handle, session);
+        self.sessions.insert(session);
         Ok(handle)
     }
 
@@ -521,8 +548,7 @@ impl Module {
     pub fn close_session(&self, handle: u64) -> Result<()> {
         let session = self
             .sessions
-            .write()
-            .remove(&handle)
+            .remove(handle)
             .ok_or(Error::SessionHandleInvalid)?;
         session.slot().close_session(&session)
     }
@@ -532,7 +558,7 @@ impl Module {
         let slot = self.slot(slot)?;
         let handles: Vec<u64> = slot.state.lock().sessions.keys().copied().collect();
         for h in handles {
-            let removed = self.sessions.write().remove(&h);
+            let removed = self.sessions.remove(h);
             if let Some(session) = removed {
                 // Another thread may have closed it meanwhile: not an error here.
                 let _ = slot.close_session(&session);

@@ -72,7 +72,17 @@ pub(super) unsafe fn single(
     let data = unsafe { bytes(data, len) }?;
     // SAFETY: contract.
     let buf = unsafe { OutBuf::new(out, out_len) }?;
-    buf.deliver(session.op_single(kind, data, buf.cap())?)
+    if buf.overlaps(data) {
+        // In place (the same buffer for input and output): work from a copy of the input.
+        let copy = zeroize::Zeroizing::new(data.to_vec());
+        // SAFETY: `copy` is ours, so nothing else touches the caller's buffer meanwhile.
+        let dst = unsafe { buf.slice_mut() };
+        return buf.deliver(session.op_single_into(kind, &copy, dst)?);
+    }
+    // SAFETY: `data` does not overlap the caller's buffer (checked above), and nothing else
+    // touches it while the operation runs.
+    let dst = unsafe { buf.slice_mut() };
+    buf.deliver(session.op_single_into(kind, data, dst)?)
 }
 
 /// C_EncryptUpdate, C_DecryptUpdate.
@@ -504,10 +514,11 @@ cryptoki_fn! {
         if RandomData.is_null() {
             return Err(Error::ArgumentsBad);
         }
-        let data = zeroize::Zeroizing::new(session.generate_random(n)?);
+        let mut data = session.generate_random(n)?;
         // SAFETY: RandomData is non-NULL and writable for ulRandomLen == data.len() bytes
         // (contract); `data` is ours, so they do not overlap.
         unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), RandomData, data.len()) };
+        crate::crypto::wipe(&mut data);
         Ok(())
     }
 }

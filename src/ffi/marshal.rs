@@ -162,6 +162,12 @@ impl OutBuf {
     pub(crate) fn deliver(&self, out: Out) -> Result<()> {
         match out {
             Out::Done(data) => self.write(&data),
+            Out::Public(data) => self.write(&data),
+            Out::Written(n) => {
+                // SAFETY: `self.len` is non-NULL and writable (checked and promised in `new`).
+                unsafe { self.len.write_unaligned(len_to_ck(n)) };
+                Ok(())
+            }
             Out::Needed(n) => {
                 // SAFETY: `self.len` is non-NULL and writable (checked and promised in `new`).
                 unsafe { self.len.write_unaligned(len_to_ck(n)) };
@@ -172,6 +178,31 @@ impl OutBuf {
                 }
             }
         }
+    }
+
+    /// The caller's buffer, to write an output straight into (`None` for a size query).
+    ///
+    /// # Safety
+    /// While the slice lives, nothing else reads or writes the caller's buffer: in particular
+    /// no input slice may overlap it (see [`OutBuf::overlaps`]).
+    pub(crate) unsafe fn slice_mut<'a>(&self) -> Option<&'a mut [u8]> {
+        let cap = self.cap?;
+        if cap == 0 {
+            return Some(&mut []);
+        }
+        // SAFETY: `self.ptr` is non-NULL (cap is Some) and valid for writes of `cap` bytes
+        // (promised in `new`); exclusive by this function's contract. The bytes may be
+        // uninitialized caller memory: every user writes before it reads.
+        Some(unsafe { std::slice::from_raw_parts_mut(self.ptr, cap) })
+    }
+
+    /// Whether `input` shares any byte with the caller's buffer (in-place calls).
+    pub(crate) fn overlaps(&self, input: &[u8]) -> bool {
+        let Some(cap) = self.cap else {
+            return false;
+        };
+        let (a, b) = (input.as_ptr() as usize, self.ptr as usize);
+        a < b.saturating_add(cap) && b < a.saturating_add(input.len())
     }
 
     /// Copy `data` out under the protocol (for outputs that need no stash: their length is

@@ -89,7 +89,7 @@ pub(crate) fn guard(name: &'static str, body: impl FnOnce() -> Result<()>) -> CK
 
 /// The open session behind a handle (after the initialization check).
 pub(crate) fn session(handle: CK_SESSION_HANDLE) -> Result<Arc<Session>> {
-    crate::cryptoki::module()?.session(marshal::from_ck(handle))
+    crate::cryptoki::with_module(|m| m.session(marshal::from_ck(handle)))
 }
 
 #[cfg(test)]

@@ -986,4 +986,63 @@ pub struct MechanismInfo {
 /// The seam. Embedded: `hsm::core::Core` in-process; remote: a client to `cloudhsm-node`.
 pub trait Hsm: Send + Sync {
     fn call(&self, req: Request) -> Result<Response>;
+
+    /// `Request::OpOneShot` without copies, for the in-process hot path: the input is
+    /// borrowed and the output written straight into `out` when it fits. Same semantics and
+    /// errors as the request (the operation ends, whatever the outcome). The default goes
+    /// through [`Hsm::call`] (a remote HSM, the wire test transport); the embedded core
+    /// overrides it.
+    fn op_one_shot_into(
+        &self,
+        conn: ConnId,
+        op: OpId,
+        data: &[u8],
+        extra: &[u8],
+        out: &mut [u8],
+    ) -> Result<Placed> {
+        match self.call(Request::OpOneShot {
+            conn,
+            op,
+            data: data.to_vec(),
+            extra: extra.to_vec(),
+        })? {
+            Response::Data(d) => Ok(Placed::place(d, out)),
+            Response::Ok => Ok(Placed::Written(0)),
+            _ => Err(crate::error::Error::GeneralError),
+        }
+    }
+}
+
+/// Where [`Hsm::op_one_shot_into`] put an operation's output.
+#[derive(PartialEq, Eq)]
+pub enum Placed {
+    /// In the caller's buffer: this many bytes.
+    Written(usize),
+    /// Too big for the caller's buffer: here it is (the caller keeps it for a retry and wipes
+    /// it if it is plaintext).
+    Output(Vec<u8>),
+}
+
+impl std::fmt::Debug for Placed {
+    // Outputs may be plaintext: never print them.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Placed::Written(n) => write!(f, "Written({n})"),
+            Placed::Output(d) => write!(f, "Output(len={})", d.len()),
+        }
+    }
+}
+
+impl Placed {
+    /// Copy `data` into `out` if it fits (then wipe `data`: it may be plaintext), else keep it.
+    pub fn place(mut data: Vec<u8>, out: &mut [u8]) -> Placed {
+        match out.get_mut(..data.len()) {
+            Some(dst) => {
+                dst.copy_from_slice(&data);
+                crate::crypto::wipe(&mut data);
+                Placed::Written(data.len())
+            }
+            None => Placed::Output(data),
+        }
+    }
 }

@@ -10,14 +10,19 @@
 //! every record up to the last MAC'd one, and says how many follow it unauthenticated.
 //!
 //! Appends take an exclusive lock on `audit.lock` (std `File::lock`), read the last record and
-//! append under it, so several processes never interleave or leave gaps. Nothing here runs on
+//! append under it, so several processes never interleave or leave gaps. A process keeps the
+//! lock file and the live file open between appends, reused while their paths still name the
+//! same files (device and inode, checked under the lock). It also remembers
+//! where its own last append left the live file (device, inode, length) with that record's
+//! sequence number and hash: while the file is still exactly so under the lock, no other
+//! process has appended and the last record need not be read back. Nothing here runs on
 //! the crypto hot path: crypto operations are only counted (`Counters`).
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
@@ -59,6 +64,65 @@ pub struct AuditLog {
     dir: PathBuf,
     boot: u64,
     key: Mutex<Option<HmacKey>>,
+    /// What appends keep between calls (taken under `key`'s lock).
+    appender: Mutex<Appender>,
+    /// Rotate beyond this size (`ROTATE_BYTES`; smaller in tests).
+    rotate_at: u64,
+}
+
+/// Kept between appends: the lock file and live file open (each with the device and inode it
+/// was opened at, reused while the path still names that file) and where this process's last
+/// append left the live file. (A forked child shares these open files' locks with its
+/// parent, so it must not append through an inherited `AuditLog`: the PKCS#11 layer never
+/// uses the parent's core in a child, it opens its own.)
+#[derive(Default)]
+struct Appender {
+    lock: Option<(File, (u64, u64))>,
+    live: Option<(File, (u64, u64))>,
+    tail: Option<Tail>,
+}
+
+/// `file`, reused if it is still the file at `path` (`now`: its identity), else `path`
+/// opened afresh (created if missing) with `options`.
+fn reopen<'a>(
+    slot: &'a mut Option<(File, (u64, u64))>,
+    path: &Path,
+    now: Option<(u64, u64, u64)>,
+    options: &OpenOptions,
+) -> Result<&'a File> {
+    use std::os::unix::fs::MetadataExt;
+    let current = matches!((&*slot, now), (Some((_, id)), Some((d, i, _))) if *id == (d, i));
+    if !current {
+        *slot = None;
+        let f = options.open(path).map_err(io)?;
+        let m = f.metadata().map_err(io)?;
+        *slot = Some((f, (m.dev(), m.ino())));
+    }
+    match slot {
+        Some((f, _)) => Ok(f),
+        None => Err(Error::GeneralError),
+    }
+}
+
+/// The live file as this process's last append left it, and its last record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Tail {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    seq: u64,
+    /// SHA-256 (hex) of the last line.
+    prev: String,
+}
+
+/// (device, inode, length) of a file, `None` if it does not exist.
+fn identity(path: &Path) -> Result<Option<(u64, u64, u64)>> {
+    use std::os::unix::fs::MetadataExt;
+    match std::fs::metadata(path) {
+        Ok(m) => Ok(Some((m.dev(), m.ino(), m.len()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io(e)),
+    }
 }
 
 fn now_us() -> u64 {
@@ -91,6 +155,8 @@ impl AuditLog {
             dir: dir.to_path_buf(),
             boot: 0,
             key: Mutex::new(None),
+            appender: Mutex::new(Appender::default()),
+            rotate_at: ROTATE_BYTES,
         };
         let boot = log.with_lock(|_| {
             let p = log.dir.join("audit.boot");
@@ -137,17 +203,34 @@ impl AuditLog {
         response: &str,
     ) -> Result<()> {
         let key_guard = self.key.lock();
-        self.with_lock(|_| {
-            let (last_seq, prev) = match last_line(&self.live())? {
-                Some(line) => {
-                    let rec: AuditRecord =
-                        serde_json::from_str(&line).map_err(|_| Error::DeviceError)?;
-                    (
-                        rec.seq,
-                        hex::encode(digest(HashAlg::Sha256, line.as_bytes())),
-                    )
-                }
-                None => self.last_of_rotated()?,
+        let mut appender = self.appender.lock();
+        let Appender { lock, live, tail } = &mut *appender;
+        let lock_path = self.dir.join("audit.lock");
+        let lock_now = identity(&lock_path)?;
+        let mut options = OpenOptions::new();
+        options.create(true).truncate(false).write(true);
+        let lock = reopen(lock, &lock_path, lock_now, &options)?;
+        lock.lock().map_err(io)?;
+        let result = (|| {
+            let live_now = identity(&self.live())?;
+            let known = tail
+                .as_ref()
+                .filter(|t| live_now == Some((t.dev, t.ino, t.len)))
+                .map(|t| (t.seq, t.prev.clone()));
+            *tail = None;
+            let (last_seq, prev) = match known {
+                Some(k) => k,
+                None => match last_line(&self.live())? {
+                    Some(line) => {
+                        let rec: AuditRecord =
+                            serde_json::from_str(&line).map_err(|_| Error::DeviceError)?;
+                        (
+                            rec.seq,
+                            hex::encode(digest(HashAlg::Sha256, line.as_bytes())),
+                        )
+                    }
+                    None => self.last_of_rotated()?,
+                },
             };
             let mut rec = AuditRecord {
                 seq: last_seq + 1,
@@ -166,21 +249,36 @@ impl AuditLog {
             }
             let mut line = serde_json::to_string(&rec).map_err(|_| Error::GeneralError)?;
             line.push('\n');
-            let live = self.live();
-            if std::fs::metadata(&live).is_ok_and(|m| m.len() > ROTATE_BYTES) {
+            let live_path = self.live();
+            let mut live_now = live_now;
+            if live_now.is_some_and(|(_, _, len)| len > self.rotate_at) {
                 // Rotation keeps the chain: the new file's first record hashes the old last line.
-                let first = first_seq(&live)?.unwrap_or(rec.seq);
-                std::fs::rename(&live, self.dir.join(format!("audit.log.{first:020}")))
+                let first = first_seq(&live_path)?.unwrap_or(rec.seq);
+                std::fs::rename(&live_path, self.dir.join(format!("audit.log.{first:020}")))
                     .map_err(io)?;
+                live_now = None;
             }
-            let mut f = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&live)
-                .map_err(io)?;
+            let mut append = OpenOptions::new();
+            append.create(true).append(true);
+            let mut f = reopen(live, &live_path, live_now, &append)?;
             f.write_all(line.as_bytes()).map_err(io)?;
-            f.sync_data().map_err(io)
-        })
+            f.sync_data().map_err(io)?;
+            {
+                use std::os::unix::fs::MetadataExt;
+                let m = f.metadata().map_err(io)?;
+                let written = line.trim_end_matches('\n');
+                *tail = Some(Tail {
+                    dev: m.dev(),
+                    ino: m.ino(),
+                    len: m.len(),
+                    seq: rec.seq,
+                    prev: hex::encode(digest(HashAlg::Sha256, written.as_bytes())),
+                });
+            }
+            Ok(())
+        })();
+        let _ = lock.unlock();
+        result
     }
 
     /// (last seq, hash of last line) from the newest rotated file, or the start of the chain.
@@ -320,38 +418,71 @@ fn first_seq(path: &Path) -> Result<Option<u64>> {
     }
 }
 
-/// Crypto operation counters per mechanism, never logged one by one. Lock-free: one atomic
-/// per mechanism of the table, so counting costs nothing measurable on the hot path.
+/// Operation counters per mechanism, for `cluster_info`: lock-free and sharded. Each thread
+/// counts into its own shard (threads are spread over the shards round-robin), so threads
+/// counting at the same time never write the same cache line; a snapshot sums the shards.
 pub struct Counters {
-    by_mech: std::collections::HashMap<u64, AtomicU64>,
-    other: AtomicU64,
+    /// The counted mechanisms, sorted (a counter's index is its position here).
+    mechs: Vec<u64>,
+    /// `SHARDS` runs of `stride` counters each: the mechanisms' in order, then "other".
+    counts: Box<[AtomicU64]>,
+    stride: usize,
+}
+
+/// Shards of [`Counters`].
+const SHARDS: usize = 16;
+
+/// The shard of the calling thread.
+fn counter_shard() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static SHARD: usize = NEXT.fetch_add(1, Ordering::Relaxed) % SHARDS;
+    }
+    SHARD.try_with(|s| *s).unwrap_or(0)
 }
 
 impl Counters {
     /// Counters for the given mechanism numbers.
     pub fn new(mechs: impl IntoIterator<Item = u64>) -> Self {
+        let mut mechs: Vec<u64> = mechs.into_iter().collect();
+        mechs.sort_unstable();
+        mechs.dedup();
+        // One slot per mechanism plus "other", rounded up to whole 64-byte lines, plus one
+        // line of padding: whatever the allocation's alignment, no line holds two shards.
+        let stride = (mechs.len() + 1).div_ceil(8) * 8 + 8;
         Counters {
-            by_mech: mechs.into_iter().map(|m| (m, AtomicU64::new(0))).collect(),
-            other: AtomicU64::new(0),
+            mechs,
+            counts: (0..SHARDS * stride).map(|_| AtomicU64::new(0)).collect(),
+            stride,
         }
     }
+
     /// Count one operation with a mechanism (called at C_*Init).
     pub fn count(&self, mech: u64) {
-        self.by_mech
-            .get(&mech)
-            .unwrap_or(&self.other)
-            .fetch_add(1, Ordering::Relaxed);
+        let slot = self.mechs.binary_search(&mech).unwrap_or(self.mechs.len());
+        if let Some(c) = self.counts.get(counter_shard() * self.stride + slot) {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
     }
+
+    fn total(&self, slot: usize) -> u64 {
+        (0..SHARDS)
+            .filter_map(|s| self.counts.get(s * self.stride + slot))
+            .map(|c| c.load(Ordering::Relaxed))
+            .sum()
+    }
+
     /// (total, per mechanism with a non-zero count).
     pub fn snapshot(&self) -> (u64, BTreeMap<u64, u64>) {
         let per: BTreeMap<u64, u64> = self
-            .by_mech
+            .mechs
             .iter()
-            .map(|(m, c)| (*m, c.load(Ordering::Relaxed)))
+            .enumerate()
+            .map(|(i, m)| (*m, self.total(i)))
             .filter(|(_, c)| *c > 0)
             .collect();
         (
-            per.values().sum::<u64>() + self.other.load(Ordering::Relaxed),
+            per.values().sum::<u64>() + self.total(self.mechs.len()),
             per,
         )
     }
@@ -360,6 +491,114 @@ impl Counters {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counters_sum_over_threads_and_shards() {
+        let c = Counters::new([5, 1, 3]);
+        std::thread::scope(|s| {
+            for _ in 0..(2 * SHARDS + 1) {
+                s.spawn(|| {
+                    for _ in 0..10 {
+                        c.count(3);
+                    }
+                    c.count(1);
+                    c.count(99);
+                });
+            }
+        });
+        let n = (2 * SHARDS + 1) as u64;
+        let (total, per) = c.snapshot();
+        assert_eq!(per.get(&3), Some(&(10 * n)));
+        assert_eq!(per.get(&1), Some(&n));
+        assert_eq!(per.get(&5), None);
+        assert_eq!(total, 12 * n, "the unknown mechanism counts as other");
+    }
+
+    #[test]
+    fn rotation_with_two_processes_keeps_the_chain() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = AuditLog::open(dir.path()).unwrap();
+        let mut b = AuditLog::open(dir.path()).unwrap();
+        a.rotate_at = 1500;
+        b.rotate_at = 1500;
+        let key = audit_key(&[5u8; 32]).unwrap();
+        a.set_key(Some(audit_key(&[5u8; 32]).unwrap()));
+        b.set_key(Some(audit_key(&[5u8; 32]).unwrap()));
+        for i in 0..40 {
+            let log = if i % 3 == 0 { &b } else { &a };
+            log.append(
+                "CN_DERIVE_KEY",
+                Some("cu1"),
+                None,
+                vec![i.to_string()],
+                "OK",
+            )
+            .unwrap();
+        }
+        let rotated = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with("audit.log.")
+            })
+            .count();
+        assert!(
+            rotated >= 3,
+            "the live file rotated ({rotated} rotated files)"
+        );
+        assert_eq!(
+            b.verify(&key).unwrap(),
+            Verdict::Ok {
+                count: 40,
+                authenticated: 40
+            }
+        );
+    }
+
+    #[test]
+    fn appends_of_two_processes_chain() {
+        // Two logs on one store stand for two processes: each remembers where its own last
+        // append left the file, and must notice the other's appends in between.
+        let dir = tempfile::tempdir().unwrap();
+        let a = AuditLog::open(dir.path()).unwrap();
+        let b = AuditLog::open(dir.path()).unwrap();
+        let key = audit_key(&[7u8; 32]).unwrap();
+        a.set_key(Some(audit_key(&[7u8; 32]).unwrap()));
+        b.set_key(Some(audit_key(&[7u8; 32]).unwrap()));
+        for (i, log) in [&a, &a, &b, &a, &b, &b, &a].into_iter().enumerate() {
+            log.append(
+                "CN_DERIVE_KEY",
+                Some("cu1"),
+                None,
+                vec![i.to_string()],
+                "OK",
+            )
+            .unwrap();
+        }
+        assert_eq!(
+            a.verify(&key).unwrap(),
+            Verdict::Ok {
+                count: 7,
+                authenticated: 7
+            }
+        );
+        // A file replaced behind a process's back (same length, other inode) is read again.
+        let path = dir.path().join("audit.log");
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        std::fs::write(&path, &text).unwrap();
+        a.append("CN_DERIVE_KEY", None, None, vec![], "OK").unwrap();
+        assert_eq!(
+            b.verify(&key).unwrap(),
+            Verdict::Ok {
+                count: 8,
+                authenticated: 8
+            }
+        );
+    }
 
     #[test]
     fn chain_detects_forgery_gaps_and_reordering() {

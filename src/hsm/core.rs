@@ -12,6 +12,7 @@ use std::sync::{Arc, OnceLock};
 
 use cryptoki_sys::*;
 use parking_lot::{Mutex, RwLock};
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
@@ -19,6 +20,7 @@ use super::aead_pq;
 use super::api::*;
 use super::audit::{self, AuditLog, Counters};
 use super::compat;
+use super::inplace;
 use super::mechs::{self, OpState, ParsedKey};
 use super::objects::{self, Object, Origin};
 use super::quorum::{self, TokenRecord};
@@ -88,7 +90,7 @@ impl Entry {
 
 #[derive(Default)]
 struct Cache {
-    objects: HashMap<ObjectId, Arc<Entry>>,
+    objects: FxHashMap<ObjectId, Arc<Entry>>,
     /// (attribute, value) → ids, for CKA_LABEL and CKA_ID.
     index: HashMap<(AttrType, Vec<u8>), HashSet<ObjectId>>,
     by_class: HashMap<u64, HashSet<ObjectId>>,
@@ -96,6 +98,8 @@ struct Cache {
     sealed: HashMap<ObjectId, Record>,
     /// Records that failed authentication.
     corrupt: HashSet<ObjectId>,
+    /// Session objects by owning session (C_CloseSession drops them without a scan).
+    by_session: FxHashMap<(ConnId, SessionId), HashSet<ObjectId>>,
     feed_pos: u64,
     marker: Option<u64>,
     meta: Option<(Meta, u64)>,
@@ -110,6 +114,9 @@ impl Cache {
             }
         }
         self.by_class.entry(e.obj.class()).or_default().insert(e.id);
+        if let Some(owner) = e.session {
+            self.by_session.entry(owner).or_default().insert(e.id);
+        }
         self.objects.insert(e.id, e);
     }
     fn remove(&mut self, id: ObjectId) -> Option<Arc<Entry>> {
@@ -128,6 +135,14 @@ impl Cache {
         if let Some(set) = self.by_class.get_mut(&e.obj.class()) {
             set.remove(&id);
         }
+        if let Some(owner) = e.session {
+            if let Some(set) = self.by_session.get_mut(&owner) {
+                set.remove(&id);
+                if set.is_empty() {
+                    self.by_session.remove(&owner);
+                }
+            }
+        }
         Some(e)
     }
 }
@@ -142,7 +157,7 @@ struct Login {
 struct Conn {
     login: Option<Arc<Login>>,
     /// Open sessions and whether each is read-write.
-    sessions: HashMap<SessionId, bool>,
+    sessions: FxHashMap<SessionId, bool>,
 }
 
 struct Op {
@@ -156,6 +171,101 @@ struct Op {
     needs_auth: bool,
 }
 
+/// Shards of the operation table (a power of two).
+const OP_SHARDS: u64 = 64;
+
+/// One shard of the operation table, alone on its cache line(s).
+#[repr(align(64))]
+#[derive(Default)]
+struct OpShard(Mutex<OpShardInner>);
+
+#[derive(Default)]
+struct OpShardInner {
+    /// Operations numbered in this shard so far.
+    issued: u64,
+    ops: FxHashMap<OpId, Op>,
+    /// The sessions of this shard as last checked by C_*Init: (connection, `Core::conn_epoch`
+    /// then, the login then as this shard's own copy).
+    seen: FxHashMap<SessionId, (ConnId, u64, Option<Arc<Login>>)>,
+}
+
+/// Active operations, sharded by session: an operation's id says its shard (`id %
+/// OP_SHARDS`), and a session's operations all live in the shard of its id, so threads
+/// working in different sessions take different locks and write different cache lines.
+struct OpTable {
+    shards: Box<[OpShard]>,
+}
+
+impl Default for OpTable {
+    fn default() -> Self {
+        OpTable {
+            shards: (0..OP_SHARDS).map(|_| OpShard::default()).collect(),
+        }
+    }
+}
+
+impl OpTable {
+    fn shard(&self, n: u64) -> &Mutex<OpShardInner> {
+        // The remainder is below OP_SHARDS, so the cast never truncates.
+        &self.shards[(n % OP_SHARDS) as usize].0
+    }
+
+    /// Add an operation of session `sid`: its new id (never 0, never reused).
+    fn insert(&self, sid: SessionId, op: Op) -> OpId {
+        let index = sid.0 % OP_SHARDS;
+        let mut shard = self.shard(index).lock();
+        shard.issued += 1;
+        let id = OpId(shard.issued * OP_SHARDS + index);
+        shard.ops.insert(id, op);
+        id
+    }
+
+    /// Work on the shard that holds operation `id`.
+    fn with<R>(&self, id: OpId, f: impl FnOnce(&mut FxHashMap<OpId, Op>) -> R) -> R {
+        f(&mut self.shard(id.0).lock().ops)
+    }
+
+    /// `retain` over the shard of session `sid` (which holds all its operations); forgets
+    /// what `remember` noted about the session.
+    fn retain_session(&self, sid: SessionId, keep: impl FnMut(&OpId, &mut Op) -> bool) {
+        let mut shard = self.shard(sid.0).lock();
+        shard.ops.retain(keep);
+        shard.seen.remove(&sid);
+    }
+
+    /// The login of session `sid` of `conn` noted at `epoch`, if that is still the epoch.
+    fn seen(&self, conn: ConnId, sid: SessionId, epoch: u64) -> Option<Option<Arc<Login>>> {
+        match self.shard(sid.0).lock().seen.get(&sid) {
+            Some((c, e, login)) if *c == conn && *e == epoch => Some(login.clone()),
+            _ => None,
+        }
+    }
+
+    /// Note that session `sid` of `conn` was valid with `login` at `epoch`. The shard keeps
+    /// its own copy of the login, so its reference count is written by this shard's threads
+    /// only.
+    fn remember(&self, conn: ConnId, sid: SessionId, epoch: u64, login: Option<&Login>) {
+        let copy = login.map(|l| Arc::new(l.clone()));
+        self.shard(sid.0)
+            .lock()
+            .seen
+            .insert(sid, (conn, epoch, copy));
+    }
+
+    fn retain(&self, mut keep: impl FnMut(&OpId, &mut Op) -> bool) {
+        for shard in self.shards.iter() {
+            shard.0.lock().ops.retain(&mut keep);
+        }
+    }
+
+    /// Forget what `remember` noted about the sessions of `conn`.
+    fn forget_conn(&self, conn: ConnId) {
+        for shard in self.shards.iter() {
+            shard.0.lock().seen.retain(|_, (c, _, _)| *c != conn);
+        }
+    }
+}
+
 /// Keys held while someone in this process is logged in.
 #[derive(Default)]
 struct Keys {
@@ -167,10 +277,13 @@ struct Keys {
 pub struct Core {
     cfg: SlotConfig,
     store: Box<dyn Store>,
-    conns: RwLock<HashMap<ConnId, Arc<Mutex<Conn>>>>,
+    conns: RwLock<FxHashMap<ConnId, Arc<Mutex<Conn>>>>,
     keys: RwLock<Keys>,
     cache: RwLock<Cache>,
-    ops: Mutex<HashMap<OpId, Op>>,
+    ops: OpTable,
+    /// Bumped whenever a connection's login or sessions change (login, logout, open and
+    /// close session, disconnect): a session check noted at an epoch holds while it lasts.
+    conn_epoch: AtomicU64,
     next: AtomicU64,
     audit: AuditLog,
     counters: Counters,
@@ -199,10 +312,11 @@ impl Core {
             counters: Counters::new(mechs::table().iter().map(|m| m.mech)),
             cfg: cfg.clone(),
             store: Box::new(store),
-            conns: RwLock::new(HashMap::new()),
+            conns: RwLock::new(FxHashMap::default()),
             keys: RwLock::new(Keys::default()),
             cache: RwLock::new(Cache::default()),
-            ops: Mutex::new(HashMap::new()),
+            ops: OpTable::default(),
+            conn_epoch: AtomicU64::new(0),
             next: AtomicU64::new(1),
         };
         core.ensure_meta()?;
@@ -408,6 +522,17 @@ impl Core {
             .get(&sid)
             .copied()
             .ok_or(Error::SessionHandleInvalid)
+    }
+
+    /// Who is logged in on a connection, checking the session belongs to it (one lock of the
+    /// connection: `session_rw` and `login_of` together).
+    fn session_login(&self, conn: ConnId, sid: SessionId) -> Result<Option<Arc<Login>>> {
+        let c = self.conn(conn)?;
+        let c = c.lock();
+        if !c.sessions.contains_key(&sid) {
+            return Err(Error::SessionHandleInvalid);
+        }
+        Ok(c.login.clone())
     }
 
     fn any_logged_in(&self) -> bool {
@@ -827,6 +952,7 @@ impl Core {
             user: name.clone(),
             role: rec.role,
         }));
+        self.conn_epoch.fetch_add(1, Ordering::AcqRel);
         Ok(Response::LoggedIn {
             user: name,
             role: rec.role,
@@ -835,11 +961,15 @@ impl Core {
 
     fn logout(&self, conn: ConnId) -> Result<()> {
         let c = self.conn(conn)?;
-        if c.lock().login.take().is_none() {
-            return Err(Error::UserNotLoggedIn);
+        {
+            let mut guard = c.lock();
+            if guard.login.take().is_none() {
+                return Err(Error::UserNotLoggedIn);
+            }
+            self.conn_epoch.fetch_add(1, Ordering::AcqRel);
         }
         // Operations of this connection end with the login.
-        self.ops.lock().retain(|_, op| op.conn != conn);
+        self.ops.retain(|_, op| op.conn != conn);
         self.drop_keys_if_idle();
         Ok(())
     }
@@ -1150,8 +1280,18 @@ impl Core {
         mech: Mechanism,
         key: ObjectId,
     ) -> Result<(OpId, Option<Vec<u8>>)> {
-        self.session_rw(conn, sid)?;
-        let login = self.login_of(conn)?;
+        // The session and login check, from this session's shard when nothing changed since
+        // the last C_*Init of the session (the epoch is read first: a change meanwhile leaves
+        // the note stale, never wrong).
+        let epoch = self.conn_epoch.load(Ordering::Acquire);
+        let login = match self.ops.seen(conn, sid, epoch) {
+            Some(login) => login,
+            None => {
+                let login = self.session_login(conn, sid)?;
+                self.ops.remember(conn, sid, epoch, login.as_deref());
+                login
+            }
+        };
         if login.as_deref().is_some_and(|l| l.role != Role::CryptoUser) {
             // Admins never use keys.
             return Err(Error::UserNotLoggedIn);
@@ -1167,10 +1307,9 @@ impl Core {
         let (mech, iv) = self.strict_gcm_iv(kind, mech)?;
         let needs_auth = e.obj.bool(CKA_ALWAYS_AUTHENTICATE)
             && matches!(kind, OpKind::Sign | OpKind::Decrypt | OpKind::SignRecover);
-        let id = OpId(self.next_id());
         self.counters.count(mechs::ck_type(&mech));
-        self.ops.lock().insert(
-            id,
+        let id = self.ops.insert(
+            sid,
             Op {
                 conn,
                 sid,
@@ -1385,9 +1524,8 @@ impl Core {
                 let mut h = crate::crypto::digest::Hasher::import(&state)?;
                 h.update(value);
                 let mech = Mechanism::Digest(h.alg());
-                let id = OpId(self.next_id());
-                self.ops.lock().insert(
-                    id,
+                let id = self.ops.insert(
+                    sid,
                     Op {
                         conn,
                         sid,
@@ -1410,7 +1548,7 @@ impl Core {
                     }
                     _ => Err(Error::OperationNotInitialized),
                 };
-                self.ops.lock().insert(id, o);
+                self.ops.with(id, |ops| ops.insert(id, o));
                 r
             }
         }
@@ -1499,12 +1637,13 @@ impl Core {
     }
 
     fn take_op(&self, conn: ConnId, op: OpId) -> Result<Op> {
-        let mut ops = self.ops.lock();
-        match ops.get(&op) {
-            Some(o) if o.conn == conn => {}
-            _ => return Err(Error::OperationNotInitialized),
-        }
-        let o = ops.remove(&op).ok_or(Error::OperationNotInitialized)?;
+        let o = self.ops.with(op, |ops| {
+            match ops.get(&op) {
+                Some(o) if o.conn == conn => {}
+                _ => return Err(Error::OperationNotInitialized),
+            }
+            ops.remove(&op).ok_or(Error::OperationNotInitialized)
+        })?;
         if o.needs_auth {
             return Err(Error::UserNotLoggedIn);
         }
@@ -1520,6 +1659,29 @@ impl Core {
         mechs::one_shot(o.kind, &o.mech, o.entry.key()?, data, extra)
     }
 
+    /// `op_one_shot` with the output written into `out` where it fits (no copy of the input,
+    /// none of the output for the symmetric ciphers and MACs).
+    fn op_one_shot_placed(
+        &self,
+        conn: ConnId,
+        op: OpId,
+        data: &[u8],
+        extra: &[u8],
+        out: &mut [u8],
+    ) -> Result<Placed> {
+        let o = self.take_op(conn, op)?;
+        self.check_data_limit(&o.mech, data.len())?;
+        if !matches!(o.state, OpState::Fresh) {
+            return Err(Error::OperationActive);
+        }
+        let key = o.entry.key()?;
+        if let Some(n) = inplace::one_shot_into(o.kind, &o.mech, key, data, extra, out)? {
+            return Ok(Placed::Written(n));
+        }
+        let output = mechs::one_shot(o.kind, &o.mech, key, data, extra)?;
+        Ok(Placed::place(output, out))
+    }
+
     fn op_update(&self, conn: ConnId, op: OpId, data: &[u8]) -> Result<Vec<u8>> {
         let mut o = self.take_op(conn, op)?;
         if self.strict() && matches!(o.mech, Mechanism::AesGcm(_) | Mechanism::CloudhsmAesGcm(_)) {
@@ -1527,7 +1689,7 @@ impl Core {
             return Err(Error::MechanismInvalid);
         }
         let out = mechs::update(o.kind, &o.mech, o.entry.key()?, &mut o.state, data)?;
-        self.ops.lock().insert(op, o);
+        self.ops.with(op, |ops| ops.insert(op, o));
         Ok(out)
     }
 
@@ -1540,13 +1702,14 @@ impl Core {
         let login = self.login_of(conn)?.ok_or(Error::UserNotLoggedIn)?;
         let password = users::split_pin(pin, &login.user).1;
         self.authenticate(&login.user, password)?;
-        let mut ops = self.ops.lock();
-        let o = ops
-            .get_mut(&op)
-            .filter(|o| o.conn == conn)
-            .ok_or(Error::OperationNotInitialized)?;
-        o.needs_auth = false;
-        Ok(())
+        self.ops.with(op, |ops| {
+            let o = ops
+                .get_mut(&op)
+                .filter(|o| o.conn == conn)
+                .ok_or(Error::OperationNotInitialized)?;
+            o.needs_auth = false;
+            Ok(())
+        })
     }
 
     fn close_session(&self, conn: ConnId, sid: SessionId) -> Result<()> {
@@ -1555,16 +1718,15 @@ impl Core {
             .sessions
             .remove(&sid)
             .ok_or(Error::SessionHandleInvalid)?;
+        self.conn_epoch.fetch_add(1, Ordering::AcqRel);
         self.ops
-            .lock()
-            .retain(|_, o| !(o.conn == conn && o.sid == sid));
+            .retain_session(sid, |_, o| !(o.conn == conn && o.sid == sid));
         let mut cache = self.cache.write();
         let dead: Vec<ObjectId> = cache
-            .objects
-            .values()
-            .filter(|e| e.session == Some((conn, sid)))
-            .map(|e| e.id)
-            .collect();
+            .by_session
+            .get(&(conn, sid))
+            .map(|set| set.iter().copied().collect())
+            .unwrap_or_default();
         for id in dead {
             cache.remove(id);
         }
@@ -1577,7 +1739,9 @@ impl Core {
             .write()
             .remove(&conn)
             .ok_or(Error::GeneralError)?;
-        self.ops.lock().retain(|_, o| o.conn != conn);
+        self.conn_epoch.fetch_add(1, Ordering::AcqRel);
+        self.ops.retain(|_, o| o.conn != conn);
+        self.ops.forget_conn(conn);
         {
             let mut cache = self.cache.write();
             let dead: Vec<ObjectId> = cache
@@ -1731,6 +1895,7 @@ impl Core {
             }
             R::OpenSession { conn, sid, rw } => {
                 self.conn(conn)?.lock().sessions.insert(sid, rw);
+                self.conn_epoch.fetch_add(1, Ordering::AcqRel);
                 Response::Ok
             }
             R::CloseSession { conn, sid } => {
@@ -1835,9 +2000,11 @@ impl Core {
                 extra,
             } => Response::Data(self.op_one_shot(conn, op, &data, &extra)?),
             R::OpCancel { conn, op } => {
-                self.ops
-                    .lock()
-                    .retain(|id, o| !(*id == op && o.conn == conn));
+                self.ops.with(op, |ops| {
+                    if ops.get(&op).is_some_and(|o| o.conn == conn) {
+                        ops.remove(&op);
+                    }
+                });
                 Response::Ok
             }
             R::Mechanisms => Response::Mechanisms(mechs::table()),
@@ -2257,6 +2424,18 @@ fn request_conn(req: &Request) -> Option<ConnId> {
 }
 
 impl Hsm for Core {
+    fn op_one_shot_into(
+        &self,
+        conn: ConnId,
+        op: OpId,
+        data: &[u8],
+        extra: &[u8],
+        out: &mut [u8],
+    ) -> Result<Placed> {
+        // Not audited and no compatibility check, as `Request::OpOneShot`.
+        self.op_one_shot_placed(conn, op, data, extra, out)
+    }
+
     fn call(&self, req: Request) -> Result<Response> {
         let Some((opcode, mut keys)) = audit_event(&req) else {
             return self.dispatch(req);
@@ -2817,19 +2996,20 @@ impl Core {
         op: OpId,
         params: &MessageParams,
     ) -> Result<(Arc<Entry>, Vec<u8>)> {
-        let mut ops = self.ops.lock();
-        let o = ops
-            .get_mut(&op)
-            .filter(|o| o.conn == conn)
-            .ok_or(Error::OperationNotInitialized)?;
-        if o.needs_auth {
-            return Err(Error::UserNotLoggedIn);
-        }
-        let Mechanism::Message(m) = &o.mech else {
-            return Err(Error::OperationNotInitialized);
-        };
-        let iv = aead_pq::message_iv(o.kind, *m, params, &mut o.state)?;
-        Ok((o.entry.clone(), iv))
+        self.ops.with(op, |ops| {
+            let o = ops
+                .get_mut(&op)
+                .filter(|o| o.conn == conn)
+                .ok_or(Error::OperationNotInitialized)?;
+            if o.needs_auth {
+                return Err(Error::UserNotLoggedIn);
+            }
+            let Mechanism::Message(m) = &o.mech else {
+                return Err(Error::OperationNotInitialized);
+            };
+            let iv = aead_pq::message_iv(o.kind, *m, params, &mut o.state)?;
+            Ok((o.entry.clone(), iv))
+        })
     }
 
     /// One message: the operation stays active whatever the outcome.
@@ -2842,27 +3022,25 @@ impl Core {
         data: &[u8],
         extra: &[u8],
     ) -> Result<Response> {
-        let (kind, m) = {
-            let ops = self.ops.lock();
+        let (kind, m) = self.ops.with(op, |ops| {
             let o = ops
                 .get(&op)
                 .filter(|o| o.conn == conn)
                 .ok_or(Error::OperationNotInitialized)?;
             match &o.mech {
-                Mechanism::Message(m) => (o.kind, *m),
-                _ => return Err(Error::OperationNotInitialized),
+                Mechanism::Message(m) => Ok((o.kind, *m)),
+                _ => Err(Error::OperationNotInitialized),
             }
-        };
+        })?;
         let (entry, iv) = match params {
             Some(p) => self.message_iv(conn, op, p)?,
-            None => {
-                let ops = self.ops.lock();
+            None => self.ops.with(op, |ops| {
                 let o = ops.get(&op).ok_or(Error::OperationNotInitialized)?;
                 if o.needs_auth {
                     return Err(Error::UserNotLoggedIn);
                 }
-                (o.entry.clone(), Vec::new())
-            }
+                Ok((o.entry.clone(), Vec::new()))
+            })?,
         };
         aead_pq::run_message(kind, m, entry.key()?, params, &iv, aad, data, extra)
     }

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod compat;
 pub mod core;
 pub mod derive;
+pub mod inplace;
 pub mod mechs;
 pub mod objects;
 pub mod quorum;

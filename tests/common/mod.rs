@@ -1241,3 +1241,10 @@ pub fn der_octet_string(der: &[u8]) -> Vec<u8> {
 pub fn read_or_empty(p: &Path) -> Vec<u8> {
     fs::read(p).unwrap_or_default()
 }
+
+impl Raw {
+    /// The module's function list, for calls the helpers above do not wrap.
+    pub fn functions(&self) -> &cryptoki_sys::Pkcs11 {
+        &self.0
+    }
+}
