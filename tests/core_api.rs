@@ -412,6 +412,8 @@ fn wrap_unwrap_and_derive() {
     let template = vec![
         a(CKA_CLASS, AttrValue::Ulong(CKO_SECRET_KEY)),
         a(CKA_KEY_TYPE, AttrValue::Ulong(CKK_AES)),
+        a(CKA_SENSITIVE, AttrValue::Bool(true)),
+        a(CKA_EXTRACTABLE, AttrValue::Bool(false)),
     ];
     let back = t.object(Request::UnwrapKey {
         conn: t.conn,
@@ -435,6 +437,25 @@ fn wrap_unwrap_and_derive() {
     };
     assert_eq!(kcv(back)[0], kcv(data)[0]);
     assert_eq!(kcv(back)[1], AttrRead::Value(AttrValue::Bool(false)));
+    // C_UnwrapKey: the key has been outside, so neither "always sensitive" nor "never
+    // extractable", whatever the template says of it now.
+    let Response::Attributes(history) = t
+        .call(Request::GetAttributes {
+            conn: t.conn,
+            id: back,
+            types: vec![CKA_ALWAYS_SENSITIVE, CKA_NEVER_EXTRACTABLE],
+        })
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(
+        history,
+        vec![
+            AttrRead::Value(AttrValue::Bool(false)),
+            AttrRead::Value(AttrValue::Bool(false))
+        ]
+    );
     let mut bad = wrapped;
     bad[5] ^= 1;
     assert_eq!(

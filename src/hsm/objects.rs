@@ -456,7 +456,9 @@ pub fn build(
         CKA_UNIQUE_ID,
         AttrValue::Bytes(format!("{:032x}", id.0).into_bytes()),
     );
-    let generated = !matches!(origin, Origin::Create);
+    // Only keys made here were always sensitive / never extractable; an unwrapped key was
+    // outside (C_UnwrapKey: both false); derivations set their own from the base key.
+    let generated = matches!(origin, Origin::Generate(_));
     if matches!(class, CKO_PUBLIC_KEY | CKO_PRIVATE_KEY | CKO_SECRET_KEY) {
         attrs.insert(
             CKA_LOCAL,
