@@ -123,8 +123,17 @@ impl Worker {
         match id {
             SideId::Ours => {
                 std::fs::create_dir_all(store).map_err(|e| format!("{}: {e}", store.display()))?;
+                // The embedded default slot on this store, but with the key quota (CloudHSM's
+                // 16,666 by default) lifted: aes-keygen keeps every key it makes until the case
+                // ends, as it does on SoftHSM, which has no quota.
+                let conf = store.join("cloudhsm-pkcs11.toml");
+                let text = format!(
+                    "[[cluster]]\nname = \"default\"\nlabel = \"cloudhsm\"\nstore = {:?}\nmax_keys = 100000000\n",
+                    store.display().to_string()
+                );
+                std::fs::write(&conf, text).map_err(|e| format!("{}: {e}", conf.display()))?;
                 cmd.env("CLOUDHSM_HOME", store)
-                    .env_remove("CLOUDHSM_PKCS11_CONF")
+                    .env("CLOUDHSM_PKCS11_CONF", conf)
                     .env_remove("CLOUDHSM_PKCS11_LOG");
             }
             SideId::SoftHsm => {
