@@ -12,7 +12,8 @@ use common::*;
 use cryptoki::error::RvError;
 use cryptoki::mechanism::aead::GcmParams;
 use cryptoki::mechanism::elliptic_curve::{EcKdf, Ecdh1DeriveParams};
-use cryptoki::mechanism::Mechanism;
+use cryptoki::mechanism::hkdf::{HkdfParams, HkdfSalt};
+use cryptoki::mechanism::{Mechanism, MechanismType};
 use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass};
 use cryptoki::session::{Session, UserType};
 use cryptoki::types::AuthPin;
@@ -74,6 +75,16 @@ fn cu1_keys(ctx: &Ctx) {
         .unwrap();
     s.generate_key(&Mechanism::AesKeyGen, &aes_template("mine"))
         .unwrap();
+    s.generate_key(
+        &Mechanism::GenericSecretKeyGen,
+        &[
+            Attribute::Token(true),
+            Attribute::Label(b"kdf-base".to_vec()),
+            Attribute::ValueLen(32.into()),
+            Attribute::Derive(true),
+        ],
+    )
+    .unwrap();
     s.generate_key_pair(
         &Mechanism::EccKeyPairGen,
         &[
@@ -166,6 +177,28 @@ fn cu2_uses_shared(ctx: &Ctx) {
         )
         .unwrap();
     gcm_roundtrip(&s, derived);
+    // ...and with the other derivations (HKDF here) from a shared secret key.
+    let base = one(&s, "kdf-base");
+    let hkdf = HkdfParams::new(
+        MechanismType::SHA256,
+        Some(HkdfSalt::Data(b"salt")),
+        Some(b"info"),
+    );
+    let derived = s
+        .derive_key(
+            &Mechanism::HkdfDerive(hkdf),
+            base,
+            &[
+                Attribute::Class(ObjectClass::SECRET_KEY),
+                Attribute::KeyType(KeyType::AES),
+                Attribute::ValueLen(32.into()),
+                Attribute::Token(false),
+                Attribute::Encrypt(true),
+                Attribute::Decrypt(true),
+            ],
+        )
+        .unwrap();
+    gcm_roundtrip(&s, derived);
     println!("cu2 ok");
 }
 
@@ -226,6 +259,19 @@ fn sharee_permissions(env: &Env) {
             "--filter",
             "attr.label=ecdh",
             "attr.class=private-key",
+            "--username",
+            "cu2",
+            "--role",
+            "crypto-user",
+        ],
+    );
+    cli_as_cu1(
+        env,
+        &[
+            "key",
+            "share",
+            "--filter",
+            "attr.label=kdf-base",
             "--username",
             "cu2",
             "--role",

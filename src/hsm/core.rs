@@ -1570,13 +1570,19 @@ impl Core {
             return Err(Error::KeyFunctionNotPermitted);
         }
         Self::check_allowed(mech, &b.obj)?;
-        Self::check_owner(login.as_deref(), &b).map_err(|_| Error::KeyFunctionNotPermitted)?;
+        // Sharees derive in the default mode, not in the strict one (as `derive_key`).
+        let strict = self.strict();
+        if strict {
+            Self::check_owner(login.as_deref(), &b).map_err(|_| Error::KeyFunctionNotPermitted)?;
+        }
         let other = match super::derive::other_key(mech) {
             Some(id) => {
                 let o =
                     self.usable_key(conn, login.as_deref(), id, Error::MechanismParamInvalid)?;
-                Self::check_owner(login.as_deref(), &o)
-                    .map_err(|_| Error::KeyFunctionNotPermitted)?;
+                if strict {
+                    Self::check_owner(login.as_deref(), &o)
+                        .map_err(|_| Error::KeyFunctionNotPermitted)?;
+                }
                 Some(o)
             }
             None => None,
