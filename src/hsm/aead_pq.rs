@@ -17,7 +17,7 @@ use zeroize::Zeroizing;
 use super::api::{
     AttrValue, Attribute, Mechanism, MechanismInfo, MessageMech, MessageParams, OpKind, Response,
 };
-use super::mechs::{self, OpState, ParsedKey};
+use super::mechs::{self, find_bytes, find_ulong, OpState, ParsedKey};
 use super::objects::Object;
 use crate::crypto::ccm;
 use crate::crypto::chacha::{self, ChaChaKey, ChaChaStream};
@@ -281,28 +281,6 @@ pub fn start(mech: &Mechanism, key: &ParsedKey) -> Result<Option<OpState>> {
 }
 
 // ---------------------------------------------------------------------------- keys
-
-fn find_ulong(t: &[Attribute], ty: u64) -> Result<Option<u64>> {
-    match t.iter().rev().find(|a| a.ty == ty) {
-        None => Ok(None),
-        Some(Attribute {
-            value: AttrValue::Ulong(v),
-            ..
-        }) => Ok(Some(*v)),
-        Some(_) => Err(Error::AttributeValueInvalid),
-    }
-}
-
-fn find_bytes(t: &[Attribute], ty: u64) -> Result<Option<&[u8]>> {
-    match t.iter().rev().find(|a| a.ty == ty) {
-        None => Ok(None),
-        Some(Attribute {
-            value: AttrValue::Bytes(v),
-            ..
-        }) => Ok(Some(v)),
-        Some(_) => Err(Error::AttributeValueInvalid),
-    }
-}
 
 fn bytes(ty: u64, v: &[u8]) -> Attribute {
     Attribute::new(ty, AttrValue::Bytes(v.to_vec()))

@@ -7,9 +7,9 @@ use cryptoki_sys::*;
 use zeroize::Zeroizing;
 
 use super::api::{
-    AttrValue, Attribute, HkdfSalt, KbkdfData, KbkdfMode, KbkdfPrf, Mechanism, ObjectId, Template,
+    Attribute, HkdfSalt, KbkdfData, KbkdfMode, KbkdfPrf, Mechanism, ObjectId, Template,
 };
-use super::mechs::{derivable_key_type, secret_material};
+use super::mechs::{derivable_key_type, find_ulong, secret_material};
 use super::objects::Object;
 use crate::crypto::kbkdf::{self, Field, IntFormat, Mode, Prf};
 use crate::error::{Error, Result};
@@ -58,17 +58,6 @@ pub fn additional_templates(mech: &Mechanism) -> &[Template] {
     match mech {
         Mechanism::Sp800108(p) => &p.additional,
         _ => &[],
-    }
-}
-
-fn find_ulong(t: &[Attribute], ty: u64) -> Result<Option<u64>> {
-    match t.iter().rev().find(|a| a.ty == ty) {
-        None => Ok(None),
-        Some(Attribute {
-            value: AttrValue::Ulong(v),
-            ..
-        }) => Ok(Some(*v)),
-        Some(_) => Err(Error::AttributeValueInvalid),
     }
 }
 

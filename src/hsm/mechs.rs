@@ -1064,7 +1064,9 @@ fn bytes(ty: u64, v: &[u8]) -> Attribute {
     Attribute::new(ty, AttrValue::Bytes(v.to_vec()))
 }
 
-fn find_ulong(t: &[Attribute], ty: u64) -> Result<Option<u64>> {
+/// The last value of a CK_ULONG attribute in a template (CKR_ATTRIBUTE_VALUE_INVALID if it is
+/// not one).
+pub(super) fn find_ulong(t: &[Attribute], ty: u64) -> Result<Option<u64>> {
     match t.iter().rev().find(|a| a.ty == ty) {
         None => Ok(None),
         Some(Attribute {
@@ -1075,7 +1077,8 @@ fn find_ulong(t: &[Attribute], ty: u64) -> Result<Option<u64>> {
     }
 }
 
-fn find_bytes(t: &[Attribute], ty: u64) -> Result<Option<&[u8]>> {
+/// The last value of a byte-string attribute in a template.
+pub(super) fn find_bytes(t: &[Attribute], ty: u64) -> Result<Option<&[u8]>> {
     match t.iter().rev().find(|a| a.ty == ty) {
         None => Ok(None),
         Some(Attribute {
