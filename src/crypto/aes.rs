@@ -9,7 +9,7 @@
 use std::sync::{Arc, OnceLock};
 
 use aws_lc_rs::{aead, cmac};
-use subtle::{Choice, ConstantTimeEq, ConstantTimeGreater, ConstantTimeLess};
+use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 use super::raw::{self, AesSchedule};
@@ -265,7 +265,7 @@ impl AesKey {
         if !pad {
             return Ok(Some(data.len()));
         }
-        match unpad_len(out) {
+        match super::pad::unpadded_len(out, BLOCK) {
             Ok(keep) => {
                 raw::cleanse(&mut out[keep..]);
                 Ok(Some(keep))
@@ -354,7 +354,7 @@ impl AesKey {
         let mut iv = *iv;
         self.schedule.cbc(&mut out, &mut iv, false);
         if pad {
-            let keep = unpad_len(&out)?;
+            let keep = super::pad::unpadded_len(&out, BLOCK)?;
             out.truncate(keep);
         }
         Ok(out)
@@ -475,25 +475,6 @@ fn ctr_blocks_available(counter_block: &[u8; 16], counter_bits: usize) -> Result
     };
     let ctr = u128::from_be_bytes(*counter_block) & max;
     Ok((max - ctr).saturating_add(1))
-}
-
-/// Checks PKCS#7 padding of a non-empty multiple of 16 bytes in constant time (over the last
-/// block); returns the unpadded length or `EncryptedDataInvalid`.
-fn unpad_len(data: &[u8]) -> Result<usize> {
-    let Some(last_block) = data.len().checked_sub(BLOCK).and_then(|s| data.get(s..)) else {
-        return Err(Error::EncryptedDataLenRange);
-    };
-    let p = last_block[BLOCK - 1];
-    let mut good: Choice = p.ct_gt(&0) & !p.ct_gt(&(BLOCK as u8));
-    for (i, &b) in last_block.iter().rev().enumerate() {
-        let in_pad = (i as u8).ct_lt(&p);
-        good &= !in_pad | b.ct_eq(&p);
-    }
-    if bool::from(good) {
-        Ok(data.len() - usize::from(p))
-    } else {
-        Err(Error::EncryptedDataInvalid)
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -682,7 +663,7 @@ impl AesStream {
                 }
                 let mut block = Zeroizing::new(self.pending.to_vec());
                 self.process_blocks(&mut block);
-                let keep = unpad_len(&block)?;
+                let keep = super::pad::unpadded_len(&block, BLOCK)?;
                 Ok(block[..keep].to_vec())
             }
             _ => {

@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use subtle::{ConstantTimeEq, ConstantTimeGreater, ConstantTimeLess};
 use zeroize::Zeroizing;
 
 use super::raw::Des3Schedule;
@@ -109,28 +108,10 @@ impl Des3Key {
         let mut chain = *iv;
         self.schedule.cbc(&mut out, &mut chain, false);
         if pad {
-            let keep = unpad_len(&out)?;
+            let keep = super::pad::unpadded_len(&out, BLOCK)?;
             out.truncate(keep);
         }
         Ok(out)
-    }
-}
-
-/// The length without PKCS#7 padding; the padding bytes are checked in constant time.
-fn unpad_len(data: &[u8]) -> Result<usize> {
-    let Some(last) = data.len().checked_sub(BLOCK).and_then(|s| data.get(s..)) else {
-        return Err(Error::EncryptedDataLenRange);
-    };
-    let p = last[BLOCK - 1];
-    let mut good = p.ct_gt(&0) & !p.ct_gt(&(BLOCK as u8));
-    for (i, &b) in last.iter().rev().enumerate() {
-        let in_pad = (i as u8).ct_lt(&p);
-        good &= !in_pad | b.ct_eq(&p);
-    }
-    if bool::from(good) {
-        Ok(data.len() - usize::from(p))
-    } else {
-        Err(Error::EncryptedDataInvalid)
     }
 }
 
@@ -218,7 +199,7 @@ impl Des3Stream {
                 }
                 let mut block = Zeroizing::new(self.pending.to_vec());
                 self.process(&mut block);
-                let keep = unpad_len(&block)?;
+                let keep = super::pad::unpadded_len(&block, BLOCK)?;
                 Ok(block[..keep].to_vec())
             }
             _ if self.pending.is_empty() => Ok(Vec::new()),

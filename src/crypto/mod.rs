@@ -42,6 +42,7 @@ pub mod ed25519;
 pub mod hmac;
 pub mod kbkdf;
 pub mod kdf;
+pub mod pad;
 pub mod pq;
 #[allow(unsafe_code)]
 mod raw;

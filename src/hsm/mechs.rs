@@ -1710,7 +1710,8 @@ pub fn unwrap(
                 KeyWrapPad::Zero => k.key_unwrap_pad(wrapped).map_err(opaque),
                 KeyWrapPad::Pkcs5 => {
                     let mut v = k.key_unwrap(wrapped).map_err(opaque)?;
-                    let n = strip_pkcs5(&v).ok_or(Error::WrappedKeyInvalid)?;
+                    let n = crate::crypto::pad::unpadded_len(&v, 8)
+                        .map_err(|_| Error::WrappedKeyInvalid)?;
                     v.truncate(n);
                     Ok(v)
                 }
@@ -1754,25 +1755,6 @@ pub fn unwrap(
         (Mechanism::Des3CbcPad(_), _) if LEGACY => Err(Error::UnwrappingKeyTypeInconsistent),
         _ => Err(Error::MechanismInvalid),
     }
-}
-
-/// The unpadded length of PKCS#5-padded data (padding 1..=8 bytes), checked in constant
-/// time over the last block; None if the padding is bad.
-fn strip_pkcs5(v: &[u8]) -> Option<usize> {
-    use subtle::{ConstantTimeEq, ConstantTimeGreater, ConstantTimeLess};
-    if v.len() < 8 {
-        return None;
-    }
-    let last = &v[v.len() - 8..];
-    let n = last[7];
-    let mut ok = n.ct_gt(&0) & n.ct_lt(&9);
-    for (i, b) in last.iter().enumerate() {
-        // Byte i of the last block is padding when i >= 8 - n.
-        let pos = 8 - i as u8;
-        let in_pad = !pos.ct_gt(&n);
-        ok &= !in_pad | b.ct_eq(&n);
-    }
-    bool::from(ok).then(|| v.len() - n as usize)
 }
 
 /// Material of an unwrapped key: (key type, attributes) for the template's class.
