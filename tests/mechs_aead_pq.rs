@@ -12,6 +12,7 @@ use std::mem::size_of;
 use std::ptr::null_mut;
 
 use common::*;
+use common::{ck_attributes as raw_template, ck_result as rv};
 use cryptoki_sys::*;
 
 black_box_suite! {
@@ -90,25 +91,7 @@ fn ptr(v: &mut [u8]) -> *mut u8 {
     }
 }
 
-type Tpl = Vec<(CK_ATTRIBUTE_TYPE, Vec<u8>)>;
-
-fn raw_template(t: &mut Tpl) -> Vec<CK_ATTRIBUTE> {
-    t.iter_mut()
-        .map(|(ty, v)| CK_ATTRIBUTE {
-            type_: *ty,
-            pValue: v.as_mut_ptr().cast(),
-            ulValueLen: v.len() as CK_ULONG,
-        })
-        .collect()
-}
-
-fn rv(rv: CK_RV) -> Result<(), CK_RV> {
-    if rv == CKR_OK {
-        Ok(())
-    } else {
-        Err(rv)
-    }
-}
+type Tpl = RawTemplate;
 
 /// Run an output-producing call with the buffer protocol: a size query, then the call.
 fn out_call(mut f: impl FnMut(*mut u8, *mut CK_ULONG) -> CK_RV) -> Result<Vec<u8>, CK_RV> {

@@ -13,6 +13,7 @@ use std::ffi::c_void;
 use std::mem::size_of;
 
 use common::*;
+use common::{ck_attributes as attrs, ck_result as ck};
 use cryptoki_sys::*;
 
 black_box_suite! {
@@ -70,7 +71,7 @@ fn wycheproof_ed25519_hkdf_pbkdf2(env: &Env) {
 
 // ---------------------------------------------------------------------------- raw helpers
 
-type Tpl = Vec<(CK_ATTRIBUTE_TYPE, Vec<u8>)>;
+type Tpl = RawTemplate;
 
 fn ul(v: CK_ULONG) -> Vec<u8> {
     ulong_bytes(v)
@@ -99,25 +100,6 @@ fn bytes_mech(ty: CK_MECHANISM_TYPE, p: &mut [u8]) -> CK_MECHANISM {
         mechanism: ty,
         pParameter: p.as_mut_ptr().cast(),
         ulParameterLen: p.len() as CK_ULONG,
-    }
-}
-
-/// CK_ATTRIBUTEs over a template's values (which must outlive the call).
-fn attrs(t: &mut Tpl) -> Vec<CK_ATTRIBUTE> {
-    t.iter_mut()
-        .map(|(ty, v)| CK_ATTRIBUTE {
-            type_: *ty,
-            pValue: v.as_mut_ptr().cast(),
-            ulValueLen: v.len() as CK_ULONG,
-        })
-        .collect()
-}
-
-fn ck(rv: CK_RV) -> Result<(), CK_RV> {
-    if rv == CKR_OK {
-        Ok(())
-    } else {
-        Err(rv)
     }
 }
 

@@ -9,6 +9,7 @@ mod common;
 
 use std::ptr;
 
+use common::ck_attributes as ck_template;
 use common::*;
 use cryptoki::mechanism::Mechanism;
 use cryptoki::object::{Attribute, AttributeType, ObjectHandle};
@@ -82,17 +83,7 @@ struct P<'a> {
     s: CK_SESSION_HANDLE,
 }
 
-type Tpl = Vec<(CK_ATTRIBUTE_TYPE, Vec<u8>)>;
-
-fn ck_template(t: &mut Tpl) -> Vec<CK_ATTRIBUTE> {
-    t.iter_mut()
-        .map(|(ty, v)| CK_ATTRIBUTE {
-            type_: *ty,
-            pValue: v.as_mut_ptr().cast(),
-            ulValueLen: v.len() as CK_ULONG,
-        })
-        .collect()
-}
+type Tpl = RawTemplate;
 
 fn ck_mech(ty: CK_MECHANISM_TYPE, param: &mut [u8]) -> CK_MECHANISM {
     CK_MECHANISM {

@@ -25,6 +25,7 @@ mod common;
 
 use std::collections::BTreeMap;
 
+use common::ck_result as err_of;
 use common::*;
 use cryptoki_sys::*;
 use sha2::Digest;
@@ -380,7 +381,7 @@ impl Mech {
     }
 }
 
-type Template = Vec<(CK_ATTRIBUTE_TYPE, Vec<u8>)>;
+type Template = RawTemplate;
 
 /// A logged-in session and the module's symbols.
 struct P11 {
@@ -740,17 +741,9 @@ impl P11 {
 }
 
 /// A CK_ATTRIBUTE array pointing into the returned value buffers (keep both alive).
-fn c_template(t: &Template) -> (Vec<CK_ATTRIBUTE>, Vec<Vec<u8>>) {
-    let mut values: Vec<Vec<u8>> = t.iter().map(|(_, v)| v.clone()).collect();
-    let attrs = t
-        .iter()
-        .zip(values.iter_mut())
-        .map(|((ty, _), v)| CK_ATTRIBUTE {
-            type_: *ty,
-            pValue: v.as_mut_ptr().cast(),
-            ulValueLen: v.len() as CK_ULONG,
-        })
-        .collect();
+fn c_template(t: &Template) -> (Vec<CK_ATTRIBUTE>, Template) {
+    let mut values = t.clone();
+    let attrs = ck_attributes(&mut values);
     (attrs, values)
 }
 
@@ -1295,14 +1288,6 @@ fn multi_verify_agrees(
             code_name(rv),
             if single_ok { "accepted" } else { "rejected" }
         ));
-    }
-}
-
-fn err_of(rv: CK_RV) -> Result<(), CK_RV> {
-    if rv == CKR_OK {
-        Ok(())
-    } else {
-        Err(rv)
     }
 }
 

@@ -674,6 +674,29 @@ impl Hsm {
     }
 }
 
+/// A template as raw bytes: (CKA_*, value), for the calls the `cryptoki` crate hides.
+pub type RawTemplate = Vec<(CK_ATTRIBUTE_TYPE, Vec<u8>)>;
+
+/// CK_ATTRIBUTEs pointing into `t`'s own value buffers (keep `t` alive for the call).
+pub fn ck_attributes(t: &mut [(CK_ATTRIBUTE_TYPE, Vec<u8>)]) -> Vec<CK_ATTRIBUTE> {
+    t.iter_mut()
+        .map(|(ty, v)| CK_ATTRIBUTE {
+            type_: *ty,
+            pValue: v.as_mut_ptr().cast(),
+            ulValueLen: v.len() as CK_ULONG,
+        })
+        .collect()
+}
+
+/// A raw return code as a result: CKR_OK is `Ok(())`, any other code `Err(code)`.
+pub fn ck_result(rv: CK_RV) -> Result<(), CK_RV> {
+    if rv == CKR_OK {
+        Ok(())
+    } else {
+        Err(rv)
+    }
+}
+
 /// The PKCS#11 return code of a call made through the `cryptoki` crate.
 pub fn rv<T>(r: cryptoki::error::Result<T>) -> Result<T, RvError> {
     match r {
@@ -845,16 +868,8 @@ impl Raw {
         session: CK_SESSION_HANDLE,
         template: &[(CK_ATTRIBUTE_TYPE, Vec<u8>)],
     ) -> Result<CK_OBJECT_HANDLE, CK_RV> {
-        let mut values: Vec<Vec<u8>> = template.iter().map(|(_, v)| v.clone()).collect();
-        let mut attrs: Vec<CK_ATTRIBUTE> = template
-            .iter()
-            .zip(values.iter_mut())
-            .map(|((ty, _), v)| CK_ATTRIBUTE {
-                type_: *ty,
-                pValue: v.as_mut_ptr().cast(),
-                ulValueLen: v.len() as CK_ULONG,
-            })
-            .collect();
+        let mut values = template.to_vec();
+        let mut attrs = ck_attributes(&mut values);
         let mut handle: CK_OBJECT_HANDLE = 0;
         // SAFETY: the template points to `values`, alive for the call; `handle` is writable.
         let rv = unsafe {
@@ -865,11 +880,7 @@ impl Raw {
                 &mut handle,
             )
         };
-        if rv == CKR_OK {
-            Ok(handle)
-        } else {
-            Err(rv)
-        }
+        ck_result(rv).map(|()| handle)
     }
 
     pub fn get_session_info(&self, session: CK_SESSION_HANDLE) -> Result<CK_SESSION_INFO, CK_RV> {
